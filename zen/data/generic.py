@@ -109,7 +109,7 @@ def load_generic(path: str | Path, mapping: ColumnMapping | Mapping | None = Non
     if mapping.timestamp_columns:
         parts = [raw[c].astype("string").str.strip() for c in mapping.timestamp_columns]
         parts = [p.str.zfill(mapping.zero_pad[c]) if c in mapping.zero_pad else p
-                 for p, c in zip(parts, mapping.timestamp_columns)]
+                 for p, c in zip(parts, mapping.timestamp_columns, strict=False)]
         ts = parts[0].str.cat(parts[1:], sep=" ") if len(parts) > 1 else parts[0]
         out["timestamp"] = ts
     if "timestamp" not in out:

@@ -1,0 +1,1 @@
+"""Fidelity, usefulness and privacy of synthetic CDRs against real ones."""

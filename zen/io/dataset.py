@@ -1,0 +1,64 @@
+"""The dataset folder written by ``zen-generate`` and read by ``zen-evaluate``.
+
+Layout::
+
+    dataset/
+      records/day=YYYY-MM-DD/shard-00000.parquet   (format=parquet; CSV: records/shard-00000.csv)
+      antennas.parquet  users.parquet  edges.parquet  [stays.parquet]
+      manifest.json     (config, seed, version, start, days, n_users, row counts, checksums)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from zen.io.tables import read_table
+from zen.schema import ZenInputError, validate
+
+
+@dataclass
+class Dataset:
+    records: pd.DataFrame
+    manifest: dict
+    antennas: pd.DataFrame | None = None
+    users: pd.DataFrame | None = None
+    edges: pd.DataFrame | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def start(self) -> pd.Timestamp:
+        return pd.Timestamp(self.manifest["start"]).tz_convert("UTC")
+
+    @property
+    def days(self) -> float:
+        return float(self.manifest["days"])
+
+
+def _optional(root: Path, stem: str) -> pd.DataFrame | None:
+    for suffix in (".parquet", ".csv"):
+        if (root / f"{stem}{suffix}").exists():
+            return read_table(root / f"{stem}{suffix}")
+    return None
+
+
+def read_dataset(path: str | Path) -> Dataset:
+    """Read a dataset folder (records validated against the schema)."""
+    root = Path(path)
+    manifest_file = root / "manifest.json"
+    if not manifest_file.exists():
+        raise ZenInputError("not a Zen dataset folder (no manifest.json); pass the 'dataset' "
+                            "folder that zen-generate wrote", str(root))
+    manifest = json.loads(manifest_file.read_text())
+    rec_dir = root / "records"
+    files = sorted(rec_dir.rglob("*.parquet")) + sorted(rec_dir.rglob("*.csv"))
+    if not files:
+        raise ZenInputError("the dataset has no record files", str(rec_dir))
+    frames = [read_table(f) for f in files]
+    records = validate(pd.concat(frames, ignore_index=True), "records", str(rec_dir))
+    records = records.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
+    return Dataset(records, manifest, _optional(root, "antennas"), _optional(root, "users"),
+                   _optional(root, "edges"))

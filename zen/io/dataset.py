@@ -62,3 +62,34 @@ def read_dataset(path: str | Path) -> Dataset:
     records = records.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
     return Dataset(records, manifest, _optional(root, "antennas"), _optional(root, "users"),
                    _optional(root, "edges"))
+
+
+def write_dataset(path: str | Path, records: pd.DataFrame, start: pd.Timestamp, days: float,
+                  antennas: pd.DataFrame | None = None, users: pd.DataFrame | None = None,
+                  edges: pd.DataFrame | None = None, manifest: dict | None = None) -> Path:
+    """Write a small dataset folder in one go (adapters, tests); ``zen-generate`` streams shards.
+
+    Records are validated first, so nothing is written for an invalid table. Each file is written
+    atomically and ``manifest.json`` last, so a folder with a manifest is complete.
+    """
+    from zen import __version__
+    from zen.io.tables import sha256_file, write_json_atomic, write_table
+
+    root = Path(path)
+    records = validate(records, "records", "<records>")
+    rec_file = write_table(records, root / "records" / "shard-00000.parquet")
+    files = {"records/shard-00000.parquet": rec_file}
+    for name, table in (("antennas", antennas), ("users", users), ("edges", edges)):
+        if table is not None:
+            files[f"{name}.parquet"] = write_table(table, root / f"{name}.parquet")
+    info = {
+        "zen_version": __version__,
+        "start": str(pd.Timestamp(start)),
+        "days": float(days),
+        "n_users": int(records["user_id"].nunique()),
+        "rows": {"records": len(records)},
+        "checksums": {k: sha256_file(v) for k, v in files.items()},
+    }
+    info.update(manifest or {})
+    write_json_atomic(info, root / "manifest.json")
+    return root

@@ -70,9 +70,9 @@ class ShardPlan:
 def generate(cfg: DictConfig) -> dict[str, float]:
     """Write the dataset described by ``cfg`` and return a summary."""
     t0 = time.perf_counter()
-    model_dir = Path(cfg.model)
+    model_dir = Path(cfg.model_dir)
     if not (model_dir / "model.json").exists():
-        raise ZenInputError("not a Zen model folder (no model.json); pass model=<the 'model' folder "
+        raise ZenInputError("not a Zen model folder (no model.json); pass model_dir=<the 'model' folder "
                             "that zen-train wrote>", str(model_dir))
     n_users, days, shard_size = int(cfg.n_users), float(cfg.days), int(cfg.shard_users)
     if n_users <= 0 or days <= 0 or shard_size <= 0:
@@ -232,11 +232,11 @@ def _resolve_pending(plan: ShardPlan, shard: int, first_user: int, start: pd.Tim
 
 
 def _fingerprint(cfg: DictConfig) -> dict:
-    keys = ("model", "n_users", "days", "start_date", "seed", "format", "shard_users", "max_rank",
+    keys = ("model_dir", "n_users", "days", "start_date", "seed", "format", "shard_users", "max_rank",
             "offnet_pool_per_user", "write_stays")
     fp = {k: OmegaConf.to_container(cfg, resolve=True)[k] for k in keys}
     fp["network"] = OmegaConf.to_container(cfg.network, resolve=True)
-    fp["model"] = str(Path(cfg.model).resolve())
+    fp["model_dir"] = str(Path(cfg.model_dir).resolve())
     return json.loads(json.dumps(fp, default=str))
 
 
@@ -285,7 +285,7 @@ def _finish(cfg: DictConfig, plan: ShardPlan, antennas: pd.DataFrame, users: pd.
     manifest = {
         "zen_version": __version__, "schema_version": SCHEMA_VERSION,
         "config": OmegaConf.to_container(cfg, resolve=True), "seed": int(cfg.seed),
-        "model": str(Path(cfg.model).resolve()), "start": str(start), "days": days,
+        "model_dir": str(Path(cfg.model_dir).resolve()), "start": str(start), "days": days,
         "n_users": n_users, "n_shards": len(bounds), "format": cfg.format,
         "rows": {"records": n_records, "antennas": len(antennas), "users": len(users),
                  "edges": len(edges), **{f"records_{k}": v for k, v in sorted(counts.items())}},

@@ -19,6 +19,7 @@ import json
 import logging
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -68,14 +69,69 @@ class ShardPlan:
 
 
 def generate(cfg: DictConfig) -> dict[str, float]:
-    """Write the dataset described by ``cfg`` and return a summary."""
+    """Write the dataset described by ``cfg`` and return a summary (row counts, timings)."""
     t0 = time.perf_counter()
-    model_dir = Path(cfg.model_dir)
-    if not (model_dir / "model.json").exists():
-        raise ZenInputError("not a Zen model folder (no model.json); pass model_dir=<the 'model' folder "
-                            "that zen-train wrote>", str(model_dir))
-    n_users, days, shard_size = int(cfg.n_users), float(cfg.days), int(cfg.shard_users)
-    if n_users <= 0 or days <= 0 or shard_size <= 0:
+    n_users, days, start = _check_args(cfg)
+    device = resolve_device(cfg.device)
+    model_dir, seed = Path(cfg.model_dir), int(cfg.seed)
+    traffic, social, mobility_params = _load_models(model_dir, device)
+    from zen.mobility import MobilityEmulator
+    from zen.network import build_infrastructure
+
+    antennas, places = build_infrastructure(OmegaConf.to_container(cfg.network, resolve=True),
+                                            shared_data_dir(cfg), _seed(seed, COMPONENT["cells"]))
+    out_dir = Path(cfg.out_dir).resolve()
+    plan = ShardPlan(out_dir, cfg.format)
+    _check_resume(cfg, out_dir)  # first write: every input has been read and checked by now
+    timings = {"setup": time.perf_counter() - t0, "traffic": 0.0, "mobility": 0.0,
+               "assembly": 0.0, "write": 0.0}
+
+    t = time.perf_counter()
+    pop, edges = _build_population(cfg, traffic, social, mobility_params, places, n_users)
+    timings["population"] = time.perf_counter() - t
+    log.info("population: %d users, %d ties, %d places, %d cells", n_users, len(edges),
+             len(places), len(antennas))
+    shard = _ShardContext(cfg=cfg, plan=plan, traffic=traffic,
+                          emulator=MobilityEmulator(mobility_params), places=places,
+                          place_cell=places["cell_id"].to_numpy(), pop=pop, start=start, days=days,
+                          seed=seed, device=device, timings=timings)
+    bounds = [(lo, min(n_users, lo + int(cfg.shard_users)))
+              for lo in range(0, n_users, int(cfg.shard_users))]
+    n_events = 0
+    bar = tqdm(total=n_users, desc="generate", unit="user", disable=not cfg.progress)
+    for s, (a, b) in enumerate(bounds):
+        if not plan.done("own", s).exists():
+            n_events += shard.generate_own(s, a, b, np.array([lo for lo, _ in bounds]))
+        bar.update(b - a)
+        bar.set_postfix(events_per_s=f"{n_events / max(time.perf_counter() - t0, 1e-9):,.0f}")
+    bar.close()
+    for s, (a, _) in enumerate(tqdm(bounds, desc="incoming", unit="shard", disable=not cfg.progress)):
+        if not plan.done("in", s).exists():
+            t = time.perf_counter()
+            _resolve_pending(plan, s, start)
+            timings["assembly"] += time.perf_counter() - t
+
+    t = time.perf_counter()
+    place_cell = shard.place_cell
+    users = pd.DataFrame({"user_id": np.arange(n_users, dtype=np.int64),
+                          "home_cell": place_cell[pop.home],
+                          "work_cell": np.where(pop.work >= 0, place_cell[np.maximum(pop.work, 0)], -1),
+                          "profile": np.digitize(pop.activity, np.quantile(pop.activity, [0.25, 0.5, 0.75]))})
+    summary = _finish(cfg, plan, antennas, validate(users, "users", "<users>"), edges, start, days,
+                      n_users, bounds)
+    timings["write"] += time.perf_counter() - t
+    summary.update({f"time/{k}": v for k, v in timings.items()})
+    summary["time/total"] = time.perf_counter() - t0
+    _print_summary(summary, out_dir)
+    return summary
+
+
+def _check_args(cfg: DictConfig) -> tuple[int, float, pd.Timestamp]:
+    if not (Path(cfg.model_dir) / "model.json").exists():
+        raise ZenInputError("not a Zen model folder (no model.json); pass model_dir=<the 'model' "
+                            "folder that zen-train wrote>", str(cfg.model_dir))
+    n_users, days = int(cfg.n_users), float(cfg.days)
+    if n_users <= 0 or days <= 0 or int(cfg.shard_users) <= 0:
         raise ZenInputError("n_users, days and shard_users must be positive")
     if cfg.format not in ("parquet", "csv", "bandicoot"):
         raise ZenInputError(f"unknown format {cfg.format!r}; use parquet, csv or bandicoot")
@@ -83,31 +139,28 @@ def generate(cfg: DictConfig) -> dict[str, float]:
         start = pd.Timestamp(str(cfg.start_date), tz="UTC")
     except ValueError as err:
         raise ZenInputError(f"start_date {cfg.start_date!r} is not a date (YYYY-MM-DD)") from err
-    device = resolve_device(cfg.device)
-    out_dir = Path(cfg.out_dir).resolve()
-    plan = ShardPlan(out_dir, cfg.format)
-    _check_resume(cfg, out_dir)
+    return n_users, days, start
 
-    from zen.mobility import MobilityEmulator, MobilityParams, choose_anchors
-    from zen.network import (
-        OFFNET_BASE,
-        SocialParams,
-        build_infrastructure,
-        contact_table,
-        generate_social_graph,
-    )
+
+def _load_models(model_dir: Path, device):
+    """The traffic model, social-graph and mobility parameters saved by ``zen-train``."""
+    from zen.mobility import MobilityParams
+    from zen.network import SocialParams
 
     traffic = load_traffic_model(model_dir, device)
     social = SocialParams.load(model_dir / "social.json") if (model_dir / "social.json").exists() \
         else SocialParams()
-    mobility_params = MobilityParams.load(model_dir / "mobility.json") \
+    mobility = MobilityParams.load(model_dir / "mobility.json") \
         if (model_dir / "mobility.json").exists() else MobilityParams()
-    network_cfg = OmegaConf.to_container(cfg.network, resolve=True)
-    antennas, places = build_infrastructure(network_cfg, shared_data_dir(cfg),
-                                            _seed(cfg.seed, COMPONENT["cells"]))
-    timings = {"setup": time.perf_counter() - t0}
+    return traffic, social, mobility
 
-    t = time.perf_counter()
+
+def _build_population(cfg: DictConfig, traffic, social, mobility_params, places: pd.DataFrame,
+                      n_users: int) -> tuple[Population, pd.DataFrame]:
+    """Activity levels, home/work anchors and the social graph of the whole population."""
+    from zen.mobility import choose_anchors
+    from zen.network import OFFNET_BASE, contact_table, generate_social_graph
+
     seed = int(cfg.seed)
     activity = traffic.sample_activity(n_users, np.random.default_rng(_seed(seed, COMPONENT["activity"])))
     home, work = choose_anchors(places, n_users, mobility_params,
@@ -120,35 +173,43 @@ def generate(cfg: DictConfig) -> dict[str, float]:
                      degree=(contacts >= 0).sum(axis=1), offnet_base=OFFNET_BASE,
                      offnet_pool=max(1, int(cfg.offnet_pool_per_user * n_users)),
                      new_on_network_share=float(getattr(social, "new_on_network_share", 0.5)))
-    timings["population"] = time.perf_counter() - t
-    log.info("population: %d users, %d ties, %d places, %d cells", n_users, len(edges),
-             len(places), len(antennas))
+    return pop, edges
 
-    emulator = MobilityEmulator(mobility_params)
-    place_cell = places["cell_id"].to_numpy()
-    n_shards = -(-n_users // shard_size)
-    bounds = [(s * shard_size, min(n_users, (s + 1) * shard_size)) for s in range(n_shards)]
-    timings.update(traffic=0.0, mobility=0.0, assembly=0.0, write=0.0)
-    n_events = 0
-    bar = tqdm(total=n_users, desc="generate", unit="user", disable=not cfg.progress)
-    for s, (a, b) in enumerate(bounds):
-        if plan.done("own", s).exists():
-            bar.update(b - a)
-            continue
+
+@dataclass
+class _ShardContext:
+    """What every shard needs; ``generate_own`` runs the first pass for one shard."""
+
+    cfg: DictConfig
+    plan: ShardPlan
+    traffic: object
+    emulator: object
+    places: pd.DataFrame
+    place_cell: np.ndarray
+    pop: Population
+    start: pd.Timestamp
+    days: float
+    seed: int
+    device: object
+    timings: dict
+
+    def generate_own(self, s: int, a: int, b: int, shard_starts: np.ndarray) -> int:
+        """Sample users ``a..b-1``; write their own records, stays and others' pending records."""
+        timings, start, place_cell = self.timings, self.start, self.place_cell
         t = time.perf_counter()
-        tl = traffic.sample(b - a, days, start, _seed(seed, COMPONENT["traffic"], s), device=device,
-                            activity=activity[a:b])
+        tl = self.traffic.sample(b - a, self.days, start, _seed(self.seed, COMPONENT["traffic"], s),
+                                 device=self.device, activity=self.pop.activity[a:b])
         timings["traffic"] += time.perf_counter() - t
         t = time.perf_counter()
-        stays = emulator.simulate(places, home[a:b], work[a:b], days, start,
-                                  _seed(seed, COMPONENT["mobility"], s), device=device)
+        stays = self.emulator.simulate(self.places, self.pop.home[a:b], self.pop.work[a:b], self.days,
+                                       start, _seed(self.seed, COMPONENT["mobility"], s),
+                                       device=self.device)
         timings["mobility"] += time.perf_counter() - t
         t = time.perf_counter()
-        rng = np.random.default_rng(_seed(seed, COMPONENT["assembly"], s))
-        own = assemble_shard(tl, a, pop, start, stays, place_cell, rng)
-        incoming = mirror_incoming(own, n_users)
-        target = np.searchsorted(np.array([lo for lo, _ in bounds]), incoming["user_id"].to_numpy(),
-                                 side="right") - 1
+        rng = np.random.default_rng(_seed(self.seed, COMPONENT["assembly"], s))
+        own = assemble_shard(tl, a, self.pop, start, stays, place_cell, rng)
+        incoming = mirror_incoming(own, self.pop.n_users)
+        target = np.searchsorted(shard_starts, incoming["user_id"].to_numpy(), side="right") - 1
         local = target == s
         mine = incoming[local]
         mine_cells = place_cell[stays.locate(mine["user_id"].to_numpy() - a, _seconds(mine, start))]
@@ -156,38 +217,16 @@ def generate(cfg: DictConfig) -> dict[str, float]:
         timings["assembly"] += time.perf_counter() - t
         t = time.perf_counter()
         for to in np.unique(target[~local]):
-            write_table(incoming[target == to], plan.pending(int(to), s))
+            write_table(incoming[target == to], self.plan.pending(int(to), s))
         write_table(pd.DataFrame({"user_id": stays.user + a, "start_s": stays.start_s,
-                                  "cell_id": place_cell[stays.place]}), plan.stays(s))
-        if cfg.write_stays:
-            write_table(stays.to_frame(np.arange(a, b), start), out_dir / "stays" / f"shard-{s:05d}.parquet")
-        _write_by_day(own, plan, s, "own")
-        n_events += len(own)
-        _mark(plan.done("own", s))
+                                  "cell_id": place_cell[stays.place]}), self.plan.stays(s))
+        if self.cfg.write_stays:
+            write_table(stays.to_frame(np.arange(a, b), start),
+                        self.plan.out / "stays" / f"shard-{s:05d}.parquet")
+        _write_by_day(own, self.plan, s, "own")
+        _mark(self.plan.done("own", s))
         timings["write"] += time.perf_counter() - t
-        bar.update(b - a)
-        bar.set_postfix(events_per_s=f"{n_events / max(time.perf_counter() - t0, 1e-9):,.0f}")
-    bar.close()
-
-    for s, (a, _) in enumerate(tqdm(bounds, desc="incoming", unit="shard", disable=not cfg.progress)):
-        if plan.done("in", s).exists():
-            continue
-        t = time.perf_counter()
-        n_events += _resolve_pending(plan, s, a, start, place_cell)
-        timings["assembly"] += time.perf_counter() - t
-
-    t = time.perf_counter()
-    users = pd.DataFrame({"user_id": np.arange(n_users, dtype=np.int64),
-                          "home_cell": place_cell[home],
-                          "work_cell": np.where(work >= 0, place_cell[np.maximum(work, 0)], -1),
-                          "profile": np.digitize(activity, np.quantile(activity, [0.25, 0.5, 0.75]))})
-    summary = _finish(cfg, plan, antennas, validate(users, "users", "<users>"), edges, start, days,
-                      n_users, bounds)
-    timings["write"] += time.perf_counter() - t
-    summary.update({f"time/{k}": v for k, v in timings.items()})
-    summary["time/total"] = time.perf_counter() - t0
-    _print_summary(summary, out_dir)
-    return summary
+        return len(own)
 
 
 def _seconds(records: pd.DataFrame, start: pd.Timestamp) -> np.ndarray:
@@ -209,8 +248,7 @@ def _write_by_day(records: pd.DataFrame, plan: ShardPlan, shard: int, part: str)
         write_table(chunk, plan.records(str(d), shard, part), fmt=plan.ext)
 
 
-def _resolve_pending(plan: ShardPlan, shard: int, first_user: int, start: pd.Timestamp,
-                     place_cell: np.ndarray) -> int:
+def _resolve_pending(plan: ShardPlan, shard: int, start: pd.Timestamp) -> int:
     """Give this shard's pending incoming records the receiver's cell and write them."""
     folder = plan.pending(shard, 0).parent
     files = sorted(folder.glob("from-*.parquet")) if folder.exists() else []

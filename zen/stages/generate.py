@@ -105,7 +105,7 @@ def generate(cfg: DictConfig) -> dict[str, float]:
         bar.update(b - a)
         bar.set_postfix(events_per_s=f"{n_events / max(time.perf_counter() - t0, 1e-9):,.0f}")
     bar.close()
-    for s, (a, _) in enumerate(tqdm(bounds, desc="incoming", unit="shard", disable=not cfg.progress)):
+    for s in tqdm(range(len(bounds)), desc="incoming", unit="shard", disable=not cfg.progress):
         if not plan.done("in", s).exists():
             t = time.perf_counter()
             _resolve_pending(plan, s, start)

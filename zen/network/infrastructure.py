@@ -52,5 +52,5 @@ def build_infrastructure(cfg: Mapping, shared_data: Path, seed: int) -> tuple[pd
         return antennas, read_places(_resolve(path, shared_data), coverage)
     if places_cfg.get("weights") == "city":
         places_cfg.setdefault("center", center)
-        places_cfg.setdefault("scale_km", dict(cfg.get("layout") or {}).get("scale_km", 3.0))
+        places_cfg.setdefault("scale_km", dict(cfg.get("layout") or {}).get("scale_km", 4.0))
     return antennas, grid_places(coverage, **places_cfg)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.spatial import cKDTree
 
 from zen.io import read_table
 from zen.network.geo import LocalProjection
@@ -32,13 +33,35 @@ def sample_city_points(n: int, scale_km: float, radius_km: float, rng: np.random
     return np.stack([r * np.cos(theta), r * np.sin(theta)], axis=1)
 
 
+def thin_to_spacing(xy_m: np.ndarray, density_per_m2: np.ndarray, n: int, rng: np.random.Generator,
+                    spacing_factor: float = 0.5) -> np.ndarray:
+    """Keep ``n`` of the candidate points ``[m, 2]``, none closer than a local minimum spacing.
+
+    Matérn type-II thinning: each candidate gets a random mark and is dropped when a candidate
+    with a lower mark lies within ``spacing_factor / sqrt(n * density)`` of it (the local mean
+    inter-point distance, scaled), so dense areas stay dense but no two sites sit on top of each
+    other, as in real networks. ``density_per_m2`` is the normalised target density at each
+    candidate. Returns the indices of the kept candidates, ``[<= n]``.
+    """
+    mark = rng.random(len(xy_m))
+    radius = spacing_factor / np.sqrt(n * density_per_m2)
+    tree = cKDTree(xy_m)
+    neighbours = tree.query_ball_point(xy_m, r=radius)
+    owner = np.repeat(np.arange(len(xy_m)), [len(nb) for nb in neighbours])
+    other = np.concatenate([np.asarray(nb, dtype=np.int64) for nb in neighbours])
+    beaten = np.zeros(len(xy_m), bool)
+    beaten[owner[mark[other] < mark[owner]]] = True
+    survivors = np.flatnonzero(~beaten)
+    return survivors[np.argsort(mark[survivors])][:n]
+
+
 def city_density(xy_m: np.ndarray, scale_km: float) -> np.ndarray:
     """Relative population density exp(-r / scale) at points ``[n, 2]`` (metres from the centre)."""
     return np.exp(-np.hypot(xy_m[:, 0], xy_m[:, 1]) / (scale_km * 1000.0))
 
 
 def synthetic_layout(n_sites: int, center_lat: float, center_lon: float, radius_km: float,
-                     scale_km: float = 3.0, sectors: int = 3, population_grid: str | Path | None = None,
+                     scale_km: float = 4.0, sectors: int = 3, population_grid: str | Path | None = None,
                      grid_cell_m: float = 1000.0, seed: int = 0) -> pd.DataFrame:
     """Place ``n_sites`` sites with density following population; ``sectors`` cells per site.
 
@@ -58,7 +81,9 @@ def synthetic_layout(n_sites: int, center_lat: float, center_lon: float, radius_
 
     Returns:
         Antennas (``cell_id, site_id, lat, lon, radio`` [+ ``azimuth`` degrees]); cell ids are
-        ``site_id * sectors + sector``.
+        ``site_id * sectors + sector``. Sites keep a minimum distance of half the local mean
+        spacing (:func:`thin_to_spacing`); in a very compact city this can leave a few fewer than
+        ``n_sites`` sites.
     """
     if n_sites < 1:
         raise ZenInputError(f"n_sites must be >= 1, got {n_sites}", "synthetic_layout")
@@ -67,7 +92,10 @@ def synthetic_layout(n_sites: int, center_lat: float, center_lon: float, radius_
         lat, lon = _sites_from_grid(Path(population_grid), n_sites, grid_cell_m, rng)
     else:
         proj = LocalProjection(center_lat, center_lon)
-        lat, lon = proj.to_latlon(sample_city_points(n_sites, scale_km, radius_km, rng))
+        candidates = sample_city_points(3 * n_sites, scale_km, radius_km, rng)
+        density = city_density(candidates, scale_km) / (2 * np.pi * (scale_km * 1000.0) ** 2)
+        lat, lon = proj.to_latlon(candidates[thin_to_spacing(candidates, density, n_sites, rng)])
+        n_sites = len(lat)
     site = np.repeat(np.arange(n_sites, dtype=np.int64), sectors)
     frame = pd.DataFrame({"cell_id": site * sectors + np.tile(np.arange(sectors), n_sites), "site_id": site,
                           "lat": np.repeat(lat, sectors), "lon": np.repeat(lon, sectors), "radio": "LTE"})

@@ -25,7 +25,7 @@ PLACE_COLUMNS = ["place_id", "lat", "lon", "home_weight", "work_weight", "cell_i
 
 def grid_places(coverage: Coverage, spacing_m: float = 250.0, max_serving_m: float = 3000.0,
                 weights: str = "site_density", kernel_m: float = 1000.0, work_concentration: float = 1.5,
-                center: tuple[float, float] | None = None, scale_km: float = 3.0) -> pd.DataFrame:
+                center: tuple[float, float] | None = None, scale_km: float = 4.0) -> pd.DataFrame:
     """A grid of places over the area served by ``coverage``.
 
     Args:

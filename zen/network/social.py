@@ -87,11 +87,11 @@ class SocialParams:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> SocialParams:
+    def from_dict(cls, d: dict, source: str = "SocialParams") -> SocialParams:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:
-            raise ZenInputError(f"unknown social parameters {sorted(unknown)}", "SocialParams")
+            raise ZenInputError(f"unknown social parameters {sorted(unknown)}", source)
         return cls(**d)
 
     def save(self, path: str | Path) -> Path:
@@ -100,7 +100,7 @@ class SocialParams:
     @classmethod
     def load(cls, path: str | Path) -> SocialParams:
         try:
-            return cls.from_dict(json.loads(Path(path).read_text()))
+            return cls.from_dict(json.loads(Path(path).read_text()), str(path))
         except (OSError, json.JSONDecodeError, TypeError) as err:
             raise ZenInputError(f"cannot read social parameters: {err}", str(path)) from err
 

@@ -172,7 +172,7 @@ def _build_population(cfg: DictConfig, traffic, social, mobility_params, places:
     pop = Population(activity=activity, home=home, work=work, contacts=contacts,
                      degree=(contacts >= 0).sum(axis=1), offnet_base=OFFNET_BASE,
                      offnet_pool=max(1, int(cfg.offnet_pool_per_user * n_users)),
-                     new_on_network_share=float(getattr(social, "new_on_network_share", 0.5)))
+                     new_on_network_share=1.0 - float(social.offnet_share))
     return pop, edges
 
 

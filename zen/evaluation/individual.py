@@ -112,7 +112,7 @@ def user_features(records: pd.DataFrame, days: float,
     per_type = records.groupby(["user_id", "event"], observed=False).size().unstack(fill_value=0)
     hours = records["timestamp"].dt.hour
     night = (hours >= NIGHT_HOURS[0]) & (hours < NIGHT_HOURS[1])
-    weekend = records["timestamp"].dt.dayofweek >= 5
+    weekend = records["timestamp"].dt.day_of_week >= 5
     calls = records[records["event"] == "call"]
     answered = calls[calls["answered"]]
     iet_median, burst = _inter_event_stats(records, users)

@@ -67,7 +67,7 @@ def events_per_user_day(records: pd.DataFrame, days: float) -> np.ndarray:
 
 def hour_of_week(timestamps: pd.Series) -> np.ndarray:
     """Hour of the week (Monday 00h = 0, UTC) of each timestamp. ``[n]``."""
-    return timestamps.dt.dayofweek.to_numpy() * 24 + timestamps.dt.hour.to_numpy()
+    return timestamps.dt.day_of_week.to_numpy() * 24 + timestamps.dt.hour.to_numpy()
 
 
 def hour_of_week_profile(records: pd.DataFrame) -> np.ndarray:

@@ -235,7 +235,11 @@ def _img(name: str, data: bytes) -> str:
             f"src='data:image/png;base64,{base64.b64encode(data).decode()}'>")
 
 
-def _tensorboard(folder: Path, ev: Evaluation) -> None:
+def _tensorboard(folder: Path, ev: Evaluation, pngs: dict[str, bytes]) -> None:
+    """Scalars ``eval/<metric>`` (floor: ``eval_floor/<metric>``) and figures as images ``eval/<name>``."""
+    import io
+
+    import matplotlib.image
     from torch.utils.tensorboard import SummaryWriter
 
     writer = SummaryWriter(log_dir=str(folder))
@@ -243,8 +247,9 @@ def _tensorboard(folder: Path, ev: Evaluation) -> None:
         for name, value in values.items():
             if _finite(value):
                 writer.add_scalar(f"{prefix}/{name}", value, 0)
-    for name, fig in ev.figures.items():
-        writer.add_figure(f"eval/{name}", fig, 0, close=False)
+    for name, data in pngs.items():
+        image = matplotlib.image.imread(io.BytesIO(data), format="png")[..., :3]
+        writer.add_image(f"eval/{name}", image, 0, dataformats="HWC")
     writer.close()
 
 
@@ -277,7 +282,7 @@ def write_report(ev: Evaluation, out_dir: str | Path) -> dict:
         (tmp / "metrics.json").write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
         (tmp / "report.md").write_text(markdown(ev, rows, [f"{n}.png" for n in pngs]))
         (tmp / "report.html").write_text(html_report(ev, rows, pngs))
-        _tensorboard(tmp / "tensorboard", ev)
+        _tensorboard(tmp / "tensorboard", ev, pngs)
         old = out_dir.with_name(f".{out_dir.name}.old")
         if out_dir.exists():
             os.replace(out_dir, old)

@@ -89,7 +89,7 @@ def unit_series(sample: CDRSample, kind: str, units: np.ndarray) -> UnitSeries:
     triples = np.unique(np.stack([unit_index, hour, user]), axis=1)
     users = np.zeros_like(events)
     np.add.at(users, (triples[0], triples[1]), 1.0)
-    start_how = sample.start.dayofweek * 24 + sample.start.hour
+    start_how = sample.start.day_of_week * 24 + sample.start.hour
     how = (start_how + np.arange(n_hours)) % HOURS_PER_WEEK
     return UnitSeries(units, events, users, how, sample.n_users)
 

@@ -27,6 +27,11 @@ LOG_SCALE = {"events_per_day", "calls_per_day", "sms_per_day", "data_per_day", "
              "call_duration_mean_s", "distinct_contacts", "distinct_cells", "radius_of_gyration_m"}
 
 
+def png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) in pixels of a PNG image, read from its header."""
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
 def _ecdf(ax, values: np.ndarray, label: str, style: dict, log: bool = False) -> None:
     values = np.sort(np.asarray(values, float)[np.isfinite(values)])
     if log:

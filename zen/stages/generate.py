@@ -272,10 +272,16 @@ def _resolve_pending(plan: ShardPlan, shard: int, start: pd.Timestamp) -> int:
 def _fingerprint(cfg: DictConfig) -> dict:
     keys = ("model_dir", "n_users", "days", "start_date", "seed", "format", "shard_users", "max_rank",
             "offnet_pool_per_user", "write_stays")
-    fp = {k: OmegaConf.to_container(cfg, resolve=True)[k] for k in keys}
+    fp = {k: cfg[k] for k in keys}
     fp["network"] = OmegaConf.to_container(cfg.network, resolve=True)
     fp["model_dir"] = str(Path(cfg.model_dir).resolve())
     return json.loads(json.dumps(fp, default=str))
+
+
+def _resolved_settings(cfg: DictConfig) -> dict:
+    """The run's settings, resolved (Hydra's own runtime paths left out)."""
+    return {k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
+            for k, v in cfg.items() if k not in ("paths", "hydra")}
 
 
 def _check_resume(cfg: DictConfig, out_dir: Path) -> None:
@@ -322,7 +328,7 @@ def _finish(cfg: DictConfig, plan: ShardPlan, antennas: pd.DataFrame, users: pd.
     files = [p for p in sorted(out.rglob("*")) if p.is_file() and ".work" not in p.parts]
     manifest = {
         "zen_version": __version__, "schema_version": SCHEMA_VERSION,
-        "config": OmegaConf.to_container(cfg, resolve=True), "seed": int(cfg.seed),
+        "config": _resolved_settings(cfg), "seed": int(cfg.seed),
         "model_dir": str(Path(cfg.model_dir).resolve()), "start": str(start), "days": days,
         "n_users": n_users, "n_shards": len(bounds), "format": cfg.format,
         "rows": {"records": n_records, "antennas": len(antennas), "users": len(users),

@@ -64,7 +64,7 @@ def user_profiles(records: pd.DataFrame, days: float) -> pd.DataFrame:
 def hour_of_week(t_s: np.ndarray, start: pd.Timestamp) -> np.ndarray:
     """Hour-of-week bin (Monday 00h = 0) of times ``t_s`` seconds after ``start``. ``[n]``."""
     start = pd.Timestamp(start)
-    offset = start.dayofweek * 24 + start.hour
+    offset = start.day_of_week * 24 + start.hour
     return ((np.floor(t_s / SECONDS_PER_HOUR).astype(np.int64) + offset) % HOURS_PER_WEEK)
 
 

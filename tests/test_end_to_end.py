@@ -8,36 +8,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
+from conftest import compose_config, small_generate_config
 
-from zen.cli import CONFIG_DIR
 from zen.io.dataset import read_dataset
 from zen.schema import ZenInputError
 
 
-def _cfg(name: str, overrides: list[str]):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name=name, overrides=overrides)
-    GlobalHydra.instance().clear()
-    return cfg
-
-
-def _generate_cfg(model_dir: Path, out: Path, **extra) -> object:
-    overrides = [f"model_dir={model_dir}", f"out_dir={out}", "n_users=300", "days=3",
-                 "shard_users=120", "progress=false", "device=cpu",
-                 "network=synthetic_city"] + [f"{k}={v}" for k, v in extra.items()]
-    return _cfg("generate", overrides)
-
-
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, copenhagen_dir) -> Path:
-    from zen.stages.train import train
-
-    out = tmp_path_factory.mktemp("train") / "model"
-    train(_cfg("train", [f"model_dir={out}", f"data.loader.path={copenhagen_dir}", "device=cpu"]))
-    return out
+def model_dir(baseline_model_dir) -> Path:
+    return baseline_model_dir
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +24,7 @@ def dataset(model_dir, tmp_path_factory) -> Path:
     from zen.stages.generate import generate
 
     out = tmp_path_factory.mktemp("gen") / "dataset"
-    generate(_generate_cfg(model_dir, out))
+    generate(small_generate_config(model_dir, out))
     return out
 
 
@@ -81,7 +60,7 @@ def test_same_seed_same_records(dataset, model_dir, tmp_path):
     from zen.stages.generate import generate
 
     again = tmp_path / "again"
-    generate(_generate_cfg(model_dir, again))
+    generate(small_generate_config(model_dir, again))
     a = sorted((dataset / "records").rglob("*.parquet"))
     b = sorted((again / "records").rglob("*.parquet"))
     assert [p.relative_to(dataset) for p in a] == [p.relative_to(again) for p in b]
@@ -103,10 +82,10 @@ def test_killed_run_resumes_to_the_same_dataset(dataset, model_dir, tmp_path, mo
 
     monkeypatch.setattr(stage._ShardContext, "generate_own", dies_on_second_shard)
     with pytest.raises(KeyboardInterrupt):
-        stage.generate(_generate_cfg(model_dir, out))
+        stage.generate(small_generate_config(model_dir, out))
     assert not (out / "manifest.json").exists()
     monkeypatch.setattr(stage._ShardContext, "generate_own", original)
-    stage.generate(_generate_cfg(model_dir, out))
+    stage.generate(small_generate_config(model_dir, out))
     fresh = read_dataset(dataset).manifest["checksums"]
     resumed = read_dataset(out).manifest["checksums"]
     assert {k: v for k, v in fresh.items() if k.startswith("records")} == \
@@ -117,14 +96,14 @@ def test_refuses_to_overwrite_a_finished_dataset(dataset, model_dir):
     from zen.stages.generate import generate
 
     with pytest.raises(ZenInputError, match="overwrite=true"):
-        generate(_generate_cfg(model_dir, dataset))
+        generate(small_generate_config(model_dir, dataset))
 
 
 def test_evaluate_report(dataset, copenhagen_dir, tmp_path):
     from zen.stages.evaluate import evaluate
 
     out = tmp_path / "report"
-    metrics = evaluate(_cfg("evaluate", [f"synthetic={dataset}", f"out_dir={out}",
+    metrics = evaluate(compose_config("evaluate", [f"synthetic={dataset}", f"out_dir={out}",
                                          f"data.loader.path={copenhagen_dir}"]))
     saved = json.loads((out / "metrics.json").read_text())
     assert (out / "report.html").exists() and any(out.rglob("events.out.tfevents*"))

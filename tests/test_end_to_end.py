@@ -110,3 +110,14 @@ def test_evaluate_report(dataset, copenhagen_dir, tmp_path):
     values = [v for v in metrics.values() if isinstance(v, float)]
     assert values and np.isfinite(values).all()
     assert saved
+
+
+def test_mobility_only_mode_writes_stays(model_dir, tmp_path):
+    from zen.io import read_table
+    from zen.stages.generate import generate
+
+    out = tmp_path / "mobility"
+    generate(small_generate_config(model_dir, out, n_users=50, days=2, mode="mobility"))
+    stays = read_table(out / "stays")
+    assert set(stays["user_id"]) == set(range(50)) and not (out / "records").exists()
+    assert (stays["end"] > stays["start"]).all()

@@ -119,9 +119,10 @@ def generate(cfg: DictConfig) -> dict[str, float]:
                           "home_cell": place_cell[pop.home],
                           "work_cell": np.where(pop.work >= 0, place_cell[np.maximum(pop.work, 0)], -1),
                           "profile": np.digitize(pop.activity, np.quantile(pop.activity, [0.25, 0.5, 0.75]))})
-    summary = _finish(cfg, plan, antennas, validate(users, "users", "<users>"), edges, start, days,
-                      n_users, bounds)
     timings["write"] += time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0
+    summary = _finish(cfg, plan, antennas, validate(users, "users", "<users>"), edges, start, days,
+                      n_users, bounds, timings)
     summary.update({f"time/{k}": v for k, v in timings.items()})
     summary["time/total"] = time.perf_counter() - t0
     _print_summary(summary, out_dir)
@@ -359,7 +360,7 @@ def _check_resume(cfg: DictConfig, out_dir: Path) -> None:
 
 def _finish(cfg: DictConfig, plan: ShardPlan, antennas: pd.DataFrame, users: pd.DataFrame,
             edges: pd.DataFrame, start: pd.Timestamp, days: float, n_users: int,
-            bounds: list[tuple[int, int]]) -> dict[str, float]:
+            bounds: list[tuple[int, int]], timings: dict[str, float]) -> dict[str, float]:
     """Write the population tables, count rows, export, and write the manifest last."""
     out = plan.out
     write_table(antennas, out / "antennas.parquet")
@@ -384,6 +385,7 @@ def _finish(cfg: DictConfig, plan: ShardPlan, antennas: pd.DataFrame, users: pd.
         "rows": {"records": n_records, "antennas": len(antennas), "users": len(users),
                  "edges": len(edges), **{f"records_{k}": v for k, v in sorted(counts.items())}},
         "checksums": {str(p.relative_to(out)): sha256_file(p) for p in files},
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},  # before the final write
     }
     write_json_atomic(manifest, out / "manifest.json")
     shutil.rmtree(plan.work, ignore_errors=True)

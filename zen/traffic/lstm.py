@@ -70,6 +70,7 @@ class LSTMTrafficModel:
         self.features: tuple[str, ...] = PROFILE_FEATURES
         self.profile_mean = self.profile_std = np.zeros(0)
         self.scalers: dict[str, float] = {}
+        self.history_: list[dict[str, float | None]] = []  # per-epoch NLL of the last fit
 
     # ----------------------------------------------------------------------------- data -> tensors
     def _encode(self, data: CDRData, batch_size: int) -> list[StepBatch]:
@@ -137,6 +138,7 @@ class LSTMTrafficModel:
         if writer is not None:
             writer.close()
         self.net.eval()
+        self.history_ = result.pop("history")
         return result
 
     def _build_net(self) -> TrafficLSTM:

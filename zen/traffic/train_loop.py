@@ -72,7 +72,8 @@ def train(net: TrafficLSTM, train_batches: list[StepBatch], val_batches: list[St
         on_eval: called with the epoch every ``eval_every`` epochs (figures, metrics).
 
     Returns:
-        ``train/nll``, ``val/nll`` (best), ``epochs``, ``steps``.
+        ``train/nll`` (last epoch), ``val/nll`` (best), ``epochs``, ``steps`` and ``history``
+        (per epoch ``{"train": nll, "val": nll}``, nats per event).
     """
     bptt = int(trainer.get("bptt", 128))
     max_epochs = int(trainer["max_epochs"])
@@ -85,7 +86,7 @@ def train(net: TrafficLSTM, train_batches: list[StepBatch], val_batches: list[St
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, warmup))
     use_amp = bool(trainer.get("amp", False)) and device.type == "cuda"
     state = {"epoch": 0, "step": 0, "best_val": float("inf"), "bad_epochs": 0, "best_model": None,
-             "done": False, "train_nll": float("nan")}
+             "done": False, "train_nll": float("nan"), "history": []}
     ckpt_path = Path(work_dir) / "checkpoints" / CHECKPOINT
     if resume and ckpt_path.exists():
         ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
@@ -139,6 +140,7 @@ def train(net: TrafficLSTM, train_batches: list[StepBatch], val_batches: list[St
             if state["bad_epochs"] >= int(trainer["patience"]):
                 state["done"] = True
         state["epoch"] = epoch + 1
+        state["history"].append({"train": state["train_nll"], "val": val_nll["total"] if val_nll else None})
         if writer is not None:
             _log_epoch(writer, net, train_nll, val_nll, grad_norms, state["epoch"])
         if on_eval is not None and int(trainer.get("eval_every", 0)) > 0 \
@@ -148,7 +150,7 @@ def train(net: TrafficLSTM, train_batches: list[StepBatch], val_batches: list[St
     if state["best_model"] is not None:
         net.load_state_dict(state["best_model"])
     return {"train/nll": state["train_nll"], "val/nll": state["best_val"],
-            "epochs": float(state["epoch"]), "steps": float(state["step"])}
+            "epochs": float(state["epoch"]), "steps": float(state["step"]), "history": state["history"]}
 
 
 def _save_checkpoint(path: Path, net, optimizer, scheduler, state: dict) -> None:

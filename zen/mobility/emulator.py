@@ -114,7 +114,7 @@ class _Run:
         self.p, self.device, self.period = params, device, float(days) * DAY
         start = start.tz_convert("UTC") if start.tzinfo else start
         self.day_offset_s = float((start - start.normalize()).total_seconds())
-        self.first_weekday = int(start.dayofweek)
+        self.first_weekday = int(start.day_of_week)
         self.gen = torch.Generator(device=device).manual_seed(int(seed))
         attractiveness = places["home_weight"].to_numpy() + places["work_weight"].to_numpy()
         self.gravity = GravityIndex(places["lat"].to_numpy(), places["lon"].to_numpy(), attractiveness,

@@ -220,3 +220,15 @@ def test_judge_rules():
     assert judge("privacy/exact_copy_share", 0.01, float("nan"), th) is False
     assert judge("privacy/mia_auc", 0.52, 0.5, th) is True
     assert judge("usefulness/anomaly/f1_gap", 0.05, 0.0, th) is True
+
+
+def test_event_type_missing_in_real_scores_as_a_full_miss(pop):
+    with_data = pop.copy()
+    sms = with_data["event"] == "sms"
+    with_data["event"] = with_data["event"].astype(str).where(~sms | (with_data.index % 2 == 1), "data")
+    with_data["direction"] = with_data["direction"].astype(str).where(with_data["event"] != "data", "out")
+    scores, _ = fidelity_scores(sample(validate(with_data, "records")), sample(pop))
+    assert scores["global/hour_of_day/data/tv"] == 1.0
+    assert scores["individual/data_per_day/ks"] > 0.5
+    same, _ = fidelity_scores(sample(pop), sample(pop))
+    assert same["global/hour_of_day/data/tv"] == 0.0  # both without data sessions: the floor exists

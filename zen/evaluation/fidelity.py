@@ -55,15 +55,11 @@ def individual_scores(candidate: CDRSample, real: CDRSample) -> tuple[dict[str, 
         if len(a) == 0 and len(b) == 0:
             skipped[key] = "undefined for every user on both sides"
             continue
-        if name.endswith("_per_day") and not (a.any() or b.any()):
-            skipped[key] = "no such events on either side"
-            continue
-        _continuous(scores, key, a, b)
+        _continuous(scores, key, a, b)  # a rate that is 0 on both sides scores 0: the same absence
     return scores, skipped
 
 
-def _profiles(out: dict[str, float], skipped: dict[str, str], candidate: CDRSample,
-              real: CDRSample) -> None:
+def _profiles(out: dict[str, float], candidate: CDRSample, real: CDRSample) -> None:
     for kind in ("all", "call", "sms", "data"):
         a, b = candidate.records, real.records
         if kind != "all":
@@ -71,8 +67,8 @@ def _profiles(out: dict[str, float], skipped: dict[str, str], candidate: CDRSamp
         for profile_name, profile in (("hour_of_day", hour_of_day_profile),
                                       ("hour_of_week", hour_of_week_profile)):
             key = f"global/{profile_name}/{kind}"
-            if len(a) == 0 and len(b) == 0:
-                skipped[key] = f"no {kind} events on either side"
+            if len(a) == 0 and len(b) == 0:  # the same absence: identical, so that a floor exists
+                out[f"{key}/tv"] = out[f"{key}/jsd"] = 0.0
                 continue
             pa, pb = profile(a), profile(b)
             out[f"{key}/tv"] = total_variation(pa, pb)
@@ -92,7 +88,7 @@ def _cell_hour_counts(sample: CDRSample) -> tuple[np.ndarray, np.ndarray]:
 def global_scores(candidate: CDRSample, real: CDRSample) -> tuple[dict[str, float], dict[str, str]]:
     """Profiles, pooled inter-event times and durations, graph statistics, per-cell load."""
     scores, skipped = {}, {}
-    _profiles(scores, skipped, candidate, real)
+    _profiles(scores, candidate, real)
     _continuous(scores, "global/inter_event_s", inter_event_times(candidate.records),
                 inter_event_times(real.records))
     _continuous(scores, "global/call_duration_s", call_durations(candidate.records),

@@ -21,7 +21,9 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,6 +78,10 @@ class Generator:
     fidelity: dict = field(default_factory=dict)
     records: pd.DataFrame | None = None
     note: str = ""
+
+
+def log(message: str) -> None:
+    print(f"[peers {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 def run_worker(gen: Generator, phase: str, cfg: dict, cap_s: float) -> dict:
@@ -177,8 +183,8 @@ def build_generators(args: argparse.Namespace, work: Path) -> list[Generator]:
     peers_py = args.peers_python
     gens = []
     if "dgan" in args.only:
-        for name, window, max_len, sample_len in (("DGAN user-week", 7.0, 256, 16),
-                                                  ("DGAN user-sequence", DAYS, 512, 32)):
+        for name, window, max_len, sample_len in (("DGAN user-week", 7.0, 128, 8),
+                                                  ("DGAN user-sequence", DAYS, 256, 16)):
             gens.append(Generator(name, "dgan", {"max_len": max_len, "sample_len": sample_len,
                                                  "epochs": args.dgan_epochs, "seed": args.seed},
                                   peers_py, work / name.replace(" ", "-"), window_days=window))
@@ -201,7 +207,7 @@ def build_generators(args: argparse.Namespace, work: Path) -> list[Generator]:
                                                      "seed": args.seed, "trainer": trainer},
                                       sys.executable, work / f"zen-{kind}"))
             else:
-                print(f"[peers] {label}: {module} is not in this checkout; skipped", flush=True)
+                log(f"{label}: {module} is not in this checkout; skipped")
     return gens
 
 
@@ -221,13 +227,15 @@ def main() -> None:
     p.add_argument("--only", nargs="+", default=["dgan", "par", "zen"])
     p.add_argument("--populations", type=int, nargs="+", default=[1000, 10000, 100000])
     p.add_argument("--fit-cap-s", type=float, default=900.0, help="cap per fit (s)")
-    p.add_argument("--sample-cap-s", type=float, default=240.0, help="cap per sample attempt (s)")
-    p.add_argument("--dgan-epochs", type=int, default=10,
+    p.add_argument("--sample-cap-s", type=float, default=180.0, help="cap per sample attempt (s)")
+    p.add_argument("--dgan-epochs", type=int, default=8,
                    help="DGAN's documented default is 400: ~3 h here at ~30 s per epoch (see README)")
-    p.add_argument("--par", nargs="+", default=["2:0", "6:256"],
+    p.add_argument("--par", nargs="+", default=["2:0", "6:128"],
                    help="PAR runs as EPOCHS:MAX_EVENTS_PER_USER (0 = all); the documented default is "
                         "128 epochs: ~7 h here at ~3.5 min per epoch on full sequences (see README)")
-    p.add_argument("--lstm-epochs", type=int, default=8, help="trainer.max_epochs of Zen's LSTM (20)")
+    p.add_argument("--lstm-epochs", type=int, default=6, help="trainer.max_epochs of Zen's LSTM (20)")
+    p.add_argument("--lanes", type=int, default=2,
+                   help="generators run side by side (each fit/sample is one process)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
 
@@ -250,32 +258,46 @@ def main() -> None:
                          "real val users": score(val, real_holdout, real_train, data.start)},
                "generators": []}
     overlay = {"real (held-out users)": holdout}
-    for gen in build_generators(args, args.work):
-        print(f"[peers] {gen.name}: fitting", flush=True)
+    lock = threading.Lock()
+
+    def run_one(gen: Generator) -> None:
+        """Fit, sample each population until one fails, score the smallest; record under the lock."""
+        log(f"{gen.name}: fitting")
         prepare_inputs(gen, train, data.start, activity)
         gen.fit = run_worker(gen, "fit", gen.fit_cfg, args.fit_cap_s)
-        print(f"[peers] {gen.name}: fit {gen.fit}", flush=True)
+        log(f"{gen.name}: fit {gen.fit}")
         if "error" not in gen.fit:
             for n_users in sorted(args.populations):
                 run, records = sample(gen, n_users, data.start, args.seed, args.sample_cap_s)
                 gen.runs.append(run)
-                print(f"[peers] {gen.name}: {n_users} users {run}", flush=True)
+                log(f"{gen.name}: {n_users} users {run}")
                 if records is None:
                     break
                 if n_users == min(args.populations):
-                    gen.fidelity = {"vs holdout": score(records, real_holdout, real_train, data.start),
-                                    "vs val": score(records, real_val, real_train, data.start, False)}
-                    write_dataset(args.work / "datasets" / gen.name.replace(" ", "-"), records, data.start,
-                                  DAYS, manifest={"generator": gen.name, "seed": args.seed})
-                    overlay[gen.name] = records
+                    with lock:  # scoring is light; one at a time keeps memory flat
+                        gen.fidelity = {"vs holdout": score(records, real_holdout, real_train, data.start),
+                                        "vs val": score(records, real_val, real_train, data.start, False)}
+                        write_dataset(args.work / "datasets" / gen.name.replace(" ", "-"), records,
+                                      data.start, DAYS, manifest={"generator": gen.name, "seed": args.seed})
+                        overlay[gen.name] = records
                 del records
-        results["generators"].append({"name": gen.name, "peer": gen.peer, "config": gen.fit_cfg,
-                                      "window_days": gen.window_days, "note": gen.note, "fit": gen.fit,
-                                      "runs": gen.runs, "fidelity": gen.fidelity})
-        write_results(results, args.out)
+        with lock:
+            results["generators"].append({"name": gen.name, "peer": gen.peer, "config": gen.fit_cfg,
+                                          "window_days": gen.window_days, "note": gen.note, "fit": gen.fit,
+                                          "runs": gen.runs, "fidelity": gen.fidelity})
+            write_results(results, args.out)
+
+    gens = build_generators(args, args.work)
+    with ThreadPoolExecutor(max_workers=args.lanes) as pool:
+        # longest first so that the lanes finish together: PAR, DGAN, the LSTM, the baseline
+        rank = {"par": 0, "dgan": 1, "lstm": 2, "baseline": 3}
+        list(pool.map(run_one, sorted(gens, key=lambda g: rank.get(g.peer, rank.get(g.fit_cfg.get("kind"))))))
+    order = [g.name for g in gens]
+    results["generators"].sort(key=lambda g: order.index(g["name"]))
+    overlay = {k: overlay[k] for k in ["real (held-out users)", *order] if k in overlay}
     plot_distributions(overlay, args.out / "distributions.png")
     write_results(results, args.out)
-    print(f"[peers] wrote {args.out}", flush=True)
+    log(f"wrote {args.out}")
 
 
 def write_results(results: dict, out: Path) -> None:

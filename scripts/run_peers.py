@@ -228,6 +228,8 @@ def main() -> None:
     p.add_argument("--populations", type=int, nargs="+", default=[1000, 10000, 100000])
     p.add_argument("--fit-cap-s", type=float, default=900.0, help="cap per fit (s)")
     p.add_argument("--sample-cap-s", type=float, default=180.0, help="cap per sample attempt (s)")
+    p.add_argument("--first-sample-cap-s", type=float, default=600.0,
+                   help="cap for the smallest population, the one that is scored (s)")
     p.add_argument("--dgan-epochs", type=int, default=8,
                    help="DGAN's documented default is 400: ~3 h here at ~30 s per epoch (see README)")
     p.add_argument("--par", nargs="+", default=["2:0", "6:128"],
@@ -268,7 +270,8 @@ def main() -> None:
         log(f"{gen.name}: fit {gen.fit}")
         if "error" not in gen.fit:
             for n_users in sorted(args.populations):
-                run, records = sample(gen, n_users, data.start, args.seed, args.sample_cap_s)
+                cap_s = args.first_sample_cap_s if n_users == min(args.populations) else args.sample_cap_s
+                run, records = sample(gen, n_users, data.start, args.seed, cap_s)
                 gen.runs.append(run)
                 log(f"{gen.name}: {n_users} users {run}")
                 if records is None:

@@ -44,7 +44,7 @@ from zen.evaluation.metrics import (  # noqa: E402
 )
 from zen.evaluation.privacy import privacy_scores  # noqa: E402
 from zen.evaluation.sample import CDRSample  # noqa: E402
-from zen.io.dataset import write_dataset  # noqa: E402
+from zen.io.dataset import read_dataset, write_dataset  # noqa: E402
 from zen.peers import (  # noqa: E402
     DGAN_FEATURES,
     activity_edges,
@@ -59,6 +59,7 @@ from zen.peers.dgan import DISCRETE_FEATURES  # noqa: E402
 from zen.traffic.base import KINDS  # noqa: E402
 
 DAYS = 28.0
+DISPLAY = ("zen", "dgan", "par")  # table order
 METRICS = ("ks_inter_event", "ks_call_duration", "ks_events_per_user_day", "jsd_hour_of_week",
            "jsd_hour_of_day")
 
@@ -238,6 +239,8 @@ def main() -> None:
     p.add_argument("--lstm-epochs", type=int, default=6, help="trainer.max_epochs of Zen's LSTM (20)")
     p.add_argument("--lanes", type=int, default=2,
                    help="generators run side by side (each fit/sample is one process)")
+    p.add_argument("--merge", action="store_true",
+                   help="keep the other generators of an earlier results.json (rerun a few only)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
 
@@ -291,12 +294,20 @@ def main() -> None:
             write_results(results, args.out)
 
     gens = build_generators(args, args.work)
+    if args.merge and (args.out / "results.json").exists():
+        kept = [g for g in json.loads((args.out / "results.json").read_text())["generators"]
+                if g["name"] not in {gen.name for gen in gens}]
+        results["generators"].extend(kept)
+        for g in kept:
+            folder = args.work / "datasets" / g["name"].replace(" ", "-")
+            if g["fidelity"] and (folder / "manifest.json").exists():
+                overlay[g["name"]] = read_dataset(folder).records
     with ThreadPoolExecutor(max_workers=args.lanes) as pool:
         # longest first so that the lanes finish together: PAR, DGAN, the LSTM, the baseline
         rank = {"par": 0, "dgan": 1, "lstm": 2, "baseline": 3}
         list(pool.map(run_one, sorted(gens, key=lambda g: rank.get(g.peer, rank.get(g.fit_cfg.get("kind"))))))
-    order = [g.name for g in gens]
-    results["generators"].sort(key=lambda g: order.index(g["name"]))
+    results["generators"].sort(key=lambda g: (DISPLAY.index(g["peer"]), g["name"]))
+    order = [g["name"] for g in results["generators"]]
     overlay = {k: overlay[k] for k in ["real (held-out users)", *order] if k in overlay}
     plot_distributions(overlay, args.out / "distributions.png")
     write_results(results, args.out)

@@ -10,7 +10,9 @@ in its own process (``scripts/peer_worker.py``), so its time and peak memory are
     nice -n 10 python scripts/run_peers.py          # ~45 min on a shared 2-core VM
 
 Run it from the repository root with the project's Python; the peers run under
-``--peers-python``.
+``--peers-python``. Two generators run side by side (``--lanes``). To rerun some generators only
+and keep the others' results: ``--only par --par 1:0 --merge``; ``--only none --merge`` re-renders
+the tables and the plot from ``results.json`` and the datasets in ``--work``.
 """
 
 from __future__ import annotations
@@ -158,7 +160,12 @@ def sample(gen: Generator, n_users: int, start: pd.Timestamp, seed: int,
 
 def comparable(name: str) -> bool:
     """Scores that traffic-only outputs can be judged on: no counterparts, cells or data sessions."""
-    return not (name.startswith("graph/") or "contact" in name or "/data/" in name)
+    return not (name.startswith("graph/") or "contact" in name or "data" in name)
+
+
+def overall(metrics: dict[str, float]) -> float:
+    """``zen-evaluate``'s overall score over the comparable KS/TV scores (1 = identical)."""
+    return overall_score({k: v for k, v in metrics.items() if comparable(k)})
 
 
 def score(records: pd.DataFrame, reference: CDRSample, train: CDRSample, start: pd.Timestamp,
@@ -173,7 +180,7 @@ def score(records: pd.DataFrame, reference: CDRSample, train: CDRSample, start: 
     metrics = {k: v for k, v in first_metrics(reference.records, records, DAYS, DAYS).items()}
     metrics["mean"] = float(np.mean([metrics[k] for k in METRICS]))
     metrics.update({k: v for k, v in fidelity.items() if comparable(k) and not k.startswith("first/")})
-    metrics["overall"] = overall_score({k: v for k, v in fidelity.items() if comparable(k)})
+    metrics["overall"] = overall(fidelity)
     if privacy:
         metrics.update(privacy_scores(candidate, train, reference)[0])
     return metrics
@@ -225,7 +232,8 @@ def main() -> None:
     p.add_argument("--work", type=Path, default=REPO / "outputs" / "peers")
     p.add_argument("--out", type=Path, default=REPO / "experiments" / "peers")
     p.add_argument("--peers-python", default="/work/venvs/peers/bin/python")
-    p.add_argument("--only", nargs="+", default=["dgan", "par", "zen"])
+    p.add_argument("--only", nargs="+", default=["dgan", "par", "zen"],
+                   help="generator families to run; 'none' with --merge only re-renders the tables")
     p.add_argument("--populations", type=int, nargs="+", default=[1000, 10000, 100000])
     p.add_argument("--fit-cap-s", type=float, default=900.0, help="cap per fit (s)")
     p.add_argument("--sample-cap-s", type=float, default=180.0, help="cap per sample attempt (s)")
@@ -297,6 +305,11 @@ def main() -> None:
     if args.merge and (args.out / "results.json").exists():
         kept = [g for g in json.loads((args.out / "results.json").read_text())["generators"]
                 if g["name"] not in {gen.name for gen in gens}]
+        for g in kept:  # drop scores that later versions of comparable() leave out
+            for side in g["fidelity"].values():
+                for key in [k for k in side if "/" in k and not comparable(k)]:
+                    side.pop(key)
+                side["overall"] = overall(side)
         results["generators"].extend(kept)
         for g in kept:
             folder = args.work / "datasets" / g["name"].replace(" ", "-")
@@ -324,7 +337,7 @@ def write_results(results: dict, out: Path) -> None:
 def markdown_tables(results: dict) -> str:
     """Fidelity and cost tables in Markdown."""
     head = "| generator | " + " | ".join(METRICS) + " | mean |\n|---|" + "---:|" * (len(METRICS) + 1) + "\n"
-    lines = [f"Run {results['date_utc']} UTC on {results['hardware']}.\n",
+    lines = [f"Run {results['date_utc']} UTC on {results['hardware']}.\n\n",
              "## Fidelity against the held-out users (1k synthetic users x 28 days; lower is better)\n",
              head]
     rows = [(k, v) for k, v in results["floor"].items()]

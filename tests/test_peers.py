@@ -168,3 +168,35 @@ def test_adapters_on_the_copenhagen_training_users(copenhagen):
     arrays = records_to_dgan_arrays(train, copenhagen.start, copenhagen.days, act, 256, 7.0)
     kept = int(arrays.features[..., 0].sum())
     assert kept + arrays.truncated_events == len(train)
+
+
+def test_comparison_tables_render_failures_and_skip_incomparable_scores(monkeypatch):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "run_peers.py"
+    spec = importlib.util.spec_from_file_location("run_peers", script)
+    run_peers = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "run_peers", run_peers)  # its dataclass looks its module up
+    spec.loader.exec_module(run_peers)
+    assert run_peers.comparable("global/inter_event_s/ks")
+    assert not run_peers.comparable("individual/data_per_day/ks")
+    assert not run_peers.comparable("graph/degree/ks")
+    assert run_peers.overall({"a/ks": 0.2, "b/tv": 0.4, "graph/degree/ks": 1.0}) == pytest.approx(0.7)
+    scores = {k: 0.1 for k in (*run_peers.METRICS, "mean", "overall", "global/inter_event_s/ks")}
+    results = {
+        "date_utc": "2026-11-24 23:00", "hardware": "test",
+        "floor": {"real train users": scores, "real val users": scores},
+        "generators": [
+            {"name": "ok", "note": "", "fidelity": {"vs holdout": scores, "vs val": scores},
+             "fit": {"seconds": 1.0, "peak_rss_mib": 10.0},
+             "runs": [{"n_users": 1000, "seconds": 2.0, "convert_s": 0.1, "events": 5000,
+                       "s_per_1m_events": 420.0, "peak_rss_mib": 12.0, "repairs": {"x": 0}},
+                      {"n_users": 10000, "error": "stopped after the 180 s cap"}]},
+            {"name": "broken", "note": "", "fidelity": {}, "runs": [],
+             "fit": {"error": "stopped after the 900 s cap"}}]}
+    text = run_peers.markdown_tables(results)
+    assert "| ok | 1.0 | 10 | 10,000 | stopped after the 180 s cap |" in text
+    assert "| broken | stopped after the 900 s cap | - |" in text
+    assert "| global/inter_event_s/ks | 0.1000 | 0.1000 | - |" in text

@@ -245,7 +245,8 @@ def generate_social_graph(params: SocialParams, home_lat: np.ndarray, home_lon: 
     Returns:
         Edges ``src, dst, weight`` (int64, int64, float64), sorted by ``src, dst``; weight = events
         per observation window in that direction (a relative tie strength). Off-network contacts
-        have ids ``>= OFFNET_BASE``.
+        have ids ``>= OFFNET_BASE``. Every user has at least one contact: a user whose on-network
+        stubs were all dropped (self or repeated pairs) gets one off-network contact instead.
     """
     home_lat, home_lon = np.asarray(home_lat, float), np.asarray(home_lon, float)
     n = len(home_lat)
@@ -261,7 +262,8 @@ def generate_social_graph(params: SocialParams, home_lat: np.ndarray, home_lon: 
     keys, left = _spatial_groups(corners, xy, params, rng, np.empty(0, np.int64), size=3)
     keys, _ = _spatial_groups(onnet - 2 * (corners - left), xy, params, rng, keys, size=2)
     ties = np.stack([keys // n, keys % n], axis=1)
-    off_owner = np.repeat(np.arange(n, dtype=np.int64), offnet)
+    alone = np.bincount(ties.ravel(), minlength=n) + offnet == 0  # every stub dropped: rare, small N
+    off_owner = np.repeat(np.arange(n, dtype=np.int64), offnet + alone)
     off_ties = np.stack([off_owner, OFFNET_BASE + np.arange(len(off_owner), dtype=np.int64)], axis=1)
     return _directed_weighted(np.concatenate([ties, off_ties]), params, rng)
 

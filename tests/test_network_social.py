@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
@@ -50,6 +49,7 @@ def test_edges_from_records_counts_each_event_once(copenhagen):
 
 
 def test_graph_stats_agree_with_networkx():
+    nx = pytest.importorskip("networkx")
     rng = np.random.default_rng(0)
     src, dst = rng.integers(0, 60, 400), rng.integers(0, 60, 400)
     edges = pd.DataFrame({"src": src, "dst": dst, "weight": rng.integers(1, 9, 400).astype(float)})

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +84,6 @@ class SocialParams:
     max_distance_m: float = 100_000.0
     degree_scale: float = 1.0
     friend_overlap: float | None = None
-    extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -204,8 +203,12 @@ def _friend_overlap(edges: pd.DataFrame, friendships: pd.DataFrame | None) -> fl
     if len(ties) == 0:
         return None
     friends = np.unique(np.sort(friendships[["src", "dst"]].to_numpy(np.int64), axis=1), axis=0)
-    key = lambda a: a[:, 0] * (1 << 32) + a[:, 1]  # noqa: E731
-    return float(np.isin(key(ties), key(friends)).mean())
+    return float(np.isin(_pair_key(ties), _pair_key(friends)).mean())
+
+
+def _pair_key(pairs: np.ndarray) -> np.ndarray:
+    """One int64 per (u, v) pair of ids below 2**31."""
+    return pairs[:, 0] * (1 << 31) + pairs[:, 1]
 
 
 def calibrate_triangles(params: SocialParams, n_users: int = 3000, seed: int = 0,

@@ -60,6 +60,7 @@ def test_report_files_exist_and_agree_with_metrics_json(report):
     for name, value in metrics["synthetic"].items():
         if value is not None:
             assert returned[name] == pytest.approx(value)
+    assert metrics["passed"] and all(isinstance(v, bool) for v in metrics["passed"].values())
     assert 0 < metrics["overall_score"] < 1 and 0 < metrics["floor_overall_score"] <= 1
     assert set(metrics["first_metrics"]) == {"ks_inter_event", "ks_call_duration", "ks_events_per_user_day",
                                              "jsd_hour_of_week", "jsd_hour_of_day"}

@@ -136,3 +136,19 @@ def test_params_round_trip(fitted, tmp_path):
         SocialParams.load(tmp_path / "bad.json")
     with pytest.raises(ZenInputError, match="same non-zero length"):
         generate_social_graph(params, np.zeros(3), np.zeros(2))
+
+
+def test_tie_probability_decays_like_d_minus_two(fitted):
+    _, _, params = fitted
+    n = 30_000
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(0, 30_000, (n, 2))  # uniform homes on a 30 km square (metres)
+    lat, lon = LocalProjection(45.0, 9.0).to_latlon(xy)
+    edges = generate_social_graph(params, lat, lon, None, seed=0)
+    on = edges[(edges["src"] < n) & (edges["dst"] < n)]
+    d_tie = np.hypot(*(xy[on["src"]] - xy[on["dst"]]).T) / 1000
+    d_pair = np.hypot(*(xy[rng.integers(0, n, 400_000)] - xy[rng.integers(0, n, 400_000)]).T) / 1000
+    bins = np.logspace(np.log10(0.3), np.log10(10), 8)
+    ratio = np.histogram(d_tie, bins)[0] / np.histogram(d_pair, bins)[0]
+    slope = np.polyfit(np.log(np.sqrt(bins[1:] * bins[:-1])), np.log(ratio), 1)[0]
+    assert -2.4 < slope < -1.6  # Lambiotte et al. 2008: P(tie | d) ∝ d^-2

@@ -85,7 +85,8 @@ def _metres(lat: np.ndarray, lon: np.ndarray, lat0: float) -> tuple[np.ndarray, 
 
 
 def detect_stays(points: pd.DataFrame, radius_m: float = 200.0, min_duration_s: float = 1200.0,
-                 max_gap_s: float = 600.0, start: pd.Timestamp | None = None) -> tuple[pd.DataFrame, pd.Timestamp]:
+                 max_gap_s: float = 600.0,
+                 start: pd.Timestamp | None = None) -> tuple[pd.DataFrame, pd.Timestamp]:
     """Stays of GPS points (see the module docstring), as a visits table for :mod:`measures`.
 
     Args:

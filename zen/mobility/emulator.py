@@ -114,7 +114,7 @@ class _Run:
         self.p, self.device, self.period = params, device, float(days) * DAY
         start = start.tz_convert("UTC") if start.tzinfo else start
         self.day_offset_s = float((start - start.normalize()).total_seconds())
-        self.first_weekday = int(start.dayofweek)
+        self.first_weekday = int(start.day_of_week)
         self.gen = torch.Generator(device=device).manual_seed(int(seed))
         attractiveness = places["home_weight"].to_numpy() + places["work_weight"].to_numpy()
         self.gravity = GravityIndex(places["lat"].to_numpy(), places["lon"].to_numpy(), attractiveness,
@@ -199,35 +199,36 @@ class _Run:
             self._stay(users, place, self.t[users] + wait)
 
     def _destination(self, users: torch.Tensor) -> torch.Tensor:
-        """EPR choice for ``users`` [k]: a new place (gravity) or a return (visit counts). ``[k]`` int64."""
+        """EPR choice for ``users`` [k]: a new place (gravity) or a return (visit counts). ``[k]`` int64.
+
+        Gravity draws are made only for the explorers, visit-count draws only for the returners.
+        """
         p = self.p
-        visited, counts = self.visited[users], self.counts[users]
-        slots = torch.arange(visited.shape[1], device=self.device)
+        slots = torch.arange(self.visited.shape[1], device=self.device)
+        visited = self.visited[users]
         returnable = (slots >= self.n_anchor[users, None]) & (slots < self.n_visited[users, None])
         returnable &= visited != self.cur[users, None]
-        weights = counts * returnable
+        weights = self.counts[users] * returnable
         can_return = weights.sum(1) > 0
         s = self.n_visited[users].double()
         explore = (self._rand(len(users)) < p.rho * s.pow(-p.gamma)) | ~can_return
+        place = self.cur[users].clone()
 
-        candidates = self.gravity.sample(self.cur[users, None].expand(-1, p.explore_candidates), self.gen)
-        seen = (candidates[:, :, None] == visited[:, None, :]).any(2)  # [k, m]
-        fresh = ~seen
-        has_fresh = fresh.any(1)
-        first = fresh.float().argmax(1)
-        new_place = candidates.gather(1, first[:, None]).squeeze(1)
-        explore_new = explore & has_fresh
-        returning = ~explore_new & can_return  # explorers finding only visited places return instead
+        ex = torch.nonzero(explore).squeeze(1)
+        candidates = self.gravity.sample(self.cur[users[ex], None].expand(-1, p.explore_candidates), self.gen)
+        fresh = ~(candidates[:, :, None] == visited[ex, None, :]).any(2)  # [explorers, candidates]
+        found = fresh.any(1)
+        first = candidates.gather(1, fresh.float().argmax(1, keepdim=True)).squeeze(1)
+        place[ex] = torch.where(found, first, candidates[:, 0])  # only visited ones found: a revisit
+        self._add_visited(users[ex[found]], first[found])
 
-        cum = weights.cumsum(1)
-        u = self._rand(len(users)) * cum[:, -1]
-        slot = torch.searchsorted(cum, u[:, None], right=True).squeeze(1).clamp_(max=visited.shape[1] - 1)
-        return_place = visited.gather(1, slot[:, None]).squeeze(1)
-
-        place = torch.where(returning, return_place, torch.where(explore_new, new_place, candidates[:, 0]))
-        ret = users[returning]
-        self.counts[ret, slot[returning]] += 1
-        self._add_visited(users[explore_new], new_place[explore_new])
+        explore[ex[~found]] = False  # explorers that found only visited places return instead
+        back = torch.nonzero(~explore & can_return).squeeze(1)
+        cum = weights[back].cumsum(1)
+        u = self._rand(len(back)) * cum[:, -1]
+        slot = torch.searchsorted(cum, u[:, None], right=True).squeeze(1).clamp_(max=cum.shape[1] - 1)
+        place[back] = visited[back].gather(1, slot[:, None]).squeeze(1)
+        self.counts[users[back], slot] += 1
         return place
 
     def _add_visited(self, users: torch.Tensor, place: torch.Tensor) -> None:

@@ -131,8 +131,8 @@ def _window_seconds_before(t_s: np.ndarray, start: pd.Timestamp, hours: tuple[tu
     start = pd.Timestamp(start)
     offset = (start - start.normalize()).total_seconds()
     t = np.asarray(t_s, dtype=np.float64) + offset
-    return (_window_seconds_since_midnight(t, start.dayofweek, hours, weekdays_only)
-            - _window_seconds_since_midnight(np.array([offset]), start.dayofweek, hours, weekdays_only))
+    return (_window_seconds_since_midnight(t, start.day_of_week, hours, weekdays_only)
+            - _window_seconds_since_midnight(np.array([offset]), start.day_of_week, hours, weekdays_only))
 
 
 def time_in_windows(visits: pd.DataFrame, start: pd.Timestamp,

@@ -4,12 +4,14 @@ Generation (all vectorised over stubs, no loop per user):
 
 1. Each user gets a degree from the fitted degree distribution (a Gaussian copula on the user's
    activity makes active users have more ties) and splits it into on- and off-network contacts.
-2. Spatial ties: every on-network stub is displaced from its owner's home by a distance with
-   density ∝ d^(1-α) (a link probability ∝ d^-α per pair of people; α = 2 as measured in mobile
-   phone networks by Lambiotte et al., Physica A 387:5317, 2008, and in friendship networks by
-   Liben-Nowell et al., PNAS 102:11623, 2005), stubs are sorted along a Hilbert curve of the
-   displaced points and neighbours on the curve are paired: a configuration model whose pairs are
-   close in space. Degrees are kept, up to the few self or repeated pairs dropped.
+2. Spatial ties: every on-network stub is displaced from its owner's home by a random vector
+   whose density per unit area falls as d^-κ (κ = ``distance_decay_exponent``); stubs are sorted
+   along a Hilbert curve of the displaced points and neighbours on the curve are paired: a
+   configuration model whose pairs are close in space. Degrees are kept, up to the few self or
+   repeated pairs dropped. Pairing two displaced stubs widens the kernel: the default κ = 2.35
+   gives a probability of a tie between two people ∝ d^-2 (measured on uniform and Milan homes,
+   experiments/network.md), the exponent found in mobile-phone networks by Lambiotte et al.,
+   Physica A 387:5317, 2008 (and in friendship networks by Liben-Nowell et al., PNAS 102:11623, 2005).
 3. Triadic closure: a fitted share of each user's on-network ties comes in triangles (two ties
    per triangle corner, three nearby people per triangle, as in the clustered random graphs of
    Newman, PRL 103:058701, 2009), which gives the clustering of the real graph.
@@ -56,8 +58,9 @@ class SocialParams:
         activity_degree_corr: Spearman correlation of events/day and degree (copula parameter).
         window_days: observation window of the fit (days); weights are events per window.
         n_users_fitted: users the parameters come from.
-        distance_decay_exponent: α of the link probability ∝ d^-α (literature value, not fitted:
-            the training data has no locations).
+        distance_decay_exponent: κ of the stub displacement kernel (density per area ∝ d^-κ); the
+            default 2.35 yields tie probability ∝ d^-2 as in the literature (not fitted: the
+            training data has no locations).
         min_distance_m: shortest tie displacement (metres); shorter distances are one neighbourhood.
         max_distance_m: longest tie displacement (metres).
         degree_scale: multiplies sampled degrees (1 = as fitted).
@@ -76,7 +79,7 @@ class SocialParams:
     activity_degree_corr: float
     window_days: float
     n_users_fitted: int
-    distance_decay_exponent: float = 2.0
+    distance_decay_exponent: float = 2.35
     min_distance_m: float = 100.0
     max_distance_m: float = 100_000.0
     degree_scale: float = 1.0
@@ -255,8 +258,9 @@ def generate_social_graph(params: SocialParams, home_lat: np.ndarray, home_lon: 
     onnet = degree - offnet
     corners = rng.binomial(onnet // 2, params.triangle_share)  # each triangle corner = 2 ties
     xy = LocalProjection(float(home_lat.mean()), float(home_lon.mean())).to_xy(home_lat, home_lon)
-    ties, left = _spatial_groups(corners, xy, params, rng, np.empty((0, 2), np.int64), size=3)
-    ties, _ = _spatial_groups(onnet - 2 * (corners - left), xy, params, rng, ties, size=2)
+    keys, left = _spatial_groups(corners, xy, params, rng, np.empty(0, np.int64), size=3)
+    keys, _ = _spatial_groups(onnet - 2 * (corners - left), xy, params, rng, keys, size=2)
+    ties = np.stack([keys // n, keys % n], axis=1)
     off_owner = np.repeat(np.arange(n, dtype=np.int64), offnet)
     off_ties = np.stack([off_owner, OFFNET_BASE + np.arange(len(off_owner), dtype=np.int64)], axis=1)
     return _directed_weighted(np.concatenate([ties, off_ties]), params, rng)
@@ -298,7 +302,7 @@ def _hilbert_index(ix: np.ndarray, iy: np.ndarray, order: int = HILBERT_ORDER) -
 
 
 def _displacements(n: int, params: SocialParams, extent_m: float, rng: np.random.Generator) -> np.ndarray:
-    """``[n, 2]`` displacements (metres) with length density ∝ d^(1-α) on [min, max] distance."""
+    """``[n, 2]`` displacements (metres): density per area ∝ d^-α, lengths in [min, max] distance."""
     a = params.distance_decay_exponent
     lo = params.min_distance_m
     hi = max(lo * 1.01, min(params.max_distance_m, extent_m))
@@ -313,7 +317,7 @@ def _displacements(n: int, params: SocialParams, extent_m: float, rng: np.random
 
 
 def _spatial_groups(counts: np.ndarray, xy: np.ndarray, params: SocialParams, rng: np.random.Generator,
-                    ties: np.ndarray, size: int, rounds: int = 4) -> tuple[np.ndarray, np.ndarray]:
+                    keys: np.ndarray, size: int, rounds: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """Tie users into pairs (``size`` 2) or triangles (``size`` 3) of people living near each other.
 
     Each user owns ``counts[u]`` slots; each slot is a point displaced from the user's home by the
@@ -321,8 +325,11 @@ def _spatial_groups(counts: np.ndarray, xy: np.ndarray, params: SocialParams, rn
     slots form a group. Groups with a repeated user (and pairs that already exist) are retried
     with fresh displacements for a few rounds.
 
+    Args:
+        keys: sorted keys ``u * N + v`` (u < v) of the ties so far.
+
     Returns:
-        (all ties ``[T, 2]`` with u < v, unique; slots left unused ``[N]``).
+        (sorted keys of all ties, old and new; slots left unused ``[N]``).
     """
     n = len(xy)
     remaining = counts.astype(np.int64).copy()
@@ -337,26 +344,37 @@ def _spatial_groups(counts: np.ndarray, xy: np.ndarray, params: SocialParams, rn
         order = np.lexsort((rng.random(len(owner)), key))
         groups = owner[order[: len(order) // size * size]].reshape(-1, size)
         if size == 2:
-            ties, used = _add_unique(ties, groups, n)
+            keys, used = _add_unique(keys, groups, n)
         else:
             g = np.sort(groups, axis=1)
             used = g[(g[:, 0] != g[:, 1]) & (g[:, 1] != g[:, 2])]
             sides = np.concatenate([used[:, [0, 1]], used[:, [1, 2]], used[:, [0, 2]]])
-            ties, _ = _add_unique(ties, sides, n)
+            keys, _ = _add_unique(keys, sides, n)
         remaining = remaining - np.bincount(used.ravel(), minlength=n)
-    return ties, remaining
+    return keys, remaining
 
 
-def _add_unique(ties: np.ndarray, candidates: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Append the candidate ties that are not self pairs or already present. Returns (all, added)."""
+def _add_unique(keys: np.ndarray, candidates: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Add candidate ties ``[C, 2]`` that are not self pairs, repeats or already in ``keys``.
+
+    Args:
+        keys: sorted int64 keys ``u * n + v`` (u < v) of the existing ties.
+
+    Returns:
+        (sorted keys of all ties, the added ties ``[A, 2]``).
+    """
     cand = np.sort(candidates, axis=1)
     cand = cand[cand[:, 0] != cand[:, 1]]
     key = cand[:, 0] * n + cand[:, 1]
-    key, first = np.unique(key, return_index=True)
-    cand = cand[first]
-    old = ties[:, 0] * n + ties[:, 1]
-    new = ~np.isin(key, old)
-    return np.concatenate([ties, cand[new]]), cand[new]
+    order = np.argsort(key, kind="stable")
+    key, cand = key[order], cand[order]
+    new = np.ones(len(key), bool)
+    new[1:] = key[1:] != key[:-1]
+    if len(keys):
+        pos = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
+        new &= keys[pos] != key
+    merged = np.concatenate([keys, key[new]])
+    return merged[np.argsort(merged, kind="stable")], cand[new]  # two sorted runs: a linear merge
 
 
 def _directed_weighted(ties: np.ndarray, params: SocialParams, rng: np.random.Generator) -> pd.DataFrame:
@@ -393,11 +411,16 @@ def contact_table(edges: pd.DataFrame, n_users: int, max_rank: int) -> np.ndarra
     other = np.concatenate([dst, src])
     weight = np.concatenate([w, w])
     keep = (user >= 0) & (user < n_users) & (user != other)
-    ties = pd.DataFrame({"u": user[keep], "v": other[keep], "w": weight[keep]})
-    ties = ties.groupby(["u", "v"], sort=False)["w"].sum().reset_index()
-    ties = ties.sort_values(["u", "w", "v"], ascending=[True, False, True], kind="stable")
-    rank = ties.groupby("u").cumcount().to_numpy()
+    user, other, weight = user[keep], other[keep], weight[keep]
+    order = np.lexsort((other, user))  # sum both directions of a tie
+    user, other, weight = user[order], other[order], weight[order]
+    start = np.flatnonzero(np.r_[True, (user[1:] != user[:-1]) | (other[1:] != other[:-1])])
+    user, other, weight = user[start], other[start], np.add.reduceat(weight, start) if len(start) else weight
+    order = np.lexsort((other, -weight, user))  # strongest first, ties by counterpart id
+    user, other = user[order], other[order]
+    first = np.searchsorted(user, user, side="left")
+    rank = np.arange(len(user)) - first
     table = np.full((n_users, max_rank), -1, dtype=np.int64)
     fits = rank < max_rank
-    table[ties["u"].to_numpy()[fits], rank[fits]] = ties["v"].to_numpy()[fits]
+    table[user[fits], rank[fits]] = other[fits]
     return table

@@ -85,6 +85,8 @@ def generate(cfg: DictConfig) -> dict[str, float]:
     _check_resume(cfg, out_dir)  # first write: every input has been read and checked by now
     timings = {"setup": time.perf_counter() - t0, "traffic": 0.0, "mobility": 0.0,
                "assembly": 0.0, "write": 0.0}
+    if cfg.mode == "mobility":
+        return _generate_stays_only(cfg, plan, mobility_params, antennas, places, start, timings, t0)
 
     t = time.perf_counter()
     pop, edges = _build_population(cfg, traffic, social, mobility_params, places, n_users)
@@ -117,9 +119,10 @@ def generate(cfg: DictConfig) -> dict[str, float]:
                           "home_cell": place_cell[pop.home],
                           "work_cell": np.where(pop.work >= 0, place_cell[np.maximum(pop.work, 0)], -1),
                           "profile": np.digitize(pop.activity, np.quantile(pop.activity, [0.25, 0.5, 0.75]))})
-    summary = _finish(cfg, plan, antennas, validate(users, "users", "<users>"), edges, start, days,
-                      n_users, bounds)
     timings["write"] += time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0
+    summary = _finish(cfg, plan, antennas, validate(users, "users", "<users>"), edges, start, days,
+                      n_users, bounds, timings)
     summary.update({f"time/{k}": v for k, v in timings.items()})
     summary["time/total"] = time.perf_counter() - t0
     _print_summary(summary, out_dir)
@@ -133,6 +136,8 @@ def _check_args(cfg: DictConfig) -> tuple[int, float, pd.Timestamp]:
     n_users, days = int(cfg.n_users), float(cfg.days)
     if n_users <= 0 or days <= 0 or int(cfg.shard_users) <= 0:
         raise ZenInputError("n_users, days and shard_users must be positive")
+    if cfg.mode not in ("full", "mobility"):
+        raise ZenInputError(f"unknown mode {cfg.mode!r}; use full or mobility")
     if cfg.format not in ("parquet", "csv", "bandicoot"):
         raise ZenInputError(f"unknown format {cfg.format!r}; use parquet, csv or bandicoot")
     try:
@@ -172,7 +177,7 @@ def _build_population(cfg: DictConfig, traffic, social, mobility_params, places:
     pop = Population(activity=activity, home=home, work=work, contacts=contacts,
                      degree=(contacts >= 0).sum(axis=1), offnet_base=OFFNET_BASE,
                      offnet_pool=max(1, int(cfg.offnet_pool_per_user * n_users)),
-                     new_on_network_share=float(getattr(social, "new_on_network_share", 0.5)))
+                     new_on_network_share=1.0 - float(social.offnet_share))
     return pop, edges
 
 
@@ -229,6 +234,52 @@ class _ShardContext:
         return len(own)
 
 
+def _generate_stays_only(cfg: DictConfig, plan: ShardPlan, mobility_params, antennas: pd.DataFrame,
+                         places: pd.DataFrame, start: pd.Timestamp, timings: dict,
+                         t0: float) -> dict[str, float]:
+    """``mode=mobility``: only the mobility emulator; writes ``stays/`` instead of records."""
+    from zen.mobility import MobilityEmulator, choose_anchors
+
+    n_users, days, seed, size = int(cfg.n_users), float(cfg.days), int(cfg.seed), int(cfg.shard_users)
+    home, work = choose_anchors(places, n_users, mobility_params,
+                                np.random.default_rng(_seed(seed, COMPONENT["anchors"])))
+    emulator = MobilityEmulator(mobility_params)
+    device = resolve_device(cfg.device)
+    n_stays = 0
+    for s, a in enumerate(tqdm(range(0, n_users, size), desc="mobility", unit="shard",
+                               disable=not cfg.progress)):
+        b = min(n_users, a + size)
+        path = plan.out / "stays" / f"shard-{s:05d}.parquet"
+        if plan.done("stays", s).exists():
+            n_stays += len(read_table(path, columns=["user_id"]))
+            continue
+        t = time.perf_counter()
+        stays = emulator.simulate(places, home[a:b], work[a:b], days, start,
+                                  _seed(seed, COMPONENT["mobility"], s), device=device)
+        timings["mobility"] += time.perf_counter() - t
+        t = time.perf_counter()
+        write_table(stays.to_frame(np.arange(a, b), start), path)
+        _mark(plan.done("stays", s))
+        timings["write"] += time.perf_counter() - t
+        n_stays += len(stays.user)
+    write_table(antennas, plan.out / "antennas.parquet")
+    write_table(places, plan.out / "places.parquet")
+    files = [p for p in sorted(plan.out.rglob("*")) if p.is_file() and ".work" not in p.parts]
+    write_json_atomic({
+        "zen_version": __version__, "schema_version": SCHEMA_VERSION, "mode": "mobility",
+        "config": _resolved_settings(cfg), "seed": seed, "start": str(start), "days": days,
+        "n_users": n_users, "rows": {"stays": n_stays, "antennas": len(antennas), "places": len(places)},
+        "checksums": {str(p.relative_to(plan.out)): sha256_file(p) for p in files},
+    }, plan.out / "manifest.json")
+    shutil.rmtree(plan.work, ignore_errors=True)
+    total = time.perf_counter() - t0
+    print(f"zen-generate: {n_stays:,} stays of {n_users:,} users x {days:g} days written to {plan.out}")
+    print(f"  {n_users * days / max(timings['mobility'], 1e-9):,.0f} agent-days/s in the emulator; "
+          f"{total:.1f} s in all")
+    return {"users": n_users, "stays": n_stays, "time/total": total,
+            **{f"time/{k}": v for k, v in timings.items()}}
+
+
 def _seconds(records: pd.DataFrame, start: pd.Timestamp) -> np.ndarray:
     return (records["timestamp"] - start).dt.total_seconds().to_numpy()
 
@@ -270,12 +321,18 @@ def _resolve_pending(plan: ShardPlan, shard: int, start: pd.Timestamp) -> int:
 
 
 def _fingerprint(cfg: DictConfig) -> dict:
-    keys = ("model_dir", "n_users", "days", "start_date", "seed", "format", "shard_users", "max_rank",
+    keys = ("model_dir", "mode", "n_users", "days", "start_date", "seed", "format", "shard_users", "max_rank",
             "offnet_pool_per_user", "write_stays")
-    fp = {k: OmegaConf.to_container(cfg, resolve=True)[k] for k in keys}
+    fp = {k: cfg[k] for k in keys}
     fp["network"] = OmegaConf.to_container(cfg.network, resolve=True)
     fp["model_dir"] = str(Path(cfg.model_dir).resolve())
     return json.loads(json.dumps(fp, default=str))
+
+
+def _resolved_settings(cfg: DictConfig) -> dict:
+    """The run's settings, resolved (Hydra's own runtime paths left out)."""
+    return {k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
+            for k, v in cfg.items() if k not in ("paths", "hydra")}
 
 
 def _check_resume(cfg: DictConfig, out_dir: Path) -> None:
@@ -303,7 +360,7 @@ def _check_resume(cfg: DictConfig, out_dir: Path) -> None:
 
 def _finish(cfg: DictConfig, plan: ShardPlan, antennas: pd.DataFrame, users: pd.DataFrame,
             edges: pd.DataFrame, start: pd.Timestamp, days: float, n_users: int,
-            bounds: list[tuple[int, int]]) -> dict[str, float]:
+            bounds: list[tuple[int, int]], timings: dict[str, float]) -> dict[str, float]:
     """Write the population tables, count rows, export, and write the manifest last."""
     out = plan.out
     write_table(antennas, out / "antennas.parquet")
@@ -322,12 +379,13 @@ def _finish(cfg: DictConfig, plan: ShardPlan, antennas: pd.DataFrame, users: pd.
     files = [p for p in sorted(out.rglob("*")) if p.is_file() and ".work" not in p.parts]
     manifest = {
         "zen_version": __version__, "schema_version": SCHEMA_VERSION,
-        "config": OmegaConf.to_container(cfg, resolve=True), "seed": int(cfg.seed),
+        "config": _resolved_settings(cfg), "seed": int(cfg.seed),
         "model_dir": str(Path(cfg.model_dir).resolve()), "start": str(start), "days": days,
         "n_users": n_users, "n_shards": len(bounds), "format": cfg.format,
         "rows": {"records": n_records, "antennas": len(antennas), "users": len(users),
                  "edges": len(edges), **{f"records_{k}": v for k, v in sorted(counts.items())}},
         "checksums": {str(p.relative_to(out)): sha256_file(p) for p in files},
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},  # before the final write
     }
     write_json_atomic(manifest, out / "manifest.json")
     shutil.rmtree(plan.work, ignore_errors=True)

@@ -1,0 +1,145 @@
+"""Combine the traffic model, the mobility emulator and the social graph into CDR records.
+
+How incoming events are counted once. The traffic model is trained on two-sided records, so it
+samples both outgoing and incoming events for each user. For a user ``u`` of a shard:
+
+* every sampled ``out`` call/SMS is kept; its counterpart is ``u``'s k-th strongest tie when the
+  model says "k-th contact" (k folded onto ``u``'s degree), a new on- or off-network contact
+  when it says "new" (on-network with the fitted share);
+* a sampled ``in`` call/SMS is kept only when its counterpart is **off-network**: on-network
+  incoming events are not sampled from ``u``'s model but derived from the other side — every
+  on-network ``out`` of a user ``v`` to ``u`` creates ``u``'s matching ``in`` record (same
+  timestamp, duration and answered flag, ``u``'s own serving cell);
+* data sessions have no counterpart.
+
+So each on-network call or SMS appears exactly twice (``out`` for the caller, ``in`` for the
+callee) and is counted once.
+
+The cell of every record is the cell serving its user's place at the event time (the
+mobility emulator's stays). An incoming record whose receiver belongs to another shard is
+handed to that shard ("pending"), where the receiver's stays are known; see
+``zen.stages.generate``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from zen.schema import DIRECTIONS, EVENTS
+from zen.traffic.timeline import CONTACT_NEW, CONTACT_NONE, Timelines
+
+EV_DATA = EVENTS.index("data")
+DIR_OUT, DIR_IN = DIRECTIONS.index("out"), DIRECTIONS.index("in")
+
+
+@dataclass
+class Population:
+    """Population-wide state shared by all shards (arrays ``[n_users]`` unless stated).
+
+    Attributes:
+        activity: expected events per day of each user (from the traffic model).
+        home, work: place index of each user's home and work (-1: no work place).
+        contacts: ``[n_users, K]`` counterpart ids by tie strength, -1 padded.
+        degree: number of ties of each user (non -1 entries of ``contacts``).
+        offnet_base: first off-network id; off-network ids are ``offnet_base + j``.
+        offnet_pool: number of distinct off-network ids new contacts are drawn from.
+        new_on_network_share: probability that a new contact is an on-network user.
+    """
+
+    activity: np.ndarray
+    home: np.ndarray
+    work: np.ndarray
+    contacts: np.ndarray
+    degree: np.ndarray
+    offnet_base: int
+    offnet_pool: int
+    new_on_network_share: float
+
+    @property
+    def n_users(self) -> int:
+        return len(self.activity)
+
+
+def resolve_counterparts(user: np.ndarray, rank: np.ndarray, pop: Population,
+                         rng: np.random.Generator) -> np.ndarray:
+    """Counterpart id of each event from its contact rank.
+
+    Args:
+        user: population index of each event's user ``[n]``.
+        rank: contact rank (k ≥ 0, ``CONTACT_NEW`` or ``CONTACT_NONE``) ``[n]``.
+        pop: the population (ties).
+        rng: random generator for new contacts.
+
+    Returns:
+        ``[n]`` int64 ids: on-network users 0..n_users-1, off-network ≥ ``offnet_base``,
+        -1 for no counterpart.
+    """
+    rank = rank.astype(np.int64)
+    out = np.full(len(user), -1, dtype=np.int64)
+    deg = pop.degree[user]
+    tie = (rank >= 0) & (deg > 0)
+    k = np.where(tie, rank % np.maximum(deg, 1), 0)
+    out[tie] = pop.contacts[user[tie], k[tie]]
+    new = (rank == CONTACT_NEW) | ((rank >= 0) & (deg == 0))
+    n_new = int(new.sum())
+    on = rng.random(n_new) < pop.new_on_network_share
+    ids = np.where(on, rng.integers(0, pop.n_users, n_new),
+                   pop.offnet_base + rng.integers(0, pop.offnet_pool, n_new))
+    self_pick = on & (ids == user[new])
+    ids[self_pick] = (ids[self_pick] + 1) % pop.n_users
+    out[new] = ids
+    out[rank == CONTACT_NONE] = -1
+    return out
+
+
+def mirror_incoming(records: pd.DataFrame, n_users: int) -> pd.DataFrame:
+    """The receivers' ``in`` records of on-network ``out`` calls/SMS in ``records``.
+
+    Same timestamp, event, duration and answered flag; user and counterpart swapped; the
+    receiver's cell is left -1 (it is filled where the receiver's stays are known).
+    """
+    m = ((records["direction"] == "out") & (records["event"] != "data")
+         & (records["counterpart_id"] >= 0) & (records["counterpart_id"] < n_users)).to_numpy()
+    src = records.loc[m]
+    return pd.DataFrame({
+        "user_id": src["counterpart_id"].to_numpy(),
+        "timestamp": src["timestamp"].to_numpy(),
+        "event": src["event"].to_numpy(),
+        "direction": pd.Categorical(["in"] * len(src), categories=list(DIRECTIONS)),
+        "duration_s": src["duration_s"].to_numpy(),
+        "answered": src["answered"].to_numpy(),
+        "counterpart_id": src["user_id"].to_numpy(),
+        "cell_id": np.full(len(src), -1, np.int64),
+        "volume_bytes": np.full(len(src), -1, np.int64),
+    })
+
+
+def assemble_shard(tl: Timelines, first_user: int, pop: Population, start: pd.Timestamp,
+                   stays, place_cell: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+    """Records of one shard's users (their outgoing, data and off-network incoming events).
+
+    Args:
+        tl: the shard's sampled timelines (``tl.user`` indexes the shard, 0..shard_size-1).
+        first_user: population index of the shard's first user.
+        pop: population-wide state.
+        start: first instant of the generated period (UTC).
+        stays: the shard's mobility stays (``stays.locate(shard_user, t_s) -> place``).
+        place_cell: cell serving each place ``[n_places]``.
+        rng: random generator (new contacts).
+
+    Returns:
+        records (schema ``records``) sorted by (user, time), with cells and counterparts.
+    """
+    user = tl.user + first_user
+    counterpart = resolve_counterparts(user, tl.contact_rank, pop, rng)
+    on_network = (counterpart >= 0) & (counterpart < pop.n_users)
+    keep = ~((tl.direction == DIR_IN) & on_network)
+    tl = tl.take(np.flatnonzero(keep))
+    records = tl.to_records(start)
+    records["user_id"] = records["user_id"] + first_user
+    records["counterpart_id"] = counterpart[keep]
+    records["cell_id"] = place_cell[stays.locate(tl.user, tl.t_s)]
+    return records

@@ -1,0 +1,310 @@
+"""``zen-generate``: sample a complete synthetic CDR dataset from a trained model folder.
+
+The population-wide state (activity levels, home/work anchors, the social graph, cells and
+places) is built first; users are then generated in shards so that memory stays flat as
+``n_users`` grows. Two passes over the shards:
+
+1. each shard samples its users' traffic and mobility, assembles their own records (outgoing,
+   data, off-network incoming) with cells and counterparts, and hands the matching incoming
+   records of on-network callees to the callee's shard (``.work/pending/``);
+2. each shard gives its pending incoming records the callee's serving cell (from its stays).
+
+Every file is written atomically and each finished step leaves a marker, so rerunning a
+killed command resumes from the finished shards and ends with the same dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
+
+from zen import SCHEMA_VERSION, __version__
+from zen.assembly import Population, assemble_shard, mirror_incoming
+from zen.assembly.export import write_bandicoot
+from zen.io import read_table, sha256_file, write_json_atomic, write_table
+from zen.schema import ZenInputError, validate
+from zen.stages.common import resolve_device, shared_data_dir
+from zen.traffic.base import load_traffic_model
+
+log = logging.getLogger("zen.generate")
+
+
+def _seed(seed: int, *keys: int) -> int:
+    """An independent 63-bit seed for a (component, shard) pair."""
+    return int(np.random.SeedSequence([seed, *keys]).generate_state(2, np.uint64)[0] >> 1)
+
+
+COMPONENT = {"activity": 1, "anchors": 2, "graph": 3, "traffic": 4, "mobility": 5, "assembly": 6,
+             "cells": 7}
+
+
+class ShardPlan:
+    """File layout of a generation run inside ``out_dir`` (see the module docstring)."""
+
+    def __init__(self, out_dir: Path, fmt: str):
+        self.out = out_dir
+        self.work = out_dir / ".work"
+        self.ext = "csv" if fmt == "csv" else "parquet"
+
+    def done(self, step: str, shard: int) -> Path:
+        return self.work / "done" / f"{step}-{shard:05d}"
+
+    def stays(self, shard: int) -> Path:
+        return self.work / "stays" / f"shard-{shard:05d}.parquet"
+
+    def pending(self, to_shard: int, from_shard: int) -> Path:
+        return self.work / "pending" / f"to-{to_shard:05d}" / f"from-{from_shard:05d}.parquet"
+
+    def records(self, day: str, shard: int, part: str) -> Path:
+        return self.out / "records" / f"day={day}" / f"shard-{shard:05d}-{part}.{self.ext}"
+
+
+def generate(cfg: DictConfig) -> dict[str, float]:
+    """Write the dataset described by ``cfg`` and return a summary."""
+    t0 = time.perf_counter()
+    model_dir = Path(cfg.model)
+    if not (model_dir / "model.json").exists():
+        raise ZenInputError("not a Zen model folder (no model.json); pass model=<the 'model' folder "
+                            "that zen-train wrote>", str(model_dir))
+    n_users, days, shard_size = int(cfg.n_users), float(cfg.days), int(cfg.shard_users)
+    if n_users <= 0 or days <= 0 or shard_size <= 0:
+        raise ZenInputError("n_users, days and shard_users must be positive")
+    if cfg.format not in ("parquet", "csv", "bandicoot"):
+        raise ZenInputError(f"unknown format {cfg.format!r}; use parquet, csv or bandicoot")
+    try:
+        start = pd.Timestamp(str(cfg.start_date), tz="UTC")
+    except ValueError as err:
+        raise ZenInputError(f"start_date {cfg.start_date!r} is not a date (YYYY-MM-DD)") from err
+    device = resolve_device(cfg.device)
+    out_dir = Path(cfg.out_dir).resolve()
+    plan = ShardPlan(out_dir, cfg.format)
+    _check_resume(cfg, out_dir)
+
+    from zen.mobility import MobilityEmulator, MobilityParams, choose_anchors
+    from zen.network import (
+        OFFNET_BASE,
+        SocialParams,
+        build_infrastructure,
+        contact_table,
+        generate_social_graph,
+    )
+
+    traffic = load_traffic_model(model_dir, device)
+    social = SocialParams.load(model_dir / "social.json") if (model_dir / "social.json").exists() \
+        else SocialParams()
+    mobility_params = MobilityParams.load(model_dir / "mobility.json") \
+        if (model_dir / "mobility.json").exists() else MobilityParams()
+    network_cfg = OmegaConf.to_container(cfg.network, resolve=True)
+    antennas, places = build_infrastructure(network_cfg, shared_data_dir(cfg),
+                                            _seed(cfg.seed, COMPONENT["cells"]))
+    timings = {"setup": time.perf_counter() - t0}
+
+    t = time.perf_counter()
+    seed = int(cfg.seed)
+    activity = traffic.sample_activity(n_users, np.random.default_rng(_seed(seed, COMPONENT["activity"])))
+    home, work = choose_anchors(places, n_users, mobility_params,
+                                np.random.default_rng(_seed(seed, COMPONENT["anchors"])))
+    lat, lon = places["lat"].to_numpy(), places["lon"].to_numpy()
+    edges = generate_social_graph(social, lat[home], lon[home], activity,
+                                  _seed(seed, COMPONENT["graph"]))
+    contacts = contact_table(edges, n_users, int(cfg.max_rank))
+    pop = Population(activity=activity, home=home, work=work, contacts=contacts,
+                     degree=(contacts >= 0).sum(axis=1), offnet_base=OFFNET_BASE,
+                     offnet_pool=max(1, int(cfg.offnet_pool_per_user * n_users)),
+                     new_on_network_share=float(getattr(social, "new_on_network_share", 0.5)))
+    timings["population"] = time.perf_counter() - t
+    log.info("population: %d users, %d ties, %d places, %d cells", n_users, len(edges),
+             len(places), len(antennas))
+
+    emulator = MobilityEmulator(mobility_params)
+    place_cell = places["cell_id"].to_numpy()
+    n_shards = -(-n_users // shard_size)
+    bounds = [(s * shard_size, min(n_users, (s + 1) * shard_size)) for s in range(n_shards)]
+    timings.update(traffic=0.0, mobility=0.0, assembly=0.0, write=0.0)
+    n_events = 0
+    bar = tqdm(total=n_users, desc="generate", unit="user", disable=not cfg.progress)
+    for s, (a, b) in enumerate(bounds):
+        if plan.done("own", s).exists():
+            bar.update(b - a)
+            continue
+        t = time.perf_counter()
+        tl = traffic.sample(b - a, days, start, _seed(seed, COMPONENT["traffic"], s), device=device,
+                            activity=activity[a:b])
+        timings["traffic"] += time.perf_counter() - t
+        t = time.perf_counter()
+        stays = emulator.simulate(places, home[a:b], work[a:b], days, start,
+                                  _seed(seed, COMPONENT["mobility"], s), device=device)
+        timings["mobility"] += time.perf_counter() - t
+        t = time.perf_counter()
+        rng = np.random.default_rng(_seed(seed, COMPONENT["assembly"], s))
+        own = assemble_shard(tl, a, pop, start, stays, place_cell, rng)
+        incoming = mirror_incoming(own, n_users)
+        target = np.searchsorted(np.array([lo for lo, _ in bounds]), incoming["user_id"].to_numpy(),
+                                 side="right") - 1
+        local = target == s
+        mine = incoming[local]
+        mine_cells = place_cell[stays.locate(mine["user_id"].to_numpy() - a, _seconds(mine, start))]
+        own = pd.concat([own, mine.assign(cell_id=mine_cells)], ignore_index=True)
+        timings["assembly"] += time.perf_counter() - t
+        t = time.perf_counter()
+        for to in np.unique(target[~local]):
+            write_table(incoming[target == to], plan.pending(int(to), s))
+        write_table(pd.DataFrame({"user_id": stays.user + a, "start_s": stays.start_s,
+                                  "cell_id": place_cell[stays.place]}), plan.stays(s))
+        if cfg.write_stays:
+            write_table(stays.to_frame(np.arange(a, b), start), out_dir / "stays" / f"shard-{s:05d}.parquet")
+        _write_by_day(own, plan, s, "own")
+        n_events += len(own)
+        _mark(plan.done("own", s))
+        timings["write"] += time.perf_counter() - t
+        bar.update(b - a)
+        bar.set_postfix(events_per_s=f"{n_events / max(time.perf_counter() - t0, 1e-9):,.0f}")
+    bar.close()
+
+    for s, (a, _) in enumerate(tqdm(bounds, desc="incoming", unit="shard", disable=not cfg.progress)):
+        if plan.done("in", s).exists():
+            continue
+        t = time.perf_counter()
+        n_events += _resolve_pending(plan, s, a, start, place_cell)
+        timings["assembly"] += time.perf_counter() - t
+
+    t = time.perf_counter()
+    users = pd.DataFrame({"user_id": np.arange(n_users, dtype=np.int64),
+                          "home_cell": place_cell[home],
+                          "work_cell": np.where(work >= 0, place_cell[np.maximum(work, 0)], -1),
+                          "profile": np.digitize(activity, np.quantile(activity, [0.25, 0.5, 0.75]))})
+    summary = _finish(cfg, plan, antennas, validate(users, "users", "<users>"), edges, start, days,
+                      n_users, bounds)
+    timings["write"] += time.perf_counter() - t
+    summary.update({f"time/{k}": v for k, v in timings.items()})
+    summary["time/total"] = time.perf_counter() - t0
+    _print_summary(summary, out_dir)
+    return summary
+
+
+def _seconds(records: pd.DataFrame, start: pd.Timestamp) -> np.ndarray:
+    return (records["timestamp"] - start).dt.total_seconds().to_numpy()
+
+
+def _mark(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
+
+
+def _write_by_day(records: pd.DataFrame, plan: ShardPlan, shard: int, part: str) -> None:
+    records = records.sort_values(["user_id", "timestamp"], kind="stable")
+    day = records["timestamp"].dt.strftime("%Y-%m-%d").to_numpy()
+    for d in np.unique(day):
+        chunk = records[day == d].reset_index(drop=True)
+        if plan.ext == "csv":
+            chunk = chunk.assign(timestamp=chunk["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+        write_table(chunk, plan.records(str(d), shard, part), fmt=plan.ext)
+
+
+def _resolve_pending(plan: ShardPlan, shard: int, first_user: int, start: pd.Timestamp,
+                     place_cell: np.ndarray) -> int:
+    """Give this shard's pending incoming records the receiver's cell and write them."""
+    folder = plan.pending(shard, 0).parent
+    files = sorted(folder.glob("from-*.parquet")) if folder.exists() else []
+    n = 0
+    if files:
+        pending = pd.concat([read_table(f) for f in files], ignore_index=True)
+        pending = validate(pending, "records", str(folder))
+        stays = read_table(plan.stays(shard))
+        su, starts_s = stays["user_id"].to_numpy(), stays["start_s"].to_numpy()
+        order = np.lexsort((starts_s, su))
+        key = su[order] * 1e8 + starts_s[order]  # users < 1e7, times < 1e8 s: exact in float64
+        idx = np.searchsorted(key, pending["user_id"].to_numpy() * 1e8 + _seconds(pending, start),
+                              side="right") - 1
+        pending["cell_id"] = stays["cell_id"].to_numpy()[order][idx]
+        _write_by_day(pending, plan, shard, "in")
+        n = len(pending)
+    _mark(plan.done("in", shard))
+    return n
+
+
+def _fingerprint(cfg: DictConfig) -> dict:
+    keys = ("model", "n_users", "days", "start_date", "seed", "format", "shard_users", "max_rank",
+            "offnet_pool_per_user", "write_stays")
+    fp = {k: OmegaConf.to_container(cfg, resolve=True)[k] for k in keys}
+    fp["network"] = OmegaConf.to_container(cfg.network, resolve=True)
+    fp["model"] = str(Path(cfg.model).resolve())
+    return json.loads(json.dumps(fp, default=str))
+
+
+def _check_resume(cfg: DictConfig, out_dir: Path) -> None:
+    """Refuse to overwrite a finished dataset; resume an unfinished one made by the same config."""
+    if (out_dir / "manifest.json").exists():
+        if not cfg.overwrite:
+            raise ZenInputError("a finished dataset is already there; choose another out_dir= or "
+                                "pass overwrite=true", str(out_dir))
+        shutil.rmtree(out_dir)
+    fp_file = out_dir / ".work" / "config.json"
+    fp = _fingerprint(cfg)
+    if fp_file.exists():
+        if json.loads(fp_file.read_text()) != fp:
+            if not cfg.overwrite:
+                raise ZenInputError("an unfinished run with a different config is there; choose "
+                                    "another out_dir= or pass overwrite=true", str(out_dir))
+            shutil.rmtree(out_dir)
+        else:
+            log.info("resuming the unfinished run in %s", out_dir)
+    elif out_dir.exists() and any(out_dir.iterdir()):
+        raise ZenInputError("the output folder exists and is not a Zen run; choose another out_dir=",
+                            str(out_dir))
+    write_json_atomic(fp, fp_file)
+
+
+def _finish(cfg: DictConfig, plan: ShardPlan, antennas: pd.DataFrame, users: pd.DataFrame,
+            edges: pd.DataFrame, start: pd.Timestamp, days: float, n_users: int,
+            bounds: list[tuple[int, int]]) -> dict[str, float]:
+    """Write the population tables, count rows, export, and write the manifest last."""
+    out = plan.out
+    write_table(antennas, out / "antennas.parquet")
+    write_table(users, out / "users.parquet")
+    write_table(edges, out / "edges.parquet")
+    record_files = sorted((out / "records").rglob(f"*.{plan.ext}"))
+    counts: dict[str, int] = {}
+    n_records = 0
+    for f in record_files:
+        r = read_table(f, columns=["event", "direction"])
+        n_records += len(r)
+        for (e, d), n in r.groupby(["event", "direction"], observed=True).size().items():
+            counts[f"{e}_{d}"] = counts.get(f"{e}_{d}", 0) + int(n)
+    if cfg.format == "bandicoot":
+        write_bandicoot(out, record_files, antennas, out / "bandicoot")
+    files = [p for p in sorted(out.rglob("*")) if p.is_file() and ".work" not in p.parts]
+    manifest = {
+        "zen_version": __version__, "schema_version": SCHEMA_VERSION,
+        "config": OmegaConf.to_container(cfg, resolve=True), "seed": int(cfg.seed),
+        "model": str(Path(cfg.model).resolve()), "start": str(start), "days": days,
+        "n_users": n_users, "n_shards": len(bounds), "format": cfg.format,
+        "rows": {"records": n_records, "antennas": len(antennas), "users": len(users),
+                 "edges": len(edges), **{f"records_{k}": v for k, v in sorted(counts.items())}},
+        "checksums": {str(p.relative_to(out)): sha256_file(p) for p in files},
+    }
+    write_json_atomic(manifest, out / "manifest.json")
+    shutil.rmtree(plan.work, ignore_errors=True)
+    summary = {"users": n_users, "records": n_records, "records_per_user_day": n_records / n_users / days}
+    summary.update({f"records/{k}": v for k, v in counts.items()})
+    return summary
+
+
+def _print_summary(summary: dict, out_dir: Path) -> None:
+    total = summary["time/total"]
+    print(f"zen-generate: dataset written to {out_dir}")
+    print(f"  users {summary['users']:,}   records {summary['records']:,}   "
+          f"per user per day {summary['records_per_user_day']:.2f}   "
+          f"{summary['records'] / total:,.0f} records/s in {total:.1f} s")
+    kinds = {k.split('/', 1)[1]: v for k, v in summary.items() if k.startswith("records/")}
+    print("  " + "   ".join(f"{k} {v:,}" for k, v in sorted(kinds.items())))
+    parts = [k for k in summary if k.startswith("time/") and k != "time/total"]
+    print("  time: " + ", ".join(f"{k[5:]} {summary[k]:.1f} s" for k in parts))

@@ -37,3 +37,47 @@ def copenhagen(copenhagen_dir):
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     return require_data()
+
+
+def compose_config(name: str, overrides: list[str]):
+    """Compose a root config (train / generate / evaluate) as the CLI would, without running it."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from zen.cli import CONFIG_DIR
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name=name, overrides=overrides)
+    GlobalHydra.instance().clear()
+    return cfg
+
+
+def small_generate_config(model_dir: Path, out: Path, **extra):
+    """A generate config for a small synthetic-city run (300 users, 3 days, 3 shards)."""
+    settings = {"n_users": 300, "days": 3, "shard_users": 120, "progress": "false", "device": "cpu",
+                "network": "synthetic_city"}
+    settings.update(extra)
+    overrides = [f"model_dir={model_dir}", f"out_dir={out}"] + [f"{k}={v}" for k, v in settings.items()]
+    return compose_config("generate", overrides)
+
+
+@pytest.fixture(scope="session")
+def compose():
+    return compose_config
+
+
+@pytest.fixture(scope="session")
+def generate_cfg():
+    return small_generate_config
+
+
+@pytest.fixture(scope="session")
+def baseline_model_dir(tmp_path_factory, copenhagen_dir) -> Path:
+    """A baseline model trained on the Copenhagen training users (once per test session)."""
+    from zen.stages.train import train
+
+    out = tmp_path_factory.mktemp("train") / "model"
+    train(compose_config("train", [f"model_dir={out}", f"data.loader.path={copenhagen_dir}",
+                                   "device=cpu"]))
+    return out

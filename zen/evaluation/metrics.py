@@ -28,6 +28,22 @@ def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
     return float(jensenshannon(p / p.sum(), q / q.sum(), base=2) ** 2)
 
 
+def wasserstein(a: np.ndarray, b: np.ndarray) -> float:
+    """Wasserstein-1 (earth mover's) distance of two samples, in their unit (NaN if a side is empty)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) == 0 or len(b) == 0:
+        return float("nan")
+    return float(stats.wasserstein_distance(a, b))
+
+
+def total_variation(p: np.ndarray, q: np.ndarray) -> float:
+    """Total variation distance (in [0, 1]) of two histograms (normalised here)."""
+    p, q = np.asarray(p, float), np.asarray(q, float)
+    if p.sum() <= 0 or q.sum() <= 0:
+        return 1.0
+    return float(0.5 * np.abs(p / p.sum() - q / q.sum()).sum())
+
+
 def inter_event_times(records: pd.DataFrame) -> np.ndarray:
     """Seconds between consecutive events of the same user, all users pooled. ``[n]``."""
     t = records["timestamp"].astype("int64").to_numpy() / 1e6
@@ -49,11 +65,14 @@ def events_per_user_day(records: pd.DataFrame, days: float) -> np.ndarray:
     return records.groupby("user_id").size().to_numpy(dtype=float) / float(days)
 
 
+def hour_of_week(timestamps: pd.Series) -> np.ndarray:
+    """Hour of the week (Monday 00h = 0, UTC) of each timestamp. ``[n]``."""
+    return timestamps.dt.day_of_week.to_numpy() * 24 + timestamps.dt.hour.to_numpy()
+
+
 def hour_of_week_profile(records: pd.DataFrame) -> np.ndarray:
     """Event counts per hour of the week (Monday 00h = bin 0). ``[168]``."""
-    ts = records["timestamp"]
-    how = ts.dt.dayofweek.to_numpy() * 24 + ts.dt.hour.to_numpy()
-    return np.bincount(how, minlength=168).astype(float)
+    return np.bincount(hour_of_week(records["timestamp"]), minlength=168).astype(float)
 
 
 def hour_of_day_profile(records: pd.DataFrame) -> np.ndarray:

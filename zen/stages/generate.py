@@ -19,6 +19,7 @@ import json
 import logging
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -68,46 +69,103 @@ class ShardPlan:
 
 
 def generate(cfg: DictConfig) -> dict[str, float]:
-    """Write the dataset described by ``cfg`` and return a summary."""
+    """Write the dataset described by ``cfg`` and return a summary (row counts, timings)."""
     t0 = time.perf_counter()
-    model_dir = Path(cfg.model)
-    if not (model_dir / "model.json").exists():
-        raise ZenInputError("not a Zen model folder (no model.json); pass model=<the 'model' folder "
-                            "that zen-train wrote>", str(model_dir))
-    n_users, days, shard_size = int(cfg.n_users), float(cfg.days), int(cfg.shard_users)
-    if n_users <= 0 or days <= 0 or shard_size <= 0:
+    n_users, days, start = _check_args(cfg)
+    device = resolve_device(cfg.device)
+    model_dir, seed = Path(cfg.model_dir), int(cfg.seed)
+    traffic, social, mobility_params = _load_models(model_dir, device)
+    from zen.mobility import MobilityEmulator
+    from zen.network import build_infrastructure
+
+    antennas, places = build_infrastructure(OmegaConf.to_container(cfg.network, resolve=True),
+                                            shared_data_dir(cfg), _seed(seed, COMPONENT["cells"]))
+    out_dir = Path(cfg.out_dir).resolve()
+    plan = ShardPlan(out_dir, cfg.format)
+    _check_resume(cfg, out_dir)  # first write: every input has been read and checked by now
+    timings = {"setup": time.perf_counter() - t0, "traffic": 0.0, "mobility": 0.0,
+               "assembly": 0.0, "write": 0.0}
+    if cfg.mode == "mobility":
+        return _generate_stays_only(cfg, plan, mobility_params, antennas, places, start, timings, t0)
+
+    t = time.perf_counter()
+    pop, edges = _build_population(cfg, traffic, social, mobility_params, places, n_users)
+    timings["population"] = time.perf_counter() - t
+    log.info("population: %d users, %d ties, %d places, %d cells", n_users, len(edges),
+             len(places), len(antennas))
+    shard = _ShardContext(cfg=cfg, plan=plan, traffic=traffic,
+                          emulator=MobilityEmulator(mobility_params), places=places,
+                          place_cell=places["cell_id"].to_numpy(), pop=pop, start=start, days=days,
+                          seed=seed, device=device, timings=timings)
+    bounds = [(lo, min(n_users, lo + int(cfg.shard_users)))
+              for lo in range(0, n_users, int(cfg.shard_users))]
+    n_events = 0
+    bar = tqdm(total=n_users, desc="generate", unit="user", disable=not cfg.progress)
+    for s, (a, b) in enumerate(bounds):
+        if not plan.done("own", s).exists():
+            n_events += shard.generate_own(s, a, b, np.array([lo for lo, _ in bounds]))
+        bar.update(b - a)
+        bar.set_postfix(events_per_s=f"{n_events / max(time.perf_counter() - t0, 1e-9):,.0f}")
+    bar.close()
+    for s in tqdm(range(len(bounds)), desc="incoming", unit="shard", disable=not cfg.progress):
+        if not plan.done("in", s).exists():
+            t = time.perf_counter()
+            _resolve_pending(plan, s, start)
+            timings["assembly"] += time.perf_counter() - t
+
+    t = time.perf_counter()
+    place_cell = shard.place_cell
+    users = pd.DataFrame({"user_id": np.arange(n_users, dtype=np.int64),
+                          "home_cell": place_cell[pop.home],
+                          "work_cell": np.where(pop.work >= 0, place_cell[np.maximum(pop.work, 0)], -1),
+                          "profile": np.digitize(pop.activity, np.quantile(pop.activity, [0.25, 0.5, 0.75]))})
+    timings["write"] += time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0
+    summary = _finish(cfg, plan, antennas, validate(users, "users", "<users>"), edges, start, days,
+                      n_users, bounds, timings)
+    summary.update({f"time/{k}": v for k, v in timings.items()})
+    summary["time/total"] = time.perf_counter() - t0
+    _print_summary(summary, out_dir)
+    return summary
+
+
+def _check_args(cfg: DictConfig) -> tuple[int, float, pd.Timestamp]:
+    if not (Path(cfg.model_dir) / "model.json").exists():
+        raise ZenInputError("not a Zen model folder (no model.json); pass model_dir=<the 'model' "
+                            "folder that zen-train wrote>", str(cfg.model_dir))
+    n_users, days = int(cfg.n_users), float(cfg.days)
+    if n_users <= 0 or days <= 0 or int(cfg.shard_users) <= 0:
         raise ZenInputError("n_users, days and shard_users must be positive")
+    if cfg.mode not in ("full", "mobility"):
+        raise ZenInputError(f"unknown mode {cfg.mode!r}; use full or mobility")
     if cfg.format not in ("parquet", "csv", "bandicoot"):
         raise ZenInputError(f"unknown format {cfg.format!r}; use parquet, csv or bandicoot")
     try:
         start = pd.Timestamp(str(cfg.start_date), tz="UTC")
     except ValueError as err:
         raise ZenInputError(f"start_date {cfg.start_date!r} is not a date (YYYY-MM-DD)") from err
-    device = resolve_device(cfg.device)
-    out_dir = Path(cfg.out_dir).resolve()
-    plan = ShardPlan(out_dir, cfg.format)
-    _check_resume(cfg, out_dir)
+    return n_users, days, start
 
-    from zen.mobility import MobilityEmulator, MobilityParams, choose_anchors
-    from zen.network import (
-        OFFNET_BASE,
-        SocialParams,
-        build_infrastructure,
-        contact_table,
-        generate_social_graph,
-    )
+
+def _load_models(model_dir: Path, device):
+    """The traffic model, social-graph and mobility parameters saved by ``zen-train``."""
+    from zen.mobility import MobilityParams
+    from zen.network import SocialParams
 
     traffic = load_traffic_model(model_dir, device)
     social = SocialParams.load(model_dir / "social.json") if (model_dir / "social.json").exists() \
         else SocialParams()
-    mobility_params = MobilityParams.load(model_dir / "mobility.json") \
+    mobility = MobilityParams.load(model_dir / "mobility.json") \
         if (model_dir / "mobility.json").exists() else MobilityParams()
-    network_cfg = OmegaConf.to_container(cfg.network, resolve=True)
-    antennas, places = build_infrastructure(network_cfg, shared_data_dir(cfg),
-                                            _seed(cfg.seed, COMPONENT["cells"]))
-    timings = {"setup": time.perf_counter() - t0}
+    return traffic, social, mobility
 
-    t = time.perf_counter()
+
+def _build_population(cfg: DictConfig, traffic, social, mobility_params, places: pd.DataFrame,
+                      n_users: int) -> tuple[Population, pd.DataFrame]:
+    """Activity levels, home/work anchors and the social graph of the whole population."""
+    from zen.mobility import choose_anchors
+    from zen.network import OFFNET_BASE, contact_table, generate_social_graph
+
     seed = int(cfg.seed)
     activity = traffic.sample_activity(n_users, np.random.default_rng(_seed(seed, COMPONENT["activity"])))
     home, work = choose_anchors(places, n_users, mobility_params,
@@ -119,36 +177,44 @@ def generate(cfg: DictConfig) -> dict[str, float]:
     pop = Population(activity=activity, home=home, work=work, contacts=contacts,
                      degree=(contacts >= 0).sum(axis=1), offnet_base=OFFNET_BASE,
                      offnet_pool=max(1, int(cfg.offnet_pool_per_user * n_users)),
-                     new_on_network_share=float(getattr(social, "new_on_network_share", 0.5)))
-    timings["population"] = time.perf_counter() - t
-    log.info("population: %d users, %d ties, %d places, %d cells", n_users, len(edges),
-             len(places), len(antennas))
+                     new_on_network_share=1.0 - float(social.offnet_share))
+    return pop, edges
 
-    emulator = MobilityEmulator(mobility_params)
-    place_cell = places["cell_id"].to_numpy()
-    n_shards = -(-n_users // shard_size)
-    bounds = [(s * shard_size, min(n_users, (s + 1) * shard_size)) for s in range(n_shards)]
-    timings.update(traffic=0.0, mobility=0.0, assembly=0.0, write=0.0)
-    n_events = 0
-    bar = tqdm(total=n_users, desc="generate", unit="user", disable=not cfg.progress)
-    for s, (a, b) in enumerate(bounds):
-        if plan.done("own", s).exists():
-            bar.update(b - a)
-            continue
+
+@dataclass
+class _ShardContext:
+    """What every shard needs; ``generate_own`` runs the first pass for one shard."""
+
+    cfg: DictConfig
+    plan: ShardPlan
+    traffic: object
+    emulator: object
+    places: pd.DataFrame
+    place_cell: np.ndarray
+    pop: Population
+    start: pd.Timestamp
+    days: float
+    seed: int
+    device: object
+    timings: dict
+
+    def generate_own(self, s: int, a: int, b: int, shard_starts: np.ndarray) -> int:
+        """Sample users ``a..b-1``; write their own records, stays and others' pending records."""
+        timings, start, place_cell = self.timings, self.start, self.place_cell
         t = time.perf_counter()
-        tl = traffic.sample(b - a, days, start, _seed(seed, COMPONENT["traffic"], s), device=device,
-                            activity=activity[a:b])
+        tl = self.traffic.sample(b - a, self.days, start, _seed(self.seed, COMPONENT["traffic"], s),
+                                 device=self.device, activity=self.pop.activity[a:b])
         timings["traffic"] += time.perf_counter() - t
         t = time.perf_counter()
-        stays = emulator.simulate(places, home[a:b], work[a:b], days, start,
-                                  _seed(seed, COMPONENT["mobility"], s), device=device)
+        stays = self.emulator.simulate(self.places, self.pop.home[a:b], self.pop.work[a:b], self.days,
+                                       start, _seed(self.seed, COMPONENT["mobility"], s),
+                                       device=self.device)
         timings["mobility"] += time.perf_counter() - t
         t = time.perf_counter()
-        rng = np.random.default_rng(_seed(seed, COMPONENT["assembly"], s))
-        own = assemble_shard(tl, a, pop, start, stays, place_cell, rng)
-        incoming = mirror_incoming(own, n_users)
-        target = np.searchsorted(np.array([lo for lo, _ in bounds]), incoming["user_id"].to_numpy(),
-                                 side="right") - 1
+        rng = np.random.default_rng(_seed(self.seed, COMPONENT["assembly"], s))
+        own = assemble_shard(tl, a, self.pop, start, stays, place_cell, rng)
+        incoming = mirror_incoming(own, self.pop.n_users)
+        target = np.searchsorted(shard_starts, incoming["user_id"].to_numpy(), side="right") - 1
         local = target == s
         mine = incoming[local]
         mine_cells = place_cell[stays.locate(mine["user_id"].to_numpy() - a, _seconds(mine, start))]
@@ -156,38 +222,62 @@ def generate(cfg: DictConfig) -> dict[str, float]:
         timings["assembly"] += time.perf_counter() - t
         t = time.perf_counter()
         for to in np.unique(target[~local]):
-            write_table(incoming[target == to], plan.pending(int(to), s))
+            write_table(incoming[target == to], self.plan.pending(int(to), s))
         write_table(pd.DataFrame({"user_id": stays.user + a, "start_s": stays.start_s,
-                                  "cell_id": place_cell[stays.place]}), plan.stays(s))
-        if cfg.write_stays:
-            write_table(stays.to_frame(np.arange(a, b), start), out_dir / "stays" / f"shard-{s:05d}.parquet")
-        _write_by_day(own, plan, s, "own")
-        n_events += len(own)
-        _mark(plan.done("own", s))
+                                  "cell_id": place_cell[stays.place]}), self.plan.stays(s))
+        if self.cfg.write_stays:
+            write_table(stays.to_frame(np.arange(a, b), start),
+                        self.plan.out / "stays" / f"shard-{s:05d}.parquet")
+        _write_by_day(own, self.plan, s, "own")
+        _mark(self.plan.done("own", s))
         timings["write"] += time.perf_counter() - t
-        bar.update(b - a)
-        bar.set_postfix(events_per_s=f"{n_events / max(time.perf_counter() - t0, 1e-9):,.0f}")
-    bar.close()
+        return len(own)
 
-    for s, (a, _) in enumerate(tqdm(bounds, desc="incoming", unit="shard", disable=not cfg.progress)):
-        if plan.done("in", s).exists():
+
+def _generate_stays_only(cfg: DictConfig, plan: ShardPlan, mobility_params, antennas: pd.DataFrame,
+                         places: pd.DataFrame, start: pd.Timestamp, timings: dict,
+                         t0: float) -> dict[str, float]:
+    """``mode=mobility``: only the mobility emulator; writes ``stays/`` instead of records."""
+    from zen.mobility import MobilityEmulator, choose_anchors
+
+    n_users, days, seed, size = int(cfg.n_users), float(cfg.days), int(cfg.seed), int(cfg.shard_users)
+    home, work = choose_anchors(places, n_users, mobility_params,
+                                np.random.default_rng(_seed(seed, COMPONENT["anchors"])))
+    emulator = MobilityEmulator(mobility_params)
+    device = resolve_device(cfg.device)
+    n_stays = 0
+    for s, a in enumerate(tqdm(range(0, n_users, size), desc="mobility", unit="shard",
+                               disable=not cfg.progress)):
+        b = min(n_users, a + size)
+        path = plan.out / "stays" / f"shard-{s:05d}.parquet"
+        if plan.done("stays", s).exists():
+            n_stays += len(read_table(path, columns=["user_id"]))
             continue
         t = time.perf_counter()
-        n_events += _resolve_pending(plan, s, a, start, place_cell)
-        timings["assembly"] += time.perf_counter() - t
-
-    t = time.perf_counter()
-    users = pd.DataFrame({"user_id": np.arange(n_users, dtype=np.int64),
-                          "home_cell": place_cell[home],
-                          "work_cell": np.where(work >= 0, place_cell[np.maximum(work, 0)], -1),
-                          "profile": np.digitize(activity, np.quantile(activity, [0.25, 0.5, 0.75]))})
-    summary = _finish(cfg, plan, antennas, validate(users, "users", "<users>"), edges, start, days,
-                      n_users, bounds)
-    timings["write"] += time.perf_counter() - t
-    summary.update({f"time/{k}": v for k, v in timings.items()})
-    summary["time/total"] = time.perf_counter() - t0
-    _print_summary(summary, out_dir)
-    return summary
+        stays = emulator.simulate(places, home[a:b], work[a:b], days, start,
+                                  _seed(seed, COMPONENT["mobility"], s), device=device)
+        timings["mobility"] += time.perf_counter() - t
+        t = time.perf_counter()
+        write_table(stays.to_frame(np.arange(a, b), start), path)
+        _mark(plan.done("stays", s))
+        timings["write"] += time.perf_counter() - t
+        n_stays += len(stays.user)
+    write_table(antennas, plan.out / "antennas.parquet")
+    write_table(places, plan.out / "places.parquet")
+    files = [p for p in sorted(plan.out.rglob("*")) if p.is_file() and ".work" not in p.parts]
+    write_json_atomic({
+        "zen_version": __version__, "schema_version": SCHEMA_VERSION, "mode": "mobility",
+        "config": _resolved_settings(cfg), "seed": seed, "start": str(start), "days": days,
+        "n_users": n_users, "rows": {"stays": n_stays, "antennas": len(antennas), "places": len(places)},
+        "checksums": {str(p.relative_to(plan.out)): sha256_file(p) for p in files},
+    }, plan.out / "manifest.json")
+    shutil.rmtree(plan.work, ignore_errors=True)
+    total = time.perf_counter() - t0
+    print(f"zen-generate: {n_stays:,} stays of {n_users:,} users x {days:g} days written to {plan.out}")
+    print(f"  {n_users * days / max(timings['mobility'], 1e-9):,.0f} agent-days/s in the emulator; "
+          f"{total:.1f} s in all")
+    return {"users": n_users, "stays": n_stays, "time/total": total,
+            **{f"time/{k}": v for k, v in timings.items()}}
 
 
 def _seconds(records: pd.DataFrame, start: pd.Timestamp) -> np.ndarray:
@@ -209,8 +299,7 @@ def _write_by_day(records: pd.DataFrame, plan: ShardPlan, shard: int, part: str)
         write_table(chunk, plan.records(str(d), shard, part), fmt=plan.ext)
 
 
-def _resolve_pending(plan: ShardPlan, shard: int, first_user: int, start: pd.Timestamp,
-                     place_cell: np.ndarray) -> int:
+def _resolve_pending(plan: ShardPlan, shard: int, start: pd.Timestamp) -> int:
     """Give this shard's pending incoming records the receiver's cell and write them."""
     folder = plan.pending(shard, 0).parent
     files = sorted(folder.glob("from-*.parquet")) if folder.exists() else []
@@ -232,12 +321,18 @@ def _resolve_pending(plan: ShardPlan, shard: int, first_user: int, start: pd.Tim
 
 
 def _fingerprint(cfg: DictConfig) -> dict:
-    keys = ("model", "n_users", "days", "start_date", "seed", "format", "shard_users", "max_rank",
+    keys = ("model_dir", "mode", "n_users", "days", "start_date", "seed", "format", "shard_users", "max_rank",
             "offnet_pool_per_user", "write_stays")
-    fp = {k: OmegaConf.to_container(cfg, resolve=True)[k] for k in keys}
+    fp = {k: cfg[k] for k in keys}
     fp["network"] = OmegaConf.to_container(cfg.network, resolve=True)
-    fp["model"] = str(Path(cfg.model).resolve())
+    fp["model_dir"] = str(Path(cfg.model_dir).resolve())
     return json.loads(json.dumps(fp, default=str))
+
+
+def _resolved_settings(cfg: DictConfig) -> dict:
+    """The run's settings, resolved (Hydra's own runtime paths left out)."""
+    return {k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
+            for k, v in cfg.items() if k not in ("paths", "hydra")}
 
 
 def _check_resume(cfg: DictConfig, out_dir: Path) -> None:
@@ -265,7 +360,7 @@ def _check_resume(cfg: DictConfig, out_dir: Path) -> None:
 
 def _finish(cfg: DictConfig, plan: ShardPlan, antennas: pd.DataFrame, users: pd.DataFrame,
             edges: pd.DataFrame, start: pd.Timestamp, days: float, n_users: int,
-            bounds: list[tuple[int, int]]) -> dict[str, float]:
+            bounds: list[tuple[int, int]], timings: dict[str, float]) -> dict[str, float]:
     """Write the population tables, count rows, export, and write the manifest last."""
     out = plan.out
     write_table(antennas, out / "antennas.parquet")
@@ -284,12 +379,13 @@ def _finish(cfg: DictConfig, plan: ShardPlan, antennas: pd.DataFrame, users: pd.
     files = [p for p in sorted(out.rglob("*")) if p.is_file() and ".work" not in p.parts]
     manifest = {
         "zen_version": __version__, "schema_version": SCHEMA_VERSION,
-        "config": OmegaConf.to_container(cfg, resolve=True), "seed": int(cfg.seed),
-        "model": str(Path(cfg.model).resolve()), "start": str(start), "days": days,
+        "config": _resolved_settings(cfg), "seed": int(cfg.seed),
+        "model_dir": str(Path(cfg.model_dir).resolve()), "start": str(start), "days": days,
         "n_users": n_users, "n_shards": len(bounds), "format": cfg.format,
         "rows": {"records": n_records, "antennas": len(antennas), "users": len(users),
                  "edges": len(edges), **{f"records_{k}": v for k, v in sorted(counts.items())}},
         "checksums": {str(p.relative_to(out)): sha256_file(p) for p in files},
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},  # before the final write
     }
     write_json_atomic(manifest, out / "manifest.json")
     shutil.rmtree(plan.work, ignore_errors=True)

@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from zen import SCHEMA_VERSION, __version__
 from zen.io import write_json_atomic
-from zen.stages.common import load_real, resolve_device
+from zen.stages.common import load_real, resolve_device, shared_data_dir
 from zen.traffic.base import resolve_kind, save_traffic_model
 
 log = logging.getLogger("zen.train")
@@ -55,4 +55,19 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 def _fit_side_models(cfg: DictConfig, data, split, model_dir: Path) -> dict[str, float]:
     """Social-graph and mobility parameters, saved beside the traffic model."""
-    return {}
+    from zen.mobility import calibrate
+    from zen.network import fit_social
+
+    metrics: dict[str, float] = {}
+    has_ties = (data.records["counterpart_id"] >= 0).any()
+    if has_ties:
+        social = fit_social(data.records, split.train, data.friendships, days=data.days,
+                            seed=int(cfg.seed))
+        social.save(model_dir / "social.json")
+        log.info("social graph fitted on %d training users", len(split.train))
+    else:
+        log.info("no counterparts in the data: generate will use the default social parameters")
+    mobility = calibrate(OmegaConf.to_container(cfg.mobility, resolve=True), shared_data_dir(cfg))
+    mobility.save(model_dir / "mobility.json")
+    metrics["mobility/calibrated"] = float(bool(cfg.mobility.calibrate))
+    return metrics

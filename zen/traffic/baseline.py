@@ -64,7 +64,7 @@ def user_profiles(records: pd.DataFrame, days: float) -> pd.DataFrame:
 def hour_of_week(t_s: np.ndarray, start: pd.Timestamp) -> np.ndarray:
     """Hour-of-week bin (Monday 00h = 0) of times ``t_s`` seconds after ``start``. ``[n]``."""
     start = pd.Timestamp(start)
-    offset = start.dayofweek * 24 + start.hour
+    offset = start.day_of_week * 24 + start.hour
     return ((np.floor(t_s / SECONDS_PER_HOUR).astype(np.int64) + offset) % HOURS_PER_WEEK)
 
 
@@ -187,7 +187,7 @@ class PoissonBaseline:
         n = len(user)
         # event type from the user's mix
         u = rng.random(n)
-        is_data = u < p_data[user]
+        is_data = (u < p_data[user]) if len(self.params["data_durations"]) else np.zeros(n, bool)
         is_call = ~is_data & (rng.random(n) < p_call[user])
         event = np.where(is_data, 2, np.where(is_call, 0, 1)).astype(np.int8)
         # time: hour bin from the type's hour-of-week profile restricted to the window
@@ -249,6 +249,8 @@ class PoissonBaseline:
         rate = np.exp(p[row, 0]) / 86400.0  # events per second
         p_call, p_data, p_out = _sigmoid(p[row, 1]), _sigmoid(p[row, 2]), _sigmoid(p[row, 3])
         ev = rec["event"].cat.codes.to_numpy()
+        if not len(self.params["data_durations"]):  # no data sessions in training: share 0
+            p_data = np.zeros_like(p_data)
         p_type = np.where(ev == 2, p_data, (1 - p_data) * np.where(ev == 0, p_call, 1 - p_call))
         out = rec["direction"].astype(str).to_numpy() == "out"
         p_dir = np.where(ev == 2, 1.0, np.where(out, p_out, 1 - p_out))

@@ -1,0 +1,134 @@
+"""Fidelity of one population's CDRs to another's: individual and global statistics.
+
+Every score is a distance (0 = identical). Keys end with the statistic: ``/ks`` (Kolmogorov–
+Smirnov, in [0, 1]), ``/w1`` (Wasserstein-1, in the feature's unit), ``/tv`` (total variation,
+in [0, 1]), ``/jsd`` (Jensen–Shannon divergence, base 2, in [0, 1]) or ``/abs_diff`` (absolute
+difference of a scalar). :func:`overall_score` folds the ``/ks`` and ``/tv`` scores into one
+number in [0, 1] (1 = identical), as SDMetrics does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from zen.evaluation import graph
+from zen.evaluation.individual import MOBILITY_FEATURES, TRAFFIC_FEATURES, cell_coordinates
+from zen.evaluation.metrics import (
+    call_durations,
+    first_metrics,
+    hour_of_day_profile,
+    hour_of_week_profile,
+    inter_event_times,
+    js_divergence,
+    ks_statistic,
+    total_variation,
+    wasserstein,
+)
+from zen.evaluation.sample import CDRSample
+
+CELLS_SKIPPED = "needs cell_id + antennas lat/lon on both sides; {missing} has none"
+
+
+def _finite(values: np.ndarray | pd.Series) -> np.ndarray:
+    values = np.asarray(values, dtype=float)
+    return values[np.isfinite(values)]
+
+
+def _continuous(out: dict[str, float], name: str, a: np.ndarray, b: np.ndarray) -> None:
+    a, b = _finite(a), _finite(b)
+    out[f"{name}/ks"] = ks_statistic(a, b)
+    out[f"{name}/w1"] = wasserstein(a, b)
+
+
+def individual_scores(candidate: CDRSample, real: CDRSample) -> tuple[dict[str, float], dict[str, str]]:
+    """KS and W1 between the per-user feature distributions of two populations."""
+    scores, skipped = {}, {}
+    fa, fb = candidate.features, real.features
+    for name in TRAFFIC_FEATURES + MOBILITY_FEATURES:
+        key = f"individual/{name}"
+        if name not in fa or name not in fb:
+            missing = real.label if name not in fb else candidate.label
+            skipped[key] = CELLS_SKIPPED.format(missing=missing)
+            continue
+        a, b = _finite(fa[name]), _finite(fb[name])
+        if len(a) == 0 and len(b) == 0:
+            skipped[key] = "undefined for every user on both sides"
+            continue
+        _continuous(scores, key, a, b)  # a rate that is 0 on both sides scores 0: the same absence
+    return scores, skipped
+
+
+def _profiles(out: dict[str, float], candidate: CDRSample, real: CDRSample) -> None:
+    for kind in ("all", "call", "sms", "data"):
+        a, b = candidate.records, real.records
+        if kind != "all":
+            a, b = a[a["event"] == kind], b[b["event"] == kind]
+        for profile_name, profile in (("hour_of_day", hour_of_day_profile),
+                                      ("hour_of_week", hour_of_week_profile)):
+            key = f"global/{profile_name}/{kind}"
+            if len(a) == 0 and len(b) == 0:  # the same absence: identical, so that a floor exists
+                out[f"{key}/tv"] = out[f"{key}/jsd"] = 0.0
+                continue
+            pa, pb = profile(a), profile(b)
+            out[f"{key}/tv"] = total_variation(pa, pb)
+            out[f"{key}/jsd"] = js_divergence(pa, pb)
+
+
+def _cell_hour_counts(sample: CDRSample) -> tuple[np.ndarray, np.ndarray]:
+    """Events and distinct users per (cell, hour) with at least one event. ``[cell-hours]`` each."""
+    located = cell_coordinates(sample.records, sample.antennas)
+    hour = np.floor((located["timestamp"] - sample.start).dt.total_seconds().to_numpy() / 3600.0)
+    frame = pd.DataFrame({"cell": located["cell_id"].to_numpy(), "hour": hour,
+                          "user": located["user_id"].to_numpy()})
+    grouped = frame.groupby(["cell", "hour"])["user"]
+    return grouped.size().to_numpy(dtype=float), grouped.nunique().to_numpy(dtype=float)
+
+
+def global_scores(candidate: CDRSample, real: CDRSample) -> tuple[dict[str, float], dict[str, str]]:
+    """Profiles, pooled inter-event times and durations, graph statistics, per-cell load."""
+    scores, skipped = {}, {}
+    _profiles(scores, candidate, real)
+    _continuous(scores, "global/inter_event_s", inter_event_times(candidate.records),
+                inter_event_times(real.records))
+    _continuous(scores, "global/call_duration_s", call_durations(candidate.records),
+                call_durations(real.records))
+    scores["graph/degree/ks"] = ks_statistic(graph.degrees(candidate.records), graph.degrees(real.records))
+    scores["graph/degree/w1"] = wasserstein(graph.degrees(candidate.records), graph.degrees(real.records))
+    ca, cb = graph.clustering(candidate.records), graph.clustering(real.records)
+    scores["graph/clustering/ks"] = ks_statistic(ca, cb)
+    if len(ca) and len(cb):
+        scores["graph/mean_clustering/abs_diff"] = float(abs(ca.mean() - cb.mean()))
+    ra, rb = graph.reciprocity(candidate.records), graph.reciprocity(real.records)
+    if np.isfinite(ra) and np.isfinite(rb):
+        scores["graph/reciprocity/abs_diff"] = float(abs(ra - rb))
+    else:
+        skipped["graph/reciprocity"] = "no outgoing ties with a known counterpart"
+    if candidate.has_cells and real.has_cells:
+        (ea, ua), (eb, ub) = _cell_hour_counts(candidate), _cell_hour_counts(real)
+        scores["cells/events_per_cell_hour/ks"] = ks_statistic(ea, eb)
+        scores["cells/users_per_cell_hour/ks"] = ks_statistic(ua, ub)
+    else:
+        missing = real.label if not real.has_cells else candidate.label
+        skipped["cells/per_cell_hour"] = CELLS_SKIPPED.format(missing=missing)
+    return scores, skipped
+
+
+def fidelity_scores(candidate: CDRSample, real: CDRSample) -> tuple[dict[str, float], dict[str, str]]:
+    """All fidelity scores of ``candidate`` against ``real`` and the checks that were skipped (why).
+
+    Also carries issue 2's first metrics under ``first/`` (same names as ``first_metrics``).
+    """
+    scores, skipped = individual_scores(candidate, real)
+    more, more_skipped = global_scores(candidate, real)
+    scores.update(more)
+    skipped.update(more_skipped)
+    first = first_metrics(real.records, candidate.records, real.days, candidate.days)
+    scores.update({f"first/{k}": v for k, v in first.items()})
+    return scores, skipped
+
+
+def overall_score(scores: dict[str, float]) -> float:
+    """Mean of ``1 - KS`` and ``1 - TV`` over all such scores, in [0, 1] (1 = identical)."""
+    values = [v for k, v in scores.items() if k.endswith(("/ks", "/tv")) and np.isfinite(v)]
+    return float(np.mean([1.0 - v for v in values])) if values else float("nan")

@@ -1,0 +1,135 @@
+"""Parameters of the mobility emulator, with the literature defaults and their sources.
+
+Two families of parameters:
+
+* **Exploration and preferential return** (EPR, Song et al., "Modelling the scaling properties of
+  human mobility", Nature Physics 6, 2010; d-EPR / Ditras, Pappalardo et al., Nature Comms 6:8166,
+  2015 and Data Min. Knowl. Disc. 32, 2018): at each free trip a user explores a new place with
+  probability ``rho * S**-gamma`` (S = distinct places visited so far), otherwise returns to a visited
+  place in proportion to its past visits. New places follow a gravity rule ``a_j / r_ij**2``. Waiting
+  times follow a truncated power law ``P(dt) ~ dt**(-1-beta) * exp(-dt/tau)``.
+* **The daily diary** (Working Day Movement model, Ekman et al., "Working day movement model",
+  ACM MobilityModels 2008): home -> work -> optional evening activity -> home on working days; a
+  later start and free trips on other days.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from zen.io import write_json_atomic
+from zen.schema import ZenInputError
+
+HOUR = 3600.0
+
+
+@dataclass
+class MobilityParams:
+    """All knobs of :class:`zen.mobility.MobilityEmulator`. Times of day in hours, durations in hours.
+
+    Attributes:
+        rho: exploration probability scale (Song et al. 2010: 0.6).
+        gamma: exploration decay with the number of visited places (Song et al. 2010: 0.21).
+        beta: waiting-time power-law exponent, ``P(dt) ~ dt**(-1-beta)`` (Song et al. 2010: 0.8).
+        tau_h: waiting-time exponential cutoff in hours (Song et al. 2010: 17 h).
+        wait_min_h: shortest free-trip stay, hours (truncation of the waiting-time law).
+        wait_max_h: longest free-trip stay, hours.
+        gravity_exponent: distance exponent of the exploration gravity rule (d-EPR: 2).
+        min_distance_m: distances below this (metres) count as this in the gravity rule.
+        work_share: share of users with a work/study place (Ekman et al. 2008 use ~0.8 workers).
+        work_gravity_exponent: distance exponent of the home -> work gravity choice.
+        work_day_prob: probability that a worker goes to work on a weekday (holidays, sick days).
+        work_start_mean_h, work_start_sd_h: departure to work, hour of day (normal, Ekman et al.: 8 +- 1).
+        work_hours_mean_h, work_hours_sd_h: time at work, hours (8 +- 1 in Ekman et al.).
+        evening_prob: probability of an evening activity after work.
+        evening_end_mean_h, evening_end_sd_h: hour of day after which no new evening trip starts.
+        offday_home_prob: probability of staying home all day on a non-working day.
+        offday_out_mean_h, offday_out_sd_h: first departure on a non-working day, hour of day.
+        offday_return_mean_h, offday_return_sd_h: hour after which no new trip starts on such a day.
+        max_trips_per_day: most free trips in one chain (a bound for the lock-step loop).
+        explore_candidates: gravity draws per exploration to find a place not visited yet.
+        max_cells: places are grouped into at most this many spatial cells for the gravity choice
+            (memory ``O(max_cells**2 + places)``); with fewer places the choice is exact.
+    """
+
+    rho: float = 0.6
+    gamma: float = 0.21
+    beta: float = 0.8
+    tau_h: float = 17.0
+    wait_min_h: float = 1.0 / 6.0
+    wait_max_h: float = 24.0
+    gravity_exponent: float = 2.0
+    min_distance_m: float = 200.0
+    work_share: float = 0.8
+    work_gravity_exponent: float = 2.0
+    work_day_prob: float = 0.95
+    work_start_mean_h: float = 8.0
+    work_start_sd_h: float = 1.0
+    work_hours_mean_h: float = 8.0
+    work_hours_sd_h: float = 1.0
+    evening_prob: float = 0.4
+    evening_end_mean_h: float = 21.0
+    evening_end_sd_h: float = 1.0
+    offday_home_prob: float = 0.15
+    offday_out_mean_h: float = 10.5
+    offday_out_sd_h: float = 1.5
+    offday_return_mean_h: float = 19.5
+    offday_return_sd_h: float = 1.5
+    max_trips_per_day: int = 6
+    explore_candidates: int = 8
+    max_cells: int = 2048
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self, source: str | None = None) -> None:
+        """Raise :class:`ZenInputError` for values outside their meaning (e.g. a negative rho)."""
+        checks = {
+            "rho": 0 < self.rho <= 1, "gamma": self.gamma >= 0, "beta": self.beta > 0,
+            "tau_h": self.tau_h > 0, "wait_min_h": 0 < self.wait_min_h < self.wait_max_h,
+            "gravity_exponent": self.gravity_exponent >= 0, "min_distance_m": self.min_distance_m > 0,
+            "work_share": 0 <= self.work_share <= 1, "work_day_prob": 0 <= self.work_day_prob <= 1,
+            "evening_prob": 0 <= self.evening_prob <= 1, "offday_home_prob": 0 <= self.offday_home_prob <= 1,
+            "max_trips_per_day": self.max_trips_per_day >= 1,
+            "explore_candidates": self.explore_candidates >= 1, "max_cells": self.max_cells >= 1,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ZenInputError(f"invalid value {getattr(self, name)!r}; see zen/mobility/params.py",
+                                    source, column=name)
+
+    def to_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict, source: str | None = None) -> MobilityParams:
+        """Build from a mapping; unknown keys are an error (typos must not pass silently)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ZenInputError(f"unknown mobility parameter(s) {unknown}; known: {sorted(known)}",
+                                source, column=unknown[0])
+        params = cls.__new__(cls)
+        defaults = cls()
+        for f in fields(cls):
+            value = values.get(f.name, getattr(defaults, f.name))
+            setattr(params, f.name, int(value) if f.type in ("int", int) else float(value))
+        params.validate(source)
+        return params
+
+    def save(self, path: str | Path) -> Path:
+        """Write as JSON, atomically."""
+        return write_json_atomic(self.to_dict(), path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> MobilityParams:
+        path = Path(path)
+        if not path.exists():
+            raise ZenInputError("mobility parameters not found; run zen-train first", str(path))
+        try:
+            values = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise ZenInputError(f"not valid JSON: {err}", str(path), row=err.lineno) from err
+        return cls.from_dict(values, source=str(path))

@@ -1,0 +1,426 @@
+"""The social graph: who contacts whom, fitted on real CDRs and generated for synthetic users.
+
+Generation (all vectorised over stubs, no loop per user):
+
+1. Each user gets a degree from the fitted degree distribution (a Gaussian copula on the user's
+   activity makes active users have more ties) and splits it into on- and off-network contacts.
+2. Spatial ties: every on-network stub is displaced from its owner's home by a random vector
+   whose density per unit area falls as d^-κ (κ = ``distance_decay_exponent``); stubs are sorted
+   along a Hilbert curve of the displaced points and neighbours on the curve are paired: a
+   configuration model whose pairs are close in space. Degrees are kept, up to the few self or
+   repeated pairs dropped. Pairing two displaced stubs widens the kernel: the default κ = 2.35
+   gives a probability of a tie between two people ∝ d^-2 (measured on uniform and Milan homes,
+   experiments/network.md), the exponent found in mobile-phone networks by Lambiotte et al.,
+   Physica A 387:5317, 2008 (and in friendship networks by Liben-Nowell et al., PNAS 102:11623, 2005).
+3. Triadic closure: a fitted share of each user's on-network ties comes in triangles (two ties
+   per triangle corner, three nearby people per triangle, as in the clustered random graphs of
+   Newman, PRL 103:058701, 2009), which gives the clustering of the real graph.
+4. Each tie is mutual with the fitted probability (else one-way, random direction); its strength
+   (events per tie) is drawn from the fitted distribution and split between the two directions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtr, ndtri
+from scipy.stats import spearmanr
+
+from zen.io import write_json_atomic
+from zen.network.geo import LocalProjection
+from zen.network.graph_stats import OFFNET_BASE, edges_from_records, graph_measures
+from zen.network.layout import sample_city_points
+from zen.schema import ZenInputError
+
+QUANTILE_POINTS = 101  # probabilities 0, 0.01, ..., 1 of the stored quantile functions
+HILBERT_ORDER = 16     # Hilbert curve over a 65,536 x 65,536 grid of the region
+
+
+@dataclass
+class SocialParams:
+    """Fitted parameters of the social graph (JSON-serialisable; no user is stored).
+
+    Attributes:
+        degree_pmf: P(degree = k) for k = 1..len (distinct contacts in the observation window).
+        offnet_share: share of contacts outside the observed population.
+        reciprocity: share of directed edges whose reverse edge exists.
+        clustering: mean local clustering of on-network users (the target of ``triangle_share``).
+        triangle_share: probability that two of a user's on-network ties are a triangle corner
+            (calibrated to ``clustering``).
+        tie_strength_quantiles: events per undirected tie at probabilities 0, 0.01, ..., 1.
+        mutual_split_quantiles: share of a mutual tie's events in one (random) direction, same grid.
+        top_contact_share: mean share of a user's events with their strongest tie (for reports).
+        activity_degree_corr: Spearman correlation of events/day and degree (copula parameter).
+        window_days: observation window of the fit (days); weights are events per window.
+        n_users_fitted: users the parameters come from.
+        distance_decay_exponent: κ of the stub displacement kernel (density per area ∝ d^-κ); the
+            default 2.35 yields tie probability ∝ d^-2 as in the literature (not fitted: the
+            training data has no locations).
+        min_distance_m: shortest tie displacement (metres); shorter distances are one neighbourhood.
+        max_distance_m: longest tie displacement (metres).
+        degree_scale: multiplies sampled degrees (1 = as fitted).
+        friend_overlap: share of on-network call/SMS ties that are also declared friendships
+            (evidence only; None without a friendship table).
+    """
+
+    degree_pmf: list[float]
+    offnet_share: float
+    reciprocity: float
+    clustering: float
+    triangle_share: float
+    tie_strength_quantiles: list[float]
+    mutual_split_quantiles: list[float]
+    top_contact_share: float
+    activity_degree_corr: float
+    window_days: float
+    n_users_fitted: int
+    distance_decay_exponent: float = 2.35
+    min_distance_m: float = 100.0
+    max_distance_m: float = 100_000.0
+    degree_scale: float = 1.0
+    friend_overlap: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str = "SocialParams") -> SocialParams:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ZenInputError(f"unknown social parameters {sorted(unknown)}", source)
+        return cls(**d)
+
+    def save(self, path: str | Path) -> Path:
+        return write_json_atomic(self.to_dict(), path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> SocialParams:
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text()), str(path))
+        except (OSError, json.JSONDecodeError, TypeError) as err:
+            raise ZenInputError(f"cannot read social parameters: {err}", str(path)) from err
+
+
+# ---------------------------------------------------------------------------------------------- fit
+
+def fit_social(records: pd.DataFrame, user_ids: np.ndarray, friendships: pd.DataFrame | None = None,
+               days: float | None = None, calibration_users: int = 3000, seed: int = 0) -> SocialParams:
+    """Fit the social graph parameters on the records of ``user_ids`` (e.g. the training users).
+
+    Args:
+        records: two-sided CDR records; only those of ``user_ids`` are used. Counterparts outside
+            ``user_ids`` count as outside the observed population (off-network).
+        user_ids: the observed population.
+        friendships: optional undirected ``src, dst`` friendships (e.g. ``fb_friends.csv``).
+        days: observation window (days); the span of the timestamps when None.
+        calibration_users: size of the simulated population used to calibrate triadic closure.
+        seed: seed of that simulation.
+    """
+    user_ids = np.unique(np.asarray(user_ids, np.int64))
+    rec = records[records["user_id"].isin(user_ids)]
+    if len(rec) == 0:
+        raise ZenInputError("no records of the given users; cannot fit the social graph", "fit_social")
+    if days is None:
+        span = (rec["timestamp"].max() - rec["timestamp"].min()).total_seconds() / 86400.0
+        days = float(max(1.0, np.ceil(span)))
+    edges = _relabel_outsiders(edges_from_records(rec), user_ids)
+    m = graph_measures(edges, user_ids)
+    if len(m.degree) == 0:
+        raise ZenInputError("the records have no calls or SMS with a counterpart", "fit_social")
+    degree_pmf = np.bincount(m.degree)[1:] / len(m.degree)
+    events = rec.groupby("user_id").size()
+    deg_by_user = _degree_by_user(edges, events.index.to_numpy(np.int64))
+    corr = float(spearmanr(events.to_numpy(), deg_by_user).statistic) if len(events) > 2 else 0.0
+    params = SocialParams(
+        degree_pmf=degree_pmf.tolist(),
+        offnet_share=float((m.offnet_share * m.degree).sum() / m.degree.sum()),
+        reciprocity=float(m.reciprocity),
+        clustering=float(np.mean(m.clustering)) if len(m.clustering) else 0.0,
+        triangle_share=0.0,
+        tie_strength_quantiles=_quantiles(m.tie_strength),
+        mutual_split_quantiles=_quantiles(_mutual_split(edges)),
+        top_contact_share=float(np.nanmean(m.top_share)),
+        activity_degree_corr=0.0 if not np.isfinite(corr) else corr,
+        window_days=float(days),
+        n_users_fitted=int(len(user_ids)),
+        friend_overlap=_friend_overlap(edges, friendships),
+    )
+    params.triangle_share = calibrate_triangles(params, calibration_users, seed)
+    return params
+
+
+def _relabel_outsiders(edges: pd.DataFrame, user_ids: np.ndarray) -> pd.DataFrame:
+    """Give counterparts outside ``user_ids`` off-network ids (>= OFFNET_BASE)."""
+    out = edges.copy()
+    nodes = np.unique(np.concatenate([out["src"].to_numpy(), out["dst"].to_numpy()]))
+    outsiders = nodes[~np.isin(nodes, user_ids)]
+    for col in ("src", "dst"):
+        v = out[col].to_numpy(np.int64)
+        is_out = ~np.isin(v, user_ids)
+        v = v.copy()
+        v[is_out] = OFFNET_BASE + np.searchsorted(outsiders, v[is_out])
+        out[col] = v
+    return out
+
+
+def _degree_by_user(edges: pd.DataFrame, users: np.ndarray) -> np.ndarray:
+    """Distinct contacts (either direction) of each of ``users``, ``[users]``."""
+    pairs = pd.concat([edges[["src", "dst"]].set_axis(["u", "v"], axis=1),
+                       edges[["dst", "src"]].set_axis(["u", "v"], axis=1)]).drop_duplicates()
+    counts = pairs.groupby("u").size()
+    return counts.reindex(users, fill_value=0).to_numpy()
+
+
+def _quantiles(x: np.ndarray) -> list[float]:
+    x = np.asarray(x, float)
+    if len(x) == 0:
+        return [1.0] * QUANTILE_POINTS
+    return np.quantile(x, np.linspace(0.0, 1.0, QUANTILE_POINTS)).tolist()
+
+
+def _mutual_split(edges: pd.DataFrame) -> np.ndarray:
+    """Share of a mutual tie's events in its src < dst direction, one value per mutual tie."""
+    e = edges[edges["src"] != edges["dst"]]
+    fwd = e[e["src"] < e["dst"]].set_index(["src", "dst"])["weight"]
+    bwd = e[e["src"] > e["dst"]].set_index(["dst", "src"])["weight"]
+    bwd.index = bwd.index.set_names(["src", "dst"])
+    both = pd.concat([fwd.rename("f"), bwd.rename("b")], axis=1, join="inner")
+    share = (both["f"] / (both["f"] + both["b"])).to_numpy()
+    return np.concatenate([share, 1.0 - share])  # symmetric: the direction label is arbitrary
+
+
+def _friend_overlap(edges: pd.DataFrame, friendships: pd.DataFrame | None) -> float | None:
+    if friendships is None or len(friendships) == 0:
+        return None
+    on = edges[(edges["src"] < OFFNET_BASE) & (edges["dst"] < OFFNET_BASE)]
+    ties = np.unique(np.sort(on[["src", "dst"]].to_numpy(np.int64), axis=1), axis=0)
+    if len(ties) == 0:
+        return None
+    friends = np.unique(np.sort(friendships[["src", "dst"]].to_numpy(np.int64), axis=1), axis=0)
+    key = lambda a: a[:, 0] * (1 << 32) + a[:, 1]  # noqa: E731
+    return float(np.isin(key(ties), key(friends)).mean())
+
+
+def calibrate_triangles(params: SocialParams, n_users: int = 3000, seed: int = 0,
+                        iterations: int = 8) -> float:
+    """The triangle share whose generated graph has the fitted clustering (bisection on a simulation).
+
+    The simulated users live in a synthetic city (exponential density, 3 km scale); the result
+    depends little on the layout because triangle units, not distance, make most triangles.
+    """
+    rng = np.random.default_rng(seed)
+    lat, lon = LocalProjection(45.0, 9.0).to_latlon(sample_city_points(n_users, 3.0, 25.0, rng))
+    lo, hi = 0.0, 0.95
+    for _ in range(iterations):
+        mid = (lo + hi) / 2
+        trial = dataclasses.replace(params, triangle_share=mid)
+        m = graph_measures(generate_social_graph(trial, lat, lon, None, seed), np.arange(n_users))
+        if (np.mean(m.clustering) if len(m.clustering) else 0.0) < params.clustering:
+            lo = mid
+        else:
+            hi = mid
+    return float((lo + hi) / 2)
+
+
+# ----------------------------------------------------------------------------------------- generate
+
+def generate_social_graph(params: SocialParams, home_lat: np.ndarray, home_lon: np.ndarray,
+                          activity: np.ndarray | None = None, seed: int = 0) -> pd.DataFrame:
+    """A directed social graph for users 0..N-1 living at the given homes.
+
+    Args:
+        params: fitted parameters.
+        home_lat: ``[N]`` home latitude of each user (degrees).
+        home_lon: ``[N]`` home longitude (degrees).
+        activity: optional ``[N]`` events/day per user; more active users get more ties.
+        seed: random seed; same seed and inputs ⇒ same graph.
+
+    Returns:
+        Edges ``src, dst, weight`` (int64, int64, float64), sorted by ``src, dst``; weight = events
+        per observation window in that direction (a relative tie strength). Off-network contacts
+        have ids ``>= OFFNET_BASE``.
+    """
+    home_lat, home_lon = np.asarray(home_lat, float), np.asarray(home_lon, float)
+    n = len(home_lat)
+    if n == 0 or len(home_lon) != n or (activity is not None and len(activity) != n):
+        raise ZenInputError("home_lat, home_lon (and activity) need the same non-zero length",
+                            "generate_social_graph")
+    rng = np.random.default_rng(seed)
+    degree = _sample_degrees(params, n, activity, rng)
+    offnet = rng.binomial(degree, params.offnet_share)
+    onnet = degree - offnet
+    corners = rng.binomial(onnet // 2, params.triangle_share)  # each triangle corner = 2 ties
+    xy = LocalProjection(float(home_lat.mean()), float(home_lon.mean())).to_xy(home_lat, home_lon)
+    keys, left = _spatial_groups(corners, xy, params, rng, np.empty(0, np.int64), size=3)
+    keys, _ = _spatial_groups(onnet - 2 * (corners - left), xy, params, rng, keys, size=2)
+    ties = np.stack([keys // n, keys % n], axis=1)
+    off_owner = np.repeat(np.arange(n, dtype=np.int64), offnet)
+    off_ties = np.stack([off_owner, OFFNET_BASE + np.arange(len(off_owner), dtype=np.int64)], axis=1)
+    return _directed_weighted(np.concatenate([ties, off_ties]), params, rng)
+
+
+def _sample_degrees(params: SocialParams, n: int, activity: np.ndarray | None,
+                    rng: np.random.Generator) -> np.ndarray:
+    """``[N]`` degrees from the fitted pmf; a Gaussian copula ties them to activity ranks."""
+    noise = rng.standard_normal(n)
+    if activity is not None and n > 1:
+        rho = float(np.clip(params.activity_degree_corr, -0.99, 0.99))
+        ranks = np.argsort(np.argsort(np.asarray(activity, float), kind="stable"), kind="stable")
+        z_activity = ndtri((ranks + 0.5) / n)
+        noise = rho * z_activity + np.sqrt(1.0 - rho * rho) * noise
+    cdf = np.cumsum(params.degree_pmf)
+    degree = 1 + np.searchsorted(cdf / cdf[-1], ndtr(noise), side="left")
+    if params.degree_scale != 1.0:
+        degree = np.maximum(1, np.round(degree * params.degree_scale)).astype(np.int64)
+    return degree.astype(np.int64)
+
+
+def _hilbert_index(ix: np.ndarray, iy: np.ndarray, order: int = HILBERT_ORDER) -> np.ndarray:
+    """Position along a Hilbert curve of grid cells (ix, iy) in [0, 2**order) (vectorised)."""
+    x, y = ix.astype(np.int64), iy.astype(np.int64)
+    side = np.int64(1) << order
+    d = np.zeros_like(x)
+    s = side >> 1
+    while s > 0:
+        rx = (x & s) > 0
+        ry = (y & s) > 0
+        d += s * s * ((3 * rx.astype(np.int64)) ^ ry.astype(np.int64))
+        flip = ~ry & rx
+        x = np.where(flip, side - 1 - x, x)
+        y = np.where(flip, side - 1 - y, y)
+        swap = ~ry
+        x, y = np.where(swap, y, x), np.where(swap, x, y)
+        s >>= 1
+    return d
+
+
+def _displacements(n: int, params: SocialParams, extent_m: float, rng: np.random.Generator) -> np.ndarray:
+    """``[n, 2]`` displacements (metres): density per area ∝ d^-α, lengths in [min, max] distance."""
+    a = params.distance_decay_exponent
+    lo = params.min_distance_m
+    hi = max(lo * 1.01, min(params.max_distance_m, extent_m))
+    u = rng.random(n)
+    if abs(a - 2.0) < 1e-9:
+        r = lo * (hi / lo) ** u
+    else:
+        e = 2.0 - a
+        r = (lo ** e + u * (hi ** e - lo ** e)) ** (1.0 / e)
+    theta = rng.uniform(0.0, 2 * np.pi, n)
+    return np.stack([r * np.cos(theta), r * np.sin(theta)], axis=1)
+
+
+def _spatial_groups(counts: np.ndarray, xy: np.ndarray, params: SocialParams, rng: np.random.Generator,
+                    keys: np.ndarray, size: int, rounds: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Tie users into pairs (``size`` 2) or triangles (``size`` 3) of people living near each other.
+
+    Each user owns ``counts[u]`` slots; each slot is a point displaced from the user's home by the
+    distance-decay kernel; slots are sorted along a Hilbert curve of those points and consecutive
+    slots form a group. Groups with a repeated user (and pairs that already exist) are retried
+    with fresh displacements for a few rounds.
+
+    Args:
+        keys: sorted keys ``u * N + v`` (u < v) of the ties so far.
+
+    Returns:
+        (sorted keys of all ties, old and new; slots left unused ``[N]``).
+    """
+    n = len(xy)
+    remaining = counts.astype(np.int64).copy()
+    extent = float(np.hypot(*(xy.max(axis=0) - xy.min(axis=0)))) + 1.0
+    for _ in range(rounds):
+        owner = np.repeat(np.arange(n, dtype=np.int64), remaining)
+        if len(owner) < size:
+            break
+        point = xy[owner] + _displacements(len(owner), params, extent, rng)
+        cell = (point - point.min(axis=0)) / (np.ptp(point, axis=0).max() + 1e-9) * ((1 << HILBERT_ORDER) - 1)
+        key = _hilbert_index(cell[:, 0].astype(np.int64), cell[:, 1].astype(np.int64))
+        order = np.lexsort((rng.random(len(owner)), key))
+        groups = owner[order[: len(order) // size * size]].reshape(-1, size)
+        if size == 2:
+            keys, used = _add_unique(keys, groups, n)
+        else:
+            g = np.sort(groups, axis=1)
+            used = g[(g[:, 0] != g[:, 1]) & (g[:, 1] != g[:, 2])]
+            sides = np.concatenate([used[:, [0, 1]], used[:, [1, 2]], used[:, [0, 2]]])
+            keys, _ = _add_unique(keys, sides, n)
+        remaining = remaining - np.bincount(used.ravel(), minlength=n)
+    return keys, remaining
+
+
+def _add_unique(keys: np.ndarray, candidates: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Add candidate ties ``[C, 2]`` that are not self pairs, repeats or already in ``keys``.
+
+    Args:
+        keys: sorted int64 keys ``u * n + v`` (u < v) of the existing ties.
+
+    Returns:
+        (sorted keys of all ties, the added ties ``[A, 2]``).
+    """
+    cand = np.sort(candidates, axis=1)
+    cand = cand[cand[:, 0] != cand[:, 1]]
+    key = cand[:, 0] * n + cand[:, 1]
+    order = np.argsort(key, kind="stable")
+    key, cand = key[order], cand[order]
+    new = np.ones(len(key), bool)
+    new[1:] = key[1:] != key[:-1]
+    if len(keys):
+        pos = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
+        new &= keys[pos] != key
+    merged = np.concatenate([keys, key[new]])
+    return merged[np.argsort(merged, kind="stable")], cand[new]  # two sorted runs: a linear merge
+
+
+def _directed_weighted(ties: np.ndarray, params: SocialParams, rng: np.random.Generator) -> pd.DataFrame:
+    """Directions (mutual with the fitted probability) and weights of undirected ties ``[T, 2]``."""
+    t = len(ties)
+    mutual_share = params.reciprocity / max(2.0 - params.reciprocity, 1e-9)  # edge-level -> tie-level
+    mutual = rng.random(t) < mutual_share
+    flip = rng.random(t) < 0.5
+    a = np.where(flip, ties[:, 1], ties[:, 0])
+    b = np.where(flip, ties[:, 0], ties[:, 1])
+    grid = np.linspace(0.0, 1.0, QUANTILE_POINTS)
+    strength = np.maximum(1.0, np.round(np.interp(rng.random(t), grid, params.tie_strength_quantiles)))
+    split = np.interp(rng.random(t), grid, params.mutual_split_quantiles)
+    forward = np.where(mutual, np.maximum(strength * split, 0.0), strength)
+    src = np.concatenate([a, b[mutual]])
+    dst = np.concatenate([b, a[mutual]])
+    weight = np.concatenate([forward, (strength * (1.0 - split))[mutual]])
+    keep = weight > 0
+    edges = pd.DataFrame({"src": src[keep], "dst": dst[keep], "weight": weight[keep].astype(np.float64)})
+    return edges.sort_values(["src", "dst"], kind="stable").reset_index(drop=True)
+
+
+def contact_table(edges: pd.DataFrame, n_users: int, max_rank: int) -> np.ndarray:
+    """``[n_users, max_rank]`` int64 counterpart ids by tie strength, strongest first (-1 padded).
+
+    A tie's strength is the weight in both directions summed; equal strengths are ordered by the
+    counterpart id (as in ``zen.traffic.timeline.contact_ranks``). The assembler maps the traffic
+    model's "k-th strongest tie" of user ``u`` to ``table[u, k]``.
+    """
+    src = edges["src"].to_numpy(np.int64)
+    dst = edges["dst"].to_numpy(np.int64)
+    w = edges["weight"].to_numpy(np.float64)
+    user = np.concatenate([src, dst])
+    other = np.concatenate([dst, src])
+    weight = np.concatenate([w, w])
+    keep = (user >= 0) & (user < n_users) & (user != other)
+    user, other, weight = user[keep], other[keep], weight[keep]
+    order = np.lexsort((other, user))  # sum both directions of a tie
+    user, other, weight = user[order], other[order], weight[order]
+    start = np.flatnonzero(np.r_[True, (user[1:] != user[:-1]) | (other[1:] != other[:-1])])
+    user, other, weight = user[start], other[start], np.add.reduceat(weight, start) if len(start) else weight
+    order = np.lexsort((other, -weight, user))  # strongest first, ties by counterpart id
+    user, other = user[order], other[order]
+    first = np.searchsorted(user, user, side="left")
+    rank = np.arange(len(user)) - first
+    table = np.full((n_users, max_rank), -1, dtype=np.int64)
+    fits = rank < max_rank
+    table[user[fits], rank[fits]] = other[fits]
+    return table

@@ -1,0 +1,116 @@
+"""The ``zen-evaluate`` stage: fidelity, usefulness and privacy of a synthetic dataset, with the
+real-vs-real floor computed in the same run, written as a report folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+from omegaconf import DictConfig, OmegaConf
+
+from zen.data import load_dataset, split_users
+from zen.evaluation import plots
+from zen.evaluation.fidelity import fidelity_scores
+from zen.evaluation.privacy import privacy_scores
+from zen.evaluation.report import Evaluation, Thresholds, summary_rows, terminal_table, write_report
+from zen.evaluation.sample import CDRSample
+from zen.evaluation.usefulness import usefulness_scores
+from zen.io.dataset import read_dataset
+from zen.schema import ZenInputError
+
+SPLITS = ("train", "val", "holdout", "all")
+
+
+def _from_folder(path: str, label: str) -> CDRSample:
+    folder = Path(path)
+    if not folder.is_dir():
+        raise ZenInputError("dataset folder not found; pass the 'dataset' folder that zen-generate wrote",
+                            str(folder))
+    ds = read_dataset(folder)
+    return CDRSample(ds.records, ds.start, ds.days, ds.antennas, label, {"path": str(folder)})
+
+
+class _RealData:
+    """The real source of ``cfg.data`` and its user split, loaded once and only when needed."""
+
+    def __init__(self, cfg: DictConfig):
+        self.cfg, self._data, self._split = cfg, None, None
+
+    def sample(self, which: str) -> CDRSample:
+        if which not in SPLITS:
+            return _from_folder(which, Path(which).name)
+        if self._data is None:
+            data = self.cfg.data
+            self._data = load_dataset(data.name, **OmegaConf.to_container(data.loader, resolve=True))
+            self._split = split_users(self._data.user_ids, **OmegaConf.to_container(data.split, resolve=True))
+        ids = self._data.user_ids if which == "all" else getattr(self._split, which)
+        subset = self._data.subset(ids)
+        return CDRSample(subset.records, subset.start, subset.days, subset.antennas, which,
+                         {"source": self.cfg.data.name, "split": which})
+
+
+def _non_empty(sample: CDRSample, role: str) -> CDRSample:
+    if len(sample.records) == 0:
+        raise ZenInputError(f"the {role} users ({sample.label}) have no records; check the data split")
+    return sample
+
+
+def _figures(cfg: DictConfig, synthetic: CDRSample, real: CDRSample, train: CDRSample,
+             scores: dict, useful: dict | None, private: dict | None) -> dict:
+    figures = {"individual_cdfs": plots.individual_cdfs(synthetic, real, train),
+               "hourly_profiles": plots.hourly_profiles(synthetic, real, train),
+               "global_distributions": plots.global_distributions(synthetic, real, train)}
+    if useful is not None:
+        figures["usefulness"] = plots.usefulness(useful, scores, list(cfg.usefulness.ran_thresholds),
+                                                 synthetic.label, real.label)
+    if private is not None:
+        figures["privacy"] = plots.privacy(private, synthetic.label, real.label)
+    return figures
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    """Compare ``cfg.synthetic`` with the real users ``cfg.real`` and write the report to ``cfg.out_dir``.
+
+    Returns:
+        The synthetic data's scores (metric name -> value), plus ``overall_score`` and
+        ``floor_overall_score``.
+    """
+    if OmegaConf.is_missing(cfg, "synthetic"):
+        raise ZenInputError("synthetic=<dataset folder> is required (the folder zen-generate wrote)")
+    synthetic = _non_empty(_from_folder(str(cfg.synthetic), "synthetic"), "synthetic")
+    source = _RealData(cfg)
+    real = _non_empty(source.sample(str(cfg.real)), "real")
+    train = _non_empty(source.sample(str(cfg.train)), "training")
+    scores, skipped = fidelity_scores(synthetic, real)
+    floor, _ = fidelity_scores(train, real)
+    useful = private = None
+    if cfg.tasks.usefulness:
+        u = cfg.usefulness
+        args = (list(u.ran_thresholds), float(u.anomaly_rate), float(u.z_threshold), int(cfg.seed))
+        more, useful = usefulness_scores(synthetic, real, train, *args)
+        scores.update(more)
+        floor.update(usefulness_scores(train, real, train, *args)[0])
+        if useful["unit_kind"] == "group":
+            skipped["usefulness/per_cell"] = ("no cells on both sides: tasks run per traffic group "
+                                              f"({', '.join(useful['units'])}) instead of per cell")
+    if cfg.tasks.privacy:
+        more, private = privacy_scores(synthetic, train, real)
+        scores.update(more)
+        reference = source.sample(str(cfg.privacy_floor)) if cfg.privacy_floor else None
+        if reference is not None and len(reference.records):
+            floor.update(privacy_scores(reference, train, real)[0])
+        else:
+            skipped["privacy/floor"] = "no real reference users (privacy_floor) to compute the floor"
+    inputs = {"synthetic": str(cfg.synthetic), "real": str(cfg.real), "train": str(cfg.train),
+              "privacy_floor": cfg.privacy_floor, "seed": int(cfg.seed),
+              "users": {s.label: s.n_users for s in (synthetic, real, train)},
+              "days": {s.label: s.days for s in (synthetic, real, train)}}
+    figures = _figures(cfg, synthetic, real, train, scores, useful, private)
+    ev = Evaluation(scores, floor, skipped, Thresholds(**cfg.thresholds), inputs, figures)
+    document = write_report(ev, Path(cfg.out_dir).resolve())
+    for fig in ev.figures.values():
+        plt.close(fig)
+    print(terminal_table(ev, summary_rows(ev)))
+    return {**scores, "overall_score": document["overall_score"],
+            "floor_overall_score": document["floor_overall_score"]}

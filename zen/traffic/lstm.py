@@ -1,0 +1,260 @@
+"""The LSTM traffic model: fit on real users, save, load, sample new populations.
+
+``LSTMTrafficModel`` ties the pieces together (one job each):
+
+* ``tokenizer.py`` — the weekly clock (hour-of-week intensity, time rescaling) and the
+  per-user step tensors;
+* ``profiles.py`` — user profiles and the Gaussian mixture new users draw theirs from;
+* ``network.py`` — the LSTM marked point process and its log-likelihood;
+* ``train_loop.py`` — truncated BPTT, early stopping, resumable checkpoints;
+* ``sampler.py`` — lock-step sampling with finished users removed from the batch.
+
+Example::
+
+    model = LSTMTrafficModel(hidden=64)
+    model.fit(train, val, trainer=trainer_cfg, work_dir=Path("run/model"),
+              device=torch.device("cpu"), seed=0)
+    tl = model.sample(1000, days=7, start=pd.Timestamp("2024-01-01", tz="UTC"), seed=1)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from zen.data.base import CDRData
+from zen.io import atomic_path, write_json_atomic
+from zen.schema import ZenInputError
+from zen.traffic import train_loop
+from zen.traffic.network import TrafficLSTM
+from zen.traffic.profiles import ACTIVITY, PROFILE_FEATURES, ProfileDistribution, user_profiles
+from zen.traffic.sampler import sample_population
+from zen.traffic.timeline import Timelines
+from zen.traffic.tokenizer import StepBatch, WeeklyClock, encode_users, week_offset_s
+
+WEIGHTS = "lstm.pt"
+
+
+class LSTMTrafficModel:
+    """Marked temporal point process with an LSTM, conditioned on the clock and a user profile.
+
+    Args:
+        hidden: LSTM hidden size. layers: LSTM layers.
+        n_mix: log-normal mixture components of the time and duration heads.
+        max_rank: contact-rank classes; ranks at or beyond the last share it.
+        mark_hidden: width of the layer shared by the mark heads.
+        profile_components: Gaussian-mixture components of the population profile law.
+        clock_smoothing: pseudo-count of events per hour-of-week bin of the weekly clock.
+        bptt: steps per truncated-BPTT chunk (the trainer's ``bptt`` wins when given).
+        eval_users: users sampled for the TensorBoard figures and metrics.
+        eval_days: days sampled for them.
+    """
+
+    kind = "lstm"
+
+    def __init__(self, hidden: int = 64, layers: int = 2, n_mix: int = 8, max_rank: int = 24,
+                 mark_hidden: int = 64, profile_components: int = 4, clock_smoothing: float = 1.0,
+                 bptt: int = 128, eval_users: int = 300, eval_days: float = 7.0):
+        self.config = {"hidden": hidden, "layers": layers, "n_mix": n_mix, "max_rank": max_rank,
+                       "mark_hidden": mark_hidden, "profile_components": profile_components,
+                       "clock_smoothing": clock_smoothing, "bptt": bptt, "eval_users": eval_users,
+                       "eval_days": eval_days}
+        self.net: TrafficLSTM | None = None
+        self.clock: WeeklyClock | None = None
+        self.profiles: ProfileDistribution | None = None
+        self.features: tuple[str, ...] = PROFILE_FEATURES
+        self.profile_mean = self.profile_std = np.zeros(0)
+        self.scalers: dict[str, float] = {}
+        self.history_: list[dict[str, float | None]] = []  # per-epoch NLL of the last fit
+
+    # ----------------------------------------------------------------------------- data -> tensors
+    def _encode(self, data: CDRData, batch_size: int) -> list[StepBatch]:
+        """Step tensors of ``data``'s users, sorted by length and cut into batches of users."""
+        if len(data.records) == 0:
+            raise ZenInputError("no records to fit or score the LSTM on", data.name)
+        uids = data.user_ids
+        tl = Timelines.from_records(data.records, data.start, user_index=uids)
+        raw, contacts = user_profiles(data.records, data.days, uids, self.features)
+        prof = (raw - self.profile_mean) / self.profile_std
+        order = np.argsort(np.bincount(tl.user, minlength=len(uids)), kind="stable")
+        offset = week_offset_s(data.start)
+        return [encode_users(tl, order[i:i + batch_size], data.days, offset, self.clock, prof, contacts,
+                             self.config["max_rank"]) for i in range(0, len(order), batch_size)]
+
+    def _fit_population(self, train: CDRData, seed: int) -> None:
+        """Weekly clock, profile features, their scaling and the population profile law."""
+        offset = week_offset_s(train.start)
+        t_s = (train.records["timestamp"] - train.start).dt.total_seconds().to_numpy()
+        self.clock = WeeklyClock.fit(t_s + offset, offset, train.days, self.config["clock_smoothing"])
+        has_data = bool((train.records["event"].astype(str) == "data").any())
+        self.features = tuple(f for f in PROFILE_FEATURES if has_data or f != "logit_data_share")
+        raw, _ = user_profiles(train.records, train.days, train.user_ids, self.features)
+        self.profile_mean, self.profile_std = raw.mean(0), raw.std(0) + 1e-6
+        self.profiles = ProfileDistribution.fit(raw, self.config["profile_components"], seed)
+
+    @staticmethod
+    def _scalers(batches: list[StepBatch]) -> dict[str, float]:
+        gaps = torch.cat([torch.log(b.gap[b.is_event]) for b in batches]).float()
+        durs = torch.cat([torch.log(b.dur_next[b.is_event & (b.dur_next > 0)]) for b in batches])
+        if len(durs) < 2:
+            durs = torch.tensor([0.0, 1.0])
+        return {"gap_loc": float(gaps.mean()), "gap_scale": float(gaps.std()) + 1e-3,
+                "dur_loc": float(durs.mean()), "dur_scale": float(durs.std()) + 1e-3}
+
+    # ----------------------------------------------------------------------------- fit
+    def fit(self, train: CDRData, val: CDRData | None, *, trainer: dict[str, Any], work_dir: Path,
+            device: torch.device, seed: int, resume: bool = False) -> dict[str, float]:
+        """Fit on ``train``'s users, early-stop on ``val``'s NLL; checkpoints in
+        ``work_dir/checkpoints``, TensorBoard events in ``work_dir.parent / "tensorboard"``.
+
+        Returns:
+            ``train/nll``, ``val/nll`` (nats per event), ``epochs``, ``steps``.
+        """
+        device = torch.device(device)
+        trainer = {"bptt": self.config["bptt"], **dict(trainer)}
+        self._fit_population(train, seed)
+        batch_size = int(trainer["batch_size"])
+        train_batches = self._encode(train, batch_size)
+        val_batches = self._encode(val, batch_size) if val is not None and len(val.records) else []
+        self.scalers = self._scalers(train_batches)
+        self.net = self._build_net().to(device)
+        self.net.init_weights(torch.Generator().manual_seed(seed))
+        self.net.to(device)
+        writer = _summary_writer(Path(work_dir).parent / "tensorboard")
+        if writer is not None:
+            writer.add_text("hparams", json.dumps({"model": self.config, "trainer": trainer}, default=str))
+
+        def on_eval(epoch: int) -> None:
+            if writer is not None and val is not None:
+                _log_generated(writer, self, val, epoch, device)
+
+        result = train_loop.train(self.net, train_batches, val_batches, self.scalers, trainer, Path(work_dir),
+                       device, seed, resume=resume, writer=writer, on_eval=on_eval)
+        if writer is not None:
+            writer.close()
+        self.net.eval()
+        self.history_ = result.pop("history")
+        return result
+
+    def _build_net(self) -> TrafficLSTM:
+        c = self.config
+        return TrafficLSTM(len(self.features), hidden=c["hidden"], layers=c["layers"], n_mix=c["n_mix"],
+                           max_rank=c["max_rank"], mark_hidden=c["mark_hidden"])
+
+    # ----------------------------------------------------------------------------- save / load
+    def save(self, traffic_dir: Path) -> None:
+        """Weights, config, clock, profile law, scalers: all that sampling needs."""
+        traffic_dir = Path(traffic_dir)
+        traffic_dir.mkdir(parents=True, exist_ok=True)
+        state = {"model": {k: v.cpu() for k, v in self.net.state_dict().items()}, "config": self.config,
+                 "features": list(self.features), "clock_rate": self.clock.rate.cpu().numpy().tolist(),
+                 "profiles": self.profiles.state_dict(), "profile_mean": self.profile_mean.tolist(),
+                 "profile_std": self.profile_std.tolist(), "scalers": self.scalers}
+        with atomic_path(traffic_dir / WEIGHTS) as tmp:
+            torch.save(state, tmp)
+        write_json_atomic({k: v for k, v in state.items() if k != "model"}, traffic_dir / "lstm.json")
+
+    @classmethod
+    def load(cls, traffic_dir: Path, device: torch.device | str = "cpu") -> LSTMTrafficModel:
+        path = Path(traffic_dir) / WEIGHTS
+        if not path.exists():
+            raise ZenInputError("no LSTM weights in the model folder; run zen-train model=lstm", str(path))
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        model = cls(**state["config"])
+        model.features = tuple(state["features"])
+        model.clock = WeeklyClock(np.asarray(state["clock_rate"]))
+        model.profiles = ProfileDistribution.from_state_dict(state["profiles"])
+        model.profile_mean = np.asarray(state["profile_mean"])
+        model.profile_std = np.asarray(state["profile_std"])
+        model.scalers = dict(state["scalers"])
+        model.net = model._build_net()
+        model.net.load_state_dict(state["model"])
+        model.net.to(device).eval()
+        return model
+
+    # ----------------------------------------------------------------------------- sample / score
+    def sample_activity(self, n_users: int, rng: np.random.Generator) -> np.ndarray:
+        """Expected events per day of ``n_users`` new users. ``[n_users]``."""
+        return np.exp(self.profiles.sample(n_users, rng)[:, ACTIVITY])
+
+    def sample(self, n_users: int, days: float, start: pd.Timestamp, seed: int,
+               device: torch.device | str = "cpu", activity: np.ndarray | None = None) -> Timelines:
+        """Events of ``n_users`` new users over ``[0, days * 86400)`` s from ``start`` (UTC).
+
+        Profiles are drawn from the fitted population law (conditioned on ``activity``, events
+        per day ``[n_users]``, when given). Same seed, same device => same timelines.
+        """
+        rng = np.random.default_rng(seed)
+        if activity is None:
+            raw = self.profiles.sample(n_users, rng)
+        else:
+            activity = np.asarray(activity, np.float64)
+            if activity.shape != (n_users,) or not np.all(activity > 0):
+                raise ZenInputError(f"activity must be {n_users} positive events/day values")
+            raw = self.profiles.sample_given_activity(np.log(activity), rng)
+        contacts = np.ones(n_users, np.int64)
+        if "log_contacts" in self.features:
+            contacts = np.maximum(np.rint(np.exp(raw[:, self.features.index("log_contacts")])), 1)
+        device = torch.device(device)
+        net = self.net.to(device).eval()
+        prof = torch.tensor((raw - self.profile_mean) / self.profile_std, dtype=torch.float32, device=device)
+        gen = torch.Generator(device=device).manual_seed(int(seed))
+        return sample_population(net, self.clock.to(device), prof,
+                                 torch.as_tensor(contacts, dtype=torch.long, device=device),
+                                 self.scalers, days * 86400.0, week_offset_s(start), gen)
+
+    def nll_per_event(self, data: CDRData, device: torch.device | str = "cpu") -> float:
+        """Mean NLL per event (nats) of ``data``'s users: event times (density in seconds,
+        including no event between the last one and the window end) + kind + call outcome +
+        duration (density in seconds) + contact rank, each user conditioned on the profile
+        computed from their own records."""
+        return self.nll_breakdown(data, device)["total"]
+
+    def nll_breakdown(self, data: CDRData, device: torch.device | str = "cpu") -> dict[str, float]:
+        """:meth:`nll_per_event` per head (``time``, ``kind``, ``outcome``, ``duration``,
+        ``rank``) and their ``total``."""
+        device = torch.device(device)
+        return train_loop.evaluate_nll(self.net.to(device), self._encode(data, 64), self.scalers, device)
+
+
+def _summary_writer(log_dir: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is a dependency; run without events if it is missing
+        return None
+    return SummaryWriter(log_dir=str(log_dir))
+
+
+def _log_generated(writer, model: LSTMTrafficModel, real: CDRData, epoch: int, device: torch.device) -> None:
+    """Sample users, log issue 2's metrics against ``real`` and a figure of both distributions."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from zen.evaluation.metrics import call_durations, first_metrics, hour_of_day_profile, inter_event_times
+
+    days = float(model.config["eval_days"])
+    tl = model.sample(int(model.config["eval_users"]), days, real.start, seed=epoch, device=device)
+    synth = tl.to_records(real.start)
+    for k, v in first_metrics(real.records, synth, real.days, days).items():
+        writer.add_scalar(f"eval/{k}", v, epoch)
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+    for ax, f, title in ((axes[0], inter_event_times, "log10 inter-event time (s)"),
+                         (axes[1], call_durations, "log10 call duration (s)")):
+        for df, label in ((real.records, "real"), (synth, "generated")):
+            x = f(df)
+            ax.hist(np.log10(x[x > 0]), bins=40, density=True, histtype="step", label=label)
+        ax.set_title(title)
+    for df, label in ((real.records, "real"), (synth, "generated")):
+        p = hour_of_day_profile(df)
+        axes[2].plot(p / max(p.sum(), 1), label=label)
+    axes[2].set_title("hour of day (UTC)")
+    axes[0].legend()
+    writer.add_figure("eval/generated_vs_real", fig, epoch)
+    plt.close(fig)

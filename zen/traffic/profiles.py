@@ -1,0 +1,118 @@
+"""User profiles: what makes one subscriber differ from another, and their population law.
+
+A profile is a short vector computed from a user's records over the observation window (in a
+transformed space where a Gaussian mixture fits well). The LSTM is conditioned on it, so heavy
+and light users come from the profile rather than from the sequence alone. New users draw
+profiles from a Gaussian mixture fitted to the training users' profiles: no real profile is
+ever copied.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.mixture import GaussianMixture
+
+PROFILE_FEATURES = ("log_events_per_day", "logit_call_share", "logit_out_share", "log_contacts",
+                    "logit_data_share")
+ACTIVITY = 0  # index of log events/day: the feature sample_activity draws
+
+
+def _logit(k: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Smoothed log-odds of ``k`` successes in ``n`` trials (pseudo-count 0.5 each side)."""
+    return np.log((k + 0.5) / (n - k + 0.5))
+
+
+def user_profiles(records: pd.DataFrame, days: float, user_ids: np.ndarray,
+                  features: tuple[str, ...] = PROFILE_FEATURES) -> tuple[np.ndarray, np.ndarray]:
+    """Raw profile of each user and their number of distinct contacts.
+
+    Args:
+        records: records table (schema ``records``).
+        days: observation window (days).
+        user_ids: ``[n_users]`` ids, in the order of the rows returned.
+        features: which of :data:`PROFILE_FEATURES` to compute, in order.
+
+    Returns:
+        ``[n_users, len(features)]`` float64 profiles and ``[n_users]`` int64 contact counts
+        (at least 1).
+    """
+    uid = pd.Index(np.asarray(user_ids))
+    g = records.groupby("user_id", observed=True)
+    n = g.size().reindex(uid, fill_value=0).to_numpy(float)
+    ev = records["event"].astype(str)
+    calls = (ev == "call").groupby(records["user_id"]).sum().reindex(uid, fill_value=0).to_numpy(float)
+    data = (ev == "data").groupby(records["user_id"]).sum().reindex(uid, fill_value=0).to_numpy(float)
+    talk = n - data
+    outs = ((records["direction"].astype(str) == "out") & (ev != "data")) \
+        .groupby(records["user_id"]).sum().reindex(uid, fill_value=0).to_numpy(float)
+    has_cp = records[records["counterpart_id"] >= 0]
+    contacts = has_cp.groupby("user_id")["counterpart_id"].nunique() \
+        .reindex(uid, fill_value=0).to_numpy(np.int64)
+    contacts = np.maximum(contacts, 1)
+    columns = {
+        "log_events_per_day": np.log(np.maximum(n, 0.5) / days),
+        "logit_call_share": _logit(calls, talk),
+        "logit_out_share": _logit(outs, talk),
+        "log_contacts": np.log(contacts.astype(float)),
+        "logit_data_share": _logit(data, n),
+    }
+    return np.stack([columns[f] for f in features], 1), contacts
+
+
+class ProfileDistribution:
+    """A Gaussian mixture over raw profiles, with sampling conditioned on the activity.
+
+    Args:
+        weights: ``[K]``; means: ``[K, P]``; covariances: ``[K, P, P]``.
+    """
+
+    def __init__(self, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray):
+        self.weights = np.asarray(weights, np.float64)
+        self.means = np.asarray(means, np.float64)
+        self.covariances = np.asarray(covariances, np.float64)
+
+    @classmethod
+    def fit(cls, profiles: np.ndarray, n_components: int, seed: int) -> ProfileDistribution:
+        k = int(min(n_components, max(1, len(profiles) // 10)))
+        gmm = GaussianMixture(k, covariance_type="full", reg_covar=1e-3, n_init=2,
+                              random_state=seed).fit(profiles)
+        return cls(gmm.weights_, gmm.means_, gmm.covariances_)
+
+    def state_dict(self) -> dict[str, list]:
+        return {"weights": self.weights.tolist(), "means": self.means.tolist(),
+                "covariances": self.covariances.tolist()}
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, list]) -> ProfileDistribution:
+        return cls(state["weights"], state["means"], state["covariances"])
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``[n, P]`` new profiles."""
+        comp = rng.choice(len(self.weights), size=n, p=self.weights / self.weights.sum())
+        z = rng.standard_normal((n, self.means.shape[1]))
+        chol = np.linalg.cholesky(self.covariances)  # [K, P, P]
+        return self.means[comp] + np.einsum("nij,nj->ni", chol[comp], z)
+
+    def sample_given_activity(self, log_activity: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """``[n, P]`` profiles whose activity feature equals ``log_activity`` (``[n]``), the
+        other features drawn from the mixture's conditional law given it."""
+        a = np.asarray(log_activity, np.float64)
+        mu0, var0 = self.means[:, ACTIVITY], self.covariances[:, ACTIVITY, ACTIVITY]  # [K]
+        loglik = -0.5 * ((a[:, None] - mu0) ** 2 / var0 + np.log(2 * np.pi * var0))
+        logp = np.log(self.weights) + loglik  # [n, K]
+        p = np.exp(logp - logp.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        comp = (p.cumsum(1) > rng.random(len(a))[:, None]).argmax(1)
+        rest = [i for i in range(self.means.shape[1]) if i != ACTIVITY]
+        cov_r0 = self.covariances[:, rest, ACTIVITY]  # [K, P-1]
+        gain = cov_r0 / var0[:, None]
+        cond_cov = self.covariances[np.ix_(range(len(mu0)), rest, rest)] \
+            - gain[:, :, None] * cov_r0[:, None, :]
+        chol = np.linalg.cholesky(cond_cov + 1e-9 * np.eye(len(rest)))
+        mean = self.means[comp][:, rest] + gain[comp] * (a - mu0[comp])[:, None]
+        z = rng.standard_normal((len(a), len(rest)))
+        out = np.empty((len(a), self.means.shape[1]))
+        out[:, ACTIVITY] = a
+        out[:, rest] = mean + np.einsum("nij,nj->ni", chol[comp], z)
+        return out

@@ -223,3 +223,19 @@ def test_real_copenhagen_traffic_through_the_levels(copenhagen):
     same = (on_net["user_id"] % 25 == on_net["counterpart_id"] % 25).groupby(on_net["user_id"] % 25).mean()
     got = out.features.set_index("cell_id")["calls_isolation"]
     np.testing.assert_allclose(got.loc[same.index].to_numpy(), same.to_numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("calendar, holidays", [("none", 0), ("denmark_2013", 11)])
+def test_config_composes_into_params(calendar, holidays):
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from zen.cli import CONFIG_DIR
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose("features", overrides=[f"features/calendar={calendar}"], return_hydra_config=True)
+    GlobalHydra.instance().clear()
+    params = FeatureParams.from_config(cfg.levels)
+    assert len(params.holiday_days()) == holidays and params.min_home_users == cfg.levels.min_home_users
+    assert cfg.engine == "local" and set(cfg.spark) == {"master", "shuffle_partitions", "driver_memory"}

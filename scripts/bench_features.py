@@ -5,7 +5,8 @@
 Records are generated here (seeded): 100 records per user over 28 days, each user with a home
 cell (60 % of events there, the rest anywhere), counterparts on-network (80 %) or off-network.
 Each (engine, size) runs in a fresh child process; peak memory is the largest summed RSS of that
-process and its children (the Spark JVM included), sampled every 0.2 s.
+process and its children (the Spark JVM included), sampled every 0.2 s; CPU time is their summed
+user + system time at the end of the run (the fairer figure on a shared machine).
 """
 
 from __future__ import annotations
@@ -69,12 +70,14 @@ def child(records_path: str, antennas_path: str, engine: str, result_path: str) 
                            engine_options=options)
     t2 = time.perf_counter()
     Path(result_path).write_text(json.dumps({"read_s": t1 - t0, "features_s": t2 - t1,
+                                             "unify_s": out.seconds["unify"],
+                                             "cpu_s": _tree_usage(os.getpid())[1],
                                              "antennas": len(out.features), **out.counts}))
 
 
-def _tree_rss_mib(root: int) -> float:
-    """Summed RSS of ``root`` and all its descendants (Linux /proc), MiB."""
-    parents, rss = {}, {}
+def _tree_usage(root: int) -> tuple[float, float]:
+    """Summed RSS (MiB) and CPU time (s, user + system) of ``root`` and its descendants (Linux /proc)."""
+    parents, rss, cpu = {}, {}, {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -83,6 +86,7 @@ def _tree_rss_mib(root: int) -> float:
                 fields = f.read().rsplit(")", 1)[1].split()
             parents[int(entry)] = int(fields[1])
             rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+            cpu[int(entry)] = sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
         except (OSError, IndexError, ValueError):
             continue
     tree, frontier = {root}, [root]
@@ -91,7 +95,7 @@ def _tree_rss_mib(root: int) -> float:
         kids = [p for p, pp in parents.items() if pp == pid and p not in tree]
         tree.update(kids)
         frontier.extend(kids)
-    return sum(rss.get(p, 0) for p in tree) / 2**20
+    return sum(rss.get(p, 0) for p in tree) / 2**20, sum(cpu.get(p, 0.0) for p in tree)
 
 
 def measure(records_path: Path, antennas_path: Path, engine: str, timeout_s: float) -> dict:
@@ -101,7 +105,7 @@ def measure(records_path: Path, antennas_path: Path, engine: str, timeout_s: flo
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peak = 0.0
     while proc.poll() is None:
-        peak = max(peak, _tree_rss_mib(proc.pid))
+        peak = max(peak, _tree_usage(proc.pid)[0])
         if time.perf_counter() - started > timeout_s:
             proc.kill()
             return {"engine": engine, "status": f"killed after {timeout_s:.0f} s", "peak_mib": round(peak)}
@@ -111,7 +115,8 @@ def measure(records_path: Path, antennas_path: Path, engine: str, timeout_s: flo
         return {"engine": engine, "status": f"failed: {proc.stderr.strip().splitlines()[-1]}"}
     info = json.loads(result.read_text())
     return {"engine": engine, "status": "ok", "wall_s": round(wall, 1), "read_s": round(info["read_s"], 1),
-            "features_s": round(info["features_s"], 1), "peak_mib": round(peak), "antennas": info["antennas"],
+            "features_s": round(info["features_s"], 1), "unify_s": round(info["unify_s"], 1),
+            "cpu_s": round(info["cpu_s"]), "peak_mib": round(peak), "antennas": info["antennas"],
             "users": info["users"], "machine_users": info["machine_users"]}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -43,13 +44,16 @@ def compute_features(records: pd.DataFrame, antennas: pd.DataFrame, params: Feat
     secure = Path(tempfile.mkdtemp(prefix="zen-features-", dir=work_dir))
     owned = isinstance(engine, str)
     try:
+        started = time.perf_counter()
         chunks = write_user_chunks(records, secure / "level0", params.n_chunks)
+        unified = time.perf_counter()
         runner = make_engine(engine, temp_dir=secure / "spill", **(engine_options or {})) if owned else engine
         try:
             output = run_levels(runner, chunks, antennas, params, secure)
         finally:
             if owned:
                 runner.close()
+        output.seconds = {"unify": unified - started, "levels": time.perf_counter() - unified}
     finally:
         if not keep_intermediate:
             shutil.rmtree(secure, ignore_errors=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -25,12 +25,14 @@ class LevelOutput:
         level2: ``antenna_week``, ``antenna_hour``, ``antenna_pairs`` of kept antennas.
         counts: users, machine users dropped, users with a home, antennas kept and suppressed.
         work_dir: the secure folder of user-level tables when it was kept, else None.
+        seconds: wall time of ``unify`` (writing the user chunks) and ``levels`` (engine start included).
     """
 
     features: pd.DataFrame
     level2: dict[str, pd.DataFrame]
     counts: dict[str, int]
     work_dir: Path | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def run_user_levels(engine: Engine, chunk_files: list[Path], params: FeatureParams, level1_dir: Path) -> None:

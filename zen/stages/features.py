@@ -65,6 +65,7 @@ def features(cfg: DictConfig) -> dict:
         "rows": {"records": len(records), "antennas": len(output.features)},
         "counts": output.counts,
         "seconds": round(seconds, 3),
+        "seconds_by_step": {k: round(v, 3) for k, v in output.seconds.items()},
         "files": {k: str(Path(v).relative_to(out_dir)) for k, v in files.items()},
         "intermediate": str(output.work_dir) if output.work_dir else None,
     }

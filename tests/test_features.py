@@ -164,6 +164,11 @@ def test_bad_input_one_line(mutate, message):
     assert message in str(err.value) and "\n" not in str(err.value)
 
 
+def test_unknown_engine():
+    with pytest.raises(ZenInputError, match="unknown engine 'duck'"):
+        compute_features(fd.records(), fd.antennas(), fd.params(), engine="duck")
+
+
 def test_bad_params():
     with pytest.raises(ZenInputError, match="ISO date"):
         FeatureParams(holidays=("2024-13-01",))

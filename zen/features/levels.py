@@ -295,7 +295,7 @@ def level3_interactions() -> str:
             f"{_ratio(f'SUM({kind} * dist_km)', f'SUM({known})')} AS {kind}_dist_mean_km",
             f"{_ratio(f'SUM(CASE WHEN other_cell = cell_id THEN {kind} ELSE 0 END)', f'SUM({kind})')}"
             f" AS {kind}_isolation",
-            f"CASE WHEN SUM({kind}) > 0 THEN -SUM(CASE WHEN {kind} > 0 THEN {p} * LN(CASE WHEN {kind} > 0 "
+            f"CASE WHEN SUM({kind}) > 0 THEN 0.0 - SUM(CASE WHEN {kind} > 0 THEN {p} * LN(CASE WHEN {kind} > 0 "
             f"THEN {p} ELSE 1.0 END) ELSE 0.0 END) END AS {kind}_entropy",
         ]
     distance = _haversine_km("a1.lat", "a1.lon", "a2.lat", "a2.lon")

@@ -27,6 +27,11 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
+def _quoted(path: Path | str) -> str:
+    """A SQL string literal of a path (single quotes doubled)."""
+    return "'" + Path(path).as_posix().replace("'", "''") + "'"
+
+
 class DuckDBEngine:
     """In-process DuckDB: streams Parquet, spills to disk beyond ``memory_limit``.
 
@@ -48,12 +53,12 @@ class DuckDBEngine:
         if memory_limit:
             self.con.execute(f"SET memory_limit = '{memory_limit}'")
         if temp_dir is not None:
-            self.con.execute(f"SET temp_directory = '{Path(temp_dir).as_posix()}'")
+            self.con.execute(f"SET temp_directory = {_quoted(temp_dir)}")
         self.con.execute("SET preserve_insertion_order = false")
 
     def read_parquet(self, name: str, path: Path) -> None:
-        pattern = f"{Path(path).as_posix()}/**/*.parquet" if Path(path).is_dir() else Path(path).as_posix()
-        self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{pattern}')")
+        pattern = Path(path) / "**" / "*.parquet" if Path(path).is_dir() else Path(path)
+        self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet({_quoted(pattern)})")
 
     def register_frame(self, name: str, frame: pd.DataFrame) -> None:
         self.con.register(f"{name}_frame", frame)
@@ -67,7 +72,7 @@ class DuckDBEngine:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
-        self.con.execute(f"COPY ({sql}) TO '{tmp.as_posix()}' (FORMAT PARQUET)")
+        self.con.execute(f"COPY ({sql}) TO {_quoted(tmp)} (FORMAT PARQUET)")
         os.replace(tmp, path)
 
     def fetch(self, sql: str) -> pd.DataFrame:

@@ -290,13 +290,14 @@ def level3_interactions() -> str:
     parts = []
     for kind in ("calls", "sms"):
         known = f"CASE WHEN dist_km IS NULL THEN 0 ELSE {kind} END"
+        within = f"SUM(CASE WHEN other_cell = cell_id THEN {kind} ELSE 0 END)"
         p = f"CAST({kind} AS DOUBLE) / NULLIF(CAST(total_{kind} AS DOUBLE), 0.0)"
+        safe_p = f"CASE WHEN {kind} > 0 THEN {p} ELSE 1.0 END"  # LN(0) never evaluated
+        p_log_p = f"CASE WHEN {kind} > 0 THEN {p} * LN({safe_p}) ELSE 0.0 END"
         parts += [
             f"{_ratio(f'SUM({kind} * dist_km)', f'SUM({known})')} AS {kind}_dist_mean_km",
-            f"{_ratio(f'SUM(CASE WHEN other_cell = cell_id THEN {kind} ELSE 0 END)', f'SUM({kind})')}"
-            f" AS {kind}_isolation",
-            f"CASE WHEN SUM({kind}) > 0 THEN 0.0 - SUM(CASE WHEN {kind} > 0 THEN {p} * LN(CASE WHEN {kind} > 0 "
-            f"THEN {p} ELSE 1.0 END) ELSE 0.0 END) END AS {kind}_entropy",
+            f"{_ratio(within, f'SUM({kind})')} AS {kind}_isolation",
+            f"CASE WHEN SUM({kind}) > 0 THEN 0.0 - SUM({p_log_p}) END AS {kind}_entropy",
         ]
     distance = _haversine_km("a1.lat", "a1.lon", "a2.lat", "a2.lon")
     return f"""

@@ -4,7 +4,8 @@
 
 Records are generated here (seeded): 100 records per user over 28 days, each user with a home
 cell (60 % of events there, the rest anywhere), counterparts on-network (80 %) or off-network.
-Each (engine, size) runs in a fresh child process; peak memory is the largest summed RSS of that
+The two engines' feature tables are compared value by value (largest absolute and relative
+difference). Each (engine, size) runs in a fresh child process; peak memory is the largest summed RSS of that
 process and its children (the Spark JVM included), sampled every 0.2 s; CPU time is their summed
 user + system time at the end of the run (the fairer figure on a shared machine).
 """
@@ -69,6 +70,7 @@ def child(records_path: str, antennas_path: str, engine: str, result_path: str) 
     out = compute_features(records, antennas, FeatureParams(min_home_users=10, n_chunks=4), engine=engine,
                            engine_options=options)
     t2 = time.perf_counter()
+    out.features.to_parquet(Path(result_path).with_suffix(".parquet"))
     Path(result_path).write_text(json.dumps({"read_s": t1 - t0, "features_s": t2 - t1,
                                              "unify_s": out.seconds["unify"],
                                              "cpu_s": _tree_usage(os.getpid())[1],
@@ -120,6 +122,21 @@ def measure(records_path: Path, antennas_path: Path, engine: str, timeout_s: flo
             "users": info["users"], "machine_users": info["machine_users"]}
 
 
+def compare(local_path: Path, spark_path: Path) -> dict:
+    """Largest absolute and relative difference between the two engines' feature tables."""
+    if not (local_path.exists() and spark_path.exists()):
+        return {"engine": "local vs spark", "status": "not compared (a run failed)"}
+    local, spark = pd.read_parquet(local_path), pd.read_parquet(spark_path)
+    if local.shape != spark.shape or list(local.columns) != list(spark.columns):
+        return {"engine": "local vs spark", "status": f"different shapes {local.shape} vs {spark.shape}"}
+    a, b = local.to_numpy(float), spark.to_numpy(float)
+    same_nan = bool((np.isnan(a) == np.isnan(b)).all())
+    diff = np.abs(np.nan_to_num(a) - np.nan_to_num(b))
+    rel = diff / np.maximum(np.abs(np.nan_to_num(a)), 1e-300)
+    return {"engine": "local vs spark", "status": "ok" if same_nan else "NaN pattern differs",
+            "max_abs_diff": float(diff.max()), "max_rel_diff": float(rel[diff > 0].max(initial=0.0))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -140,6 +157,10 @@ def main() -> None:
                 row = {"records": n, **measure(records_path, antennas_path, engine, args.timeout)}
                 print(json.dumps(row), flush=True)
                 rows.append(row)
+            if set(args.engines) == {"local", "spark"}:
+                rows.append({"records": n, **compare(Path(tmp) / "result-local.parquet",
+                                                     Path(tmp) / "result-spark.parquet")})
+                print(json.dumps(rows[-1]), flush=True)
     meta = {"machine": f"{platform.machine()} VM, {os.cpu_count()} cores, shared",
             "python": platform.python_version(), "load_avg_at_end": os.getloadavg()}
     Path(args.out).write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")

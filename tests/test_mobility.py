@@ -188,3 +188,17 @@ def test_fractional_days_and_midday_start(places):
     last = np.r_[stays.user[1:] != stays.user[:-1], True]
     assert np.all(stays.end_s[last] == 1.5 * 86400)
     assert set(np.unique(stays.user)) == set(range(30))
+
+
+def test_population_shards_are_reproducible_and_cover_every_user(places):
+    from zen.mobility import iter_stay_frames
+
+    params = MobilityParams()
+    frames = list(iter_stay_frames(places, 25, params, 2, START, seed=4, shard_users=10))
+    again = pd.concat(iter_stay_frames(places, 25, params, 2, START, seed=4, shard_users=10))
+    assert len(frames) == 3
+    table = pd.concat(frames)
+    pd.testing.assert_frame_equal(table, again)
+    assert sorted(table["user_id"].unique()) == list(range(25))
+    span = table.groupby("user_id").agg(first=("start", "min"), last=("end", "max"))
+    assert (span["first"] == START).all() and (span["last"] == START + pd.Timedelta(days=2)).all()

@@ -202,3 +202,22 @@ def test_population_shards_are_reproducible_and_cover_every_user(places):
     assert sorted(table["user_id"].unique()) == list(range(25))
     span = table.groupby("user_id").agg(first=("start", "min"), last=("end", "max"))
     assert (span["first"] == START).all() and (span["last"] == START + pd.Timedelta(days=2)).all()
+
+
+def test_empty_shard_gives_empty_stays(places):
+    none = np.zeros(0, dtype=np.int64)
+    stays = MobilityEmulator(MobilityParams()).simulate(places, none, none, 2, START, seed=0)
+    assert len(stays) == 0 and stays.n_users == 0
+    assert stays.to_frame(none, START).empty
+    np.testing.assert_array_equal(stays.locate(np.array([0]), np.array([5.0])), [-1])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_stays_keep_the_contract(places):
+    params = MobilityParams()
+    home, work = choose_anchors(places, 200, params, np.random.default_rng(0))
+    stays = MobilityEmulator(params).simulate(places, home, work, 3, START, seed=1, device="cuda")
+    inner = np.r_[False, stays.user[1:] == stays.user[:-1]]
+    np.testing.assert_array_equal(stays.start_s[inner], stays.end_s[np.flatnonzero(inner) - 1])
+    assert np.all(stays.end_s > stays.start_s) and set(np.unique(stays.user)) == set(range(200))

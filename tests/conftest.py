@@ -78,6 +78,6 @@ def baseline_model_dir(tmp_path_factory, copenhagen_dir) -> Path:
     from zen.stages.train import train
 
     out = tmp_path_factory.mktemp("train") / "model"
-    train(compose_config("train", [f"model_dir={out}", f"data.loader.path={copenhagen_dir}",
+    train(compose_config("train", ["model=baseline", f"model_dir={out}", f"data.loader.path={copenhagen_dir}",
                                    "device=cpu"]))
     return out

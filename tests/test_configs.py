@@ -33,7 +33,7 @@ def test_experiments_compose(experiment):
     stage = "train"
     text = (Path(CONFIG_DIR) / "experiment" / f"{experiment}.yaml").read_text()
     for candidate in ("generate", "evaluate"):
-        if f"zen-{candidate}" in text.splitlines()[0]:
+        if f"zen-{candidate} experiment={experiment}" in text:
             stage = candidate
     overrides = {"train": [], "generate": ["model_dir=/tmp/m"], "evaluate": ["synthetic=/tmp/s"]}[stage]
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):

@@ -60,6 +60,7 @@ def test_report_files_exist_and_agree_with_metrics_json(report):
     for name, value in metrics["synthetic"].items():
         if value is not None:
             assert returned[name] == pytest.approx(value)
+    assert metrics["passed"] and all(isinstance(v, bool) for v in metrics["passed"].values())
     assert 0 < metrics["overall_score"] < 1 and 0 < metrics["floor_overall_score"] <= 1
     assert set(metrics["first_metrics"]) == {"ks_inter_event", "ks_call_duration", "ks_events_per_user_day",
                                              "jsd_hour_of_week", "jsd_hour_of_day"}
@@ -128,3 +129,20 @@ def test_cli_missing_synthetic_is_one_line_exit_2(tmp_path):
     assert result.stderr.startswith("zen-evaluate: error: /nonexistent")
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert not Path("/report").exists()
+
+
+@pytest.mark.slow
+def test_real_and_train_can_be_dataset_folders(copenhagen, synthetic_dir, tmp_path):
+    split = split_users(copenhagen.user_ids)
+    real = write_dataset(tmp_path / "real", copenhagen.subset(split.holdout).records, copenhagen.start,
+                         copenhagen.days)
+    train = write_dataset(tmp_path / "train", copenhagen.subset(split.train).records, copenhagen.start,
+                          copenhagen.days)
+    cfg = compose_evaluate([f"synthetic={synthetic_dir}", f"real={real}", f"train={train}",
+                            "privacy_floor=null", f"out_dir={tmp_path / 'report'}"])
+    scores = evaluate(cfg)
+    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    expected_users = {"synthetic": 61, "real": len(split.holdout), "train": len(split.train)}
+    assert metrics["inputs"]["users"] == expected_users
+    assert scores["privacy/exact_copy_share"] == pytest.approx(1 / 61)
+    assert "privacy/floor" in metrics["skipped"]

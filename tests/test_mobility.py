@@ -188,3 +188,36 @@ def test_fractional_days_and_midday_start(places):
     last = np.r_[stays.user[1:] != stays.user[:-1], True]
     assert np.all(stays.end_s[last] == 1.5 * 86400)
     assert set(np.unique(stays.user)) == set(range(30))
+
+
+def test_population_shards_are_reproducible_and_cover_every_user(places):
+    from zen.mobility import iter_stay_frames
+
+    params = MobilityParams()
+    frames = list(iter_stay_frames(places, 25, params, 2, START, seed=4, shard_users=10))
+    again = pd.concat(iter_stay_frames(places, 25, params, 2, START, seed=4, shard_users=10))
+    assert len(frames) == 3
+    table = pd.concat(frames)
+    pd.testing.assert_frame_equal(table, again)
+    assert sorted(table["user_id"].unique()) == list(range(25))
+    span = table.groupby("user_id").agg(first=("start", "min"), last=("end", "max"))
+    assert (span["first"] == START).all() and (span["last"] == START + pd.Timedelta(days=2)).all()
+
+
+def test_empty_shard_gives_empty_stays(places):
+    none = np.zeros(0, dtype=np.int64)
+    stays = MobilityEmulator(MobilityParams()).simulate(places, none, none, 2, START, seed=0)
+    assert len(stays) == 0 and stays.n_users == 0
+    assert stays.to_frame(none, START).empty
+    np.testing.assert_array_equal(stays.locate(np.array([0]), np.array([5.0])), [-1])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_stays_keep_the_contract(places):
+    params = MobilityParams()
+    home, work = choose_anchors(places, 200, params, np.random.default_rng(0))
+    stays = MobilityEmulator(params).simulate(places, home, work, 3, START, seed=1, device="cuda")
+    inner = np.r_[False, stays.user[1:] == stays.user[:-1]]
+    np.testing.assert_array_equal(stays.start_s[inner], stays.end_s[np.flatnonzero(inner) - 1])
+    assert np.all(stays.end_s > stays.start_s) and set(np.unique(stays.user)) == set(range(200))

@@ -149,3 +149,12 @@ def test_places_and_layout_from_files(tmp_path, shared_data):
     grid.to_csv(tmp_path / "grid.csv", index=False)
     with pytest.raises(ZenInputError, match="row 2, column 'population'"):
         synthetic_layout(10, 0, 0, 1, population_grid=tmp_path / "grid.csv")
+
+
+def test_bad_network_configs(tmp_path, shared_data):
+    with pytest.raises(ZenInputError, match="unknown network kind 'towerz'"):
+        build_infrastructure({"kind": "towerz"}, shared_data, seed=0)
+    with pytest.raises(ZenInputError, match="unknown tower format 'csv'"):
+        load_towers(_ocid(tmp_path, [GOOD_ROW.format(cell=1, lon=9.1, lat=45.4)]), fmt="csv")
+    with pytest.raises(ZenInputError, match="file not found"):
+        build_infrastructure({"kind": "towers", "towers": {"path": "nowhere.csv"}}, shared_data, seed=0)

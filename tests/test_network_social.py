@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
@@ -50,6 +49,7 @@ def test_edges_from_records_counts_each_event_once(copenhagen):
 
 
 def test_graph_stats_agree_with_networkx():
+    nx = pytest.importorskip("networkx")
     rng = np.random.default_rng(0)
     src, dst = rng.integers(0, 60, 400), rng.integers(0, 60, 400)
     edges = pd.DataFrame({"src": src, "dst": dst, "weight": rng.integers(1, 9, 400).astype(float)})
@@ -99,6 +99,9 @@ def test_same_seed_same_graph_and_shape(fitted):
     on = a[(a["src"] < OFFNET_BASE) & (a["dst"] < OFFNET_BASE)]
     assert on[["src", "dst"]].to_numpy().max() < 1500 and (a["src"] != a["dst"]).all()
     assert ((a["src"] >= OFFNET_BASE) | (a["src"] < 1500)).all()
+    assert (contact_table(a, 1500, 1)[:, 0] >= 0).all()  # everyone has someone to call
+    tiny = generate_social_graph(params, np.full(3, 55.7), np.full(3, 12.5), None, seed=0)
+    assert (contact_table(tiny, 3, 1)[:, 0] >= 0).all()
 
 
 def test_active_users_have_more_ties_and_ties_are_local(fitted):

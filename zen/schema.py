@@ -41,6 +41,7 @@ class Column:
     default: object = None
     categories: tuple[str, ...] = ()
     nonnegative: bool = False
+    nullable: bool = False  # floats only: blank (NaN) allowed, e.g. the azimuth of an omni cell
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ ANTENNAS = TableSchema("antennas", (
     Column("site_id", "int", required=False, default=NO_ID),
     Column("lat", "float"),
     Column("lon", "float"),
-), optional=(Column("azimuth", "float", required=False), Column("radio", "category")))
+), optional=(Column("azimuth", "float", required=False, nullable=True), Column("radio", "category")))
 
 USERS = TableSchema("users", (
     Column("user_id", "int"),
@@ -118,12 +119,12 @@ def _coerce(series: pd.Series, col: Column, source: str, row_offset: int) -> pd.
     if col.kind == "float":
         num = pd.to_numeric(series, errors="coerce")
         vals = num.to_numpy(dtype="float64", na_value=np.nan)
-        bad = ~np.isfinite(vals)
+        bad = ~np.isfinite(vals) & ~(col.nullable & series.isna().to_numpy())
         if bad.any():
             i = _first_bad(bad)
             raise ZenInputError(f"expected a number, got {series.iloc[i]!r}",
                                 source, _row_number(series, i, row_offset), n)
-        if col.nonnegative and (vals < 0).any():
+        if col.nonnegative and (np.nan_to_num(vals) < 0).any():
             i = _first_bad(vals < 0)
             raise ZenInputError(f"negative value {float(vals[i]):g}; {n} must be >= 0",
                                 source, _row_number(series, i, row_offset), n)

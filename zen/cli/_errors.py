@@ -39,5 +39,5 @@ def run_stage(fn: Callable[[DictConfig], object], cfg: DictConfig) -> None:
         fn(cfg)
     except ZenInputError as err:
         _remove_empty_run_dir()
-        print(f"zen-{fn.__name__}: error: {err}", file=sys.stderr)
+        print(f"zen-{fn.__name__}: error: {' '.join(str(err).split())}", file=sys.stderr)
         sys.exit(2)

@@ -1,1 +1,12 @@
-"""Fidelity, usefulness and privacy of synthetic CDRs against real ones."""
+"""Fidelity, usefulness and privacy of synthetic CDRs against real ones.
+
+The ``zen-evaluate`` stage (:func:`zen.stages.evaluate.evaluate`) glues these together:
+
+- :mod:`zen.evaluation.metrics`: KS, Wasserstein-1, JSD, total variation; issue 2's ``first_metrics``.
+- :mod:`zen.evaluation.individual`: one row of features per user (``user_features``).
+- :mod:`zen.evaluation.graph`: degree, reciprocity, clustering with scipy.sparse.
+- :mod:`zen.evaluation.fidelity`: all distances between two populations, ``overall_score``.
+- :mod:`zen.evaluation.usefulness`: RAN power savings, anomaly detection (TSTR/TRTR), population tracing.
+- :mod:`zen.evaluation.privacy`: distance to closest record, membership inference, exact copies.
+- :mod:`zen.evaluation.plots`, :mod:`zen.evaluation.report`: figures, pass/fail, the report folder.
+"""

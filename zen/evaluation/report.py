@@ -49,9 +49,13 @@ def _finite(x: float | None) -> bool:
 
 
 def judge(name: str, value: float, floor: float | None, th: Thresholds) -> bool | None:
-    """Pass (True), fail (False) or not judged (None) for one score.
+    """Pass (True), fail (False) or not judged (None) for one score (see :func:`_rule`)."""
+    verdict = _rule(name, value, floor, th)
+    return None if verdict is None else bool(verdict)
 
-    Fidelity distances pass within ``floor_factor * floor + margin``; usefulness gaps within
+
+def _rule(name: str, value: float, floor: float | None, th: Thresholds) -> bool | None:
+    """Fidelity distances pass within ``floor_factor * floor + margin``; usefulness gaps within
     ``max(usefulness_gap_max, floor rule)``; privacy scores against fixed limits.
     """
     if not _finite(value):

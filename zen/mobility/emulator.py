@@ -67,6 +67,10 @@ def choose_anchors(places: pd.DataFrame, n_users: int, params: MobilityParams,
 class MobilityEmulator:
     """Anchored EPR mobility for a shard of users, batched as torch tensors (CPU or CUDA).
 
+    Memory is O(users · visited places + cells² + places): exploration draws from the cell-grouped
+    gravity index (:class:`~zen.mobility.places.GravityIndex`, at most ``params.max_cells`` cells,
+    exact below that many places), never from a places x places matrix.
+
     Args:
         params: the model's parameters (literature defaults or calibrated).
     """
@@ -166,8 +170,8 @@ class _Run:
     def _day(self, day_start: float, weekday: bool) -> None:
         p, n = self.p, self.n
         absent = self._rand(n) >= p.work_day_prob
-        working = (self.work >= 0) & ~absent & weekday
         depart = day_start + self._hour(n, p.work_start_mean_h, p.work_start_sd_h, 4.0, 14.0)
+        working = (self.work >= 0) & ~absent & weekday & (depart >= 0)  # a mid-day start skips day 0's work
         hours = self._hour(n, p.work_hours_mean_h, p.work_hours_sd_h, 1.0, 14.0)
         evening = self._rand(n) < p.evening_prob
         evening_end = day_start + self._hour(n, p.evening_end_mean_h, p.evening_end_sd_h, 17.0, 26.0)

@@ -63,8 +63,13 @@ def check_places(places: pd.DataFrame, source: str = "places") -> pd.DataFrame:
     if out["home_weight"].sum() <= 0:
         raise ZenInputError("all home weights are 0; at least one place must have residents", source,
                             column="home_weight")
+    cell = pd.to_numeric(out["cell_id"], errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(cell) | (cell != np.round(cell)))
+    if len(bad):
+        raise ZenInputError(f"cell_id must be an integer, found {out['cell_id'].iloc[bad[0]]!r}", source,
+                            row=int(bad[0]), column="cell_id")
     out["place_id"] = out["place_id"].astype("int64")
-    out["cell_id"] = out["cell_id"].astype("int64")
+    out["cell_id"] = cell.astype("int64")
     return out
 
 

@@ -9,6 +9,7 @@ from zen.network.graph_stats import (
     edges_from_records,
     graph_measures,
     graph_stats,
+    summarize,
 )
 from zen.network.infrastructure import build_infrastructure
 from zen.network.layout import synthetic_layout
@@ -17,4 +18,5 @@ from zen.network.social import SocialParams, contact_table, fit_social, generate
 
 __all__ = ["OFFNET_BASE", "Coverage", "GraphMeasures", "SocialParams", "build_infrastructure",
            "compare_graphs", "contact_table", "edges_from_records", "fit_social", "generate_social_graph",
-           "graph_measures", "graph_stats", "grid_places", "load_towers", "read_places", "synthetic_layout"]
+           "graph_measures", "graph_stats", "grid_places", "load_towers", "read_places", "summarize",
+           "synthetic_layout"]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +84,6 @@ class SocialParams:
     max_distance_m: float = 100_000.0
     degree_scale: float = 1.0
     friend_overlap: float | None = None
-    extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -204,8 +203,12 @@ def _friend_overlap(edges: pd.DataFrame, friendships: pd.DataFrame | None) -> fl
     if len(ties) == 0:
         return None
     friends = np.unique(np.sort(friendships[["src", "dst"]].to_numpy(np.int64), axis=1), axis=0)
-    key = lambda a: a[:, 0] * (1 << 32) + a[:, 1]  # noqa: E731
-    return float(np.isin(key(ties), key(friends)).mean())
+    return float(np.isin(_pair_key(ties), _pair_key(friends)).mean())
+
+
+def _pair_key(pairs: np.ndarray) -> np.ndarray:
+    """One int64 per (u, v) pair of ids below 2**31."""
+    return pairs[:, 0] * (1 << 31) + pairs[:, 1]
 
 
 def calibrate_triangles(params: SocialParams, n_users: int = 3000, seed: int = 0,
@@ -245,7 +248,8 @@ def generate_social_graph(params: SocialParams, home_lat: np.ndarray, home_lon: 
     Returns:
         Edges ``src, dst, weight`` (int64, int64, float64), sorted by ``src, dst``; weight = events
         per observation window in that direction (a relative tie strength). Off-network contacts
-        have ids ``>= OFFNET_BASE``.
+        have ids ``>= OFFNET_BASE``. Every user has at least one contact: a user whose on-network
+        stubs were all dropped (self or repeated pairs) gets one off-network contact instead.
     """
     home_lat, home_lon = np.asarray(home_lat, float), np.asarray(home_lon, float)
     n = len(home_lat)
@@ -261,7 +265,8 @@ def generate_social_graph(params: SocialParams, home_lat: np.ndarray, home_lon: 
     keys, left = _spatial_groups(corners, xy, params, rng, np.empty(0, np.int64), size=3)
     keys, _ = _spatial_groups(onnet - 2 * (corners - left), xy, params, rng, keys, size=2)
     ties = np.stack([keys // n, keys % n], axis=1)
-    off_owner = np.repeat(np.arange(n, dtype=np.int64), offnet)
+    alone = np.bincount(ties.ravel(), minlength=n) + offnet == 0  # every stub dropped: rare, small N
+    off_owner = np.repeat(np.arange(n, dtype=np.int64), offnet + alone)
     off_ties = np.stack([off_owner, OFFNET_BASE + np.arange(len(off_owner), dtype=np.int64)], axis=1)
     return _directed_weighted(np.concatenate([ties, off_ties]), params, rng)
 

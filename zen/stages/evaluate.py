@@ -37,9 +37,10 @@ class _RealData:
     def __init__(self, cfg: DictConfig):
         self.cfg, self._data, self._split = cfg, None, None
 
-    def sample(self, which: str) -> CDRSample:
+    def sample(self, which: str, role: str) -> CDRSample:
+        """Users of the split ``which`` of ``cfg.data``, or of the dataset folder ``which`` (as ``role``)."""
         if which not in SPLITS:
-            return _from_folder(which, Path(which).name)
+            return _from_folder(which, role)
         if self._data is None:
             data = self.cfg.data
             self._data = load_dataset(data.name, **OmegaConf.to_container(data.loader, resolve=True))
@@ -80,8 +81,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         raise ZenInputError("synthetic=<dataset folder> is required (the folder zen-generate wrote)")
     synthetic = _non_empty(_from_folder(str(cfg.synthetic), "synthetic"), "synthetic")
     source = _RealData(cfg)
-    real = _non_empty(source.sample(str(cfg.real)), "real")
-    train = _non_empty(source.sample(str(cfg.train)), "training")
+    real = _non_empty(source.sample(str(cfg.real), "real"), "real")
+    train = _non_empty(source.sample(str(cfg.train), "train"), "training")
     scores, skipped = fidelity_scores(synthetic, real)
     floor, _ = fidelity_scores(train, real)
     useful = private = None
@@ -97,7 +98,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if cfg.tasks.privacy:
         more, private = privacy_scores(synthetic, train, real)
         scores.update(more)
-        reference = source.sample(str(cfg.privacy_floor)) if cfg.privacy_floor else None
+        reference = source.sample(str(cfg.privacy_floor), "privacy_floor") if cfg.privacy_floor else None
         if reference is not None and len(reference.records):
             floor.update(privacy_scores(reference, train, real)[0])
         else:

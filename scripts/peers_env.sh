@@ -5,7 +5,7 @@
 #   bash scripts/peers_env.sh                 # -> /work/venvs/peers
 #   bash scripts/peers_env.sh /path/to/venv   # anywhere else
 #
-# Then: nice -n 10 /work/venvs/peers/bin/python scripts/run_peers.py
+# Then, with the project's Python: nice -n 10 python scripts/run_peers.py
 #
 # torch goes in first so that nothing else picks another build. gretel-synthetics is installed
 # with --no-deps: its full dependency list pulls sentencepiece, whose build downloads code; the

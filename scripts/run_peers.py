@@ -241,7 +241,7 @@ def main() -> None:
                    help="cap for the smallest population, the one that is scored (s)")
     p.add_argument("--dgan-epochs", type=int, default=8,
                    help="DGAN's documented default is 400: ~3 h here at ~30 s per epoch (see README)")
-    p.add_argument("--par", nargs="+", default=["2:0", "6:128"],
+    p.add_argument("--par", nargs="+", default=["1:0", "6:128"],
                    help="PAR runs as EPOCHS:MAX_EVENTS_PER_USER (0 = all); the documented default is "
                         "128 epochs: ~7 h here at ~3.5 min per epoch on full sequences (see README)")
     p.add_argument("--lstm-epochs", type=int, default=6, help="trainer.max_epochs of Zen's LSTM (20)")

@@ -240,10 +240,10 @@ def main() -> None:
     p.add_argument("--first-sample-cap-s", type=float, default=600.0,
                    help="cap for the smallest population, the one that is scored (s)")
     p.add_argument("--dgan-epochs", type=int, default=8,
-                   help="DGAN's documented default is 400: ~3 h here at ~30 s per epoch (see README)")
+                   help="DGAN's documented default is 400: 1.7-4.7 h here at 15-42 s per epoch (README)")
     p.add_argument("--par", nargs="+", default=["1:0", "6:128"],
                    help="PAR runs as EPOCHS:MAX_EVENTS_PER_USER (0 = all); the documented default is "
-                        "128 epochs: ~7 h here at ~3.5 min per epoch on full sequences (see README)")
+                        "128 epochs: ~17 h here at ~8 min per epoch on full sequences (README)")
     p.add_argument("--lstm-epochs", type=int, default=6, help="trainer.max_epochs of Zen's LSTM (20)")
     p.add_argument("--lanes", type=int, default=2,
                    help="generators run side by side (each fit/sample is one process)")

@@ -68,7 +68,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--days", type=float, default=7)
     parser.add_argument("--network", default="milan")
-    parser.add_argument("--shard-users", type=int, default=5000)
+    parser.add_argument("--shard-users", type=int, default=20000)
     parser.add_argument("--out", type=Path, default=None, help="CSV of the rows")
     args = parser.parse_args()
     rows = []

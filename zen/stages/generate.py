@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
@@ -73,6 +74,8 @@ def generate(cfg: DictConfig) -> dict[str, float]:
     t0 = time.perf_counter()
     n_users, days, start = _check_args(cfg)
     device = resolve_device(cfg.device)
+    if cfg.torch_threads:
+        torch.set_num_threads(int(cfg.torch_threads))
     model_dir, seed = Path(cfg.model_dir), int(cfg.seed)
     traffic, social, mobility_params = _load_models(model_dir, device)
     from zen.mobility import MobilityEmulator

@@ -19,7 +19,9 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,25 @@ from zen.traffic.tokenizer import StepBatch, WeeklyClock, encode_users, week_off
 WEIGHTS = "lstm.pt"
 
 
+def _cpu_threads(method: Callable) -> Callable:
+    """Run ``method`` with ``config["num_threads"]`` torch CPU threads, then restore the count.
+
+    Per-step tensors are small; on a busy machine extra intra-op threads mostly spin (measured
+    58x slower sampling with 2 threads than with 1 on the shared 2-core VM, experiments/traffic.md).
+    """
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        wanted = self.config.get("num_threads")
+        before = torch.get_num_threads()
+        if wanted:
+            torch.set_num_threads(int(wanted))
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            torch.set_num_threads(before)
+    return wrapper
+
+
 class LSTMTrafficModel:
     """Marked temporal point process with an LSTM, conditioned on the clock and a user profile.
 
@@ -53,6 +74,8 @@ class LSTMTrafficModel:
         bptt: steps per truncated-BPTT chunk (the trainer's ``bptt`` wins when given).
         eval_users: users sampled for the TensorBoard figures and metrics.
         eval_days: days sampled for them.
+        num_threads: torch CPU threads while fitting, sampling and scoring (None: leave torch's
+            setting); restored afterwards.
         burst_share: add each user's share of gaps under 5 min to the profile (better
             inter-event times and NLL, worse hour-of-day profile on Copenhagen; see
             experiments/traffic.md).
@@ -63,11 +86,12 @@ class LSTMTrafficModel:
     def __init__(self, hidden: int = 64, layers: int = 2, n_mix: int = 8, max_rank: int = 24,
                  mark_hidden: int = 64, profile_components: int = 4, clock_smoothing: float = 1.0,
                  bptt: int = 128, eval_users: int = 300, eval_days: float = 7.0,
-                 burst_share: bool = False):
+                 burst_share: bool = False, num_threads: int | None = 1):
         self.config = {"hidden": hidden, "layers": layers, "n_mix": n_mix, "max_rank": max_rank,
                        "mark_hidden": mark_hidden, "profile_components": profile_components,
                        "clock_smoothing": clock_smoothing, "bptt": bptt, "eval_users": eval_users,
-                       "eval_days": eval_days, "burst_share": burst_share}
+                       "eval_days": eval_days, "burst_share": burst_share,
+                       "num_threads": num_threads}
         self.net: TrafficLSTM | None = None
         self.clock: WeeklyClock | None = None
         self.profiles: ProfileDistribution | None = None
@@ -114,6 +138,7 @@ class LSTMTrafficModel:
                 "dur_loc": float(durs.mean()), "dur_scale": float(durs.std()) + 1e-3}
 
     # ----------------------------------------------------------------------------- fit
+    @_cpu_threads
     def fit(self, train: CDRData, val: CDRData | None, *, trainer: dict[str, Any], work_dir: Path,
             device: torch.device, seed: int, resume: bool = False) -> dict[str, float]:
         """Fit on ``train``'s users, early-stop on ``val``'s NLL; checkpoints in
@@ -189,6 +214,7 @@ class LSTMTrafficModel:
         """Expected events per day of ``n_users`` new users. ``[n_users]``."""
         return np.exp(self.profiles.sample(n_users, rng)[:, ACTIVITY])
 
+    @_cpu_threads
     def sample(self, n_users: int, days: float, start: pd.Timestamp, seed: int,
                device: torch.device | str = "cpu", activity: np.ndarray | None = None) -> Timelines:
         """Events of ``n_users`` new users over ``[0, days * 86400)`` s from ``start`` (UTC).
@@ -222,6 +248,7 @@ class LSTMTrafficModel:
         computed from their own records."""
         return self.nll_breakdown(data, device)["total"]
 
+    @_cpu_threads
     def nll_breakdown(self, data: CDRData, device: torch.device | str = "cpu") -> dict[str, float]:
         """:meth:`nll_per_event` per head (``time``, ``kind``, ``outcome``, ``duration``,
         ``rank``) and their ``total``."""

@@ -33,7 +33,7 @@ from zen.data.base import CDRData
 from zen.io import atomic_path, write_json_atomic
 from zen.schema import ZenInputError
 from zen.traffic import train_loop
-from zen.traffic.network import TrafficLSTM
+from zen.traffic.network import DATA_OUT, TrafficLSTM
 from zen.traffic.profiles import ACTIVITY, PROFILE_FEATURES, ProfileDistribution, user_profiles
 from zen.traffic.sampler import sample_population
 from zen.traffic.timeline import Timelines
@@ -154,8 +154,10 @@ class LSTMTrafficModel:
         train_batches = self._encode(train, batch_size)
         val_batches = self._encode(val, batch_size) if val is not None and len(val.records) else []
         self.scalers = self._scalers(train_batches)
-        self.net = self._build_net().to(device)
+        self.net = self._build_net()
         self.net.init_weights(torch.Generator().manual_seed(seed))
+        if "logit_data_share" not in self.features:  # no data sessions in training: emit none
+            self.net.kind_allowed[DATA_OUT] = False
         self.net.to(device)
         writer = _summary_writer(Path(work_dir).parent / "tensorboard")
         if writer is not None:

@@ -83,6 +83,7 @@ def main() -> None:
                     help="configs/model/<name>.yaml presets to compare; speed is timed for the first")
     ap.add_argument("--sizes", default="1000,10000,100000")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seeds", default="0,1,2", help="training seeds of each LSTM preset")
     ap.add_argument("--synthetic-users", type=int, default=2000)
     ap.add_argument("--work", default="outputs/bench_traffic")
     ap.add_argument("--out", default=str(REPO / "experiments" / "traffic.md"))
@@ -102,12 +103,14 @@ def main() -> None:
         "ks_distinct_contacts": distinct_contacts_ks(
             hold.records, pd.DataFrame({"user": train.records["user_id"],
                                         "rank": train.records["counterpart_id"]}))}
-    presets = ["baseline"] + args.models.split(",")
-    for name in presets:
+    seeds = [int(s) for s in args.seeds.split(",")]
+    presets = [("baseline", 0)] + [(m, s) for m in args.models.split(",") for s in seeds]
+    for name, seed in presets:
         cfg = model_config(name)
-        kind = name
+        kind = name if name == "baseline" else f"{name} (seed {seed})"
         try:
-            model, fit_s[kind] = fit_model(cfg["kind"], cfg, train, val, work / kind / "model", seed=0)
+            model, fit_s[kind] = fit_model(cfg["kind"], cfg, train, val, work / kind.replace(" ", "_")
+                                           / "model", seed=seed)
         except ImportError as err:  # the baseline lands on main separately
             print(f"skipping {kind}: {err}", file=sys.stderr)
             continue
@@ -118,8 +121,8 @@ def main() -> None:
         rows[kind] = {**first_metrics(hold.records, rec, data.days, data.days),
                       "ks_distinct_contacts": distinct_contacts_ks(
                           hold.records, pd.DataFrame({"user": tl.user, "rank": tl.contact_rank}))}
-        if kind == presets[1]:
-            model_dir = work / kind / "model"
+        if (name, seed) == presets[1]:
+            model_dir = work / "speed" / "model"
             save_traffic_model(model, model_dir)
             runs = [(int(s), args.threads) for s in args.sizes.split(",") if s]
             runs.append((min(10000, runs[0][0] if runs else 10000), 2))  # torch's default here: 2
@@ -167,7 +170,8 @@ def write_report(path: Path, rows: dict, nll: dict, fit_s: dict, speed: list, ar
         "# Traffic model: LSTM vs Poisson baseline vs real-vs-real floor",
         "",
         f"Produced by `python scripts/bench_traffic.py` (commit {commit}, model presets "
-        f"`configs/model/{{{args.models}}}.yaml`, trainer `configs/trainer/default.yaml`, seed 0) on a "
+        f"`configs/model/{{{args.models}}}.yaml`, trainer `configs/trainer/default.yaml`, training seeds "
+        f"{args.seeds}) on a "
         f"2-core x86 VM shared with other jobs ({platform.processor() or platform.machine()}), CPU only, "
         f"torch {torch.__version__} with {args.threads} intra-op thread(s).",
         "",
@@ -237,7 +241,11 @@ def write_report(path: Path, rows: dict, nll: dict, fit_s: dict, speed: list, ar
         "the real data's integer ties.",
         "- One intra-op thread: on this shared 2-core VM, torch's default of 2 threads makes the "
         "small per-step tensors of training and sampling much slower when other jobs hold the cores "
-        "(compare the 2-thread row). Speed rows are single runs on a loaded machine; expect +-30 %.",
+        "(compare the 2-thread row; an earlier run while the VM was busy measured 104 s with 2 threads "
+        "vs 1.8 s with 1 for 1,000 users). Speed rows are single runs on a shared machine; expect "
+        "+-30 % and more.",
+        "- Training seeds move the LSTM's metrics noticeably (see the per-seed rows): read the spread, "
+        "not one row.",
     ]
     lines += ["", "## Issue 4 targets", ""] + target_lines(rows)
     path.parent.mkdir(parents=True, exist_ok=True)

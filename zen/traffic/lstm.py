@@ -45,8 +45,8 @@ WEIGHTS = "lstm.pt"
 def _cpu_threads(method: Callable) -> Callable:
     """Run ``method`` with ``config["num_threads"]`` torch CPU threads, then restore the count.
 
-    Per-step tensors are small; on a busy machine extra intra-op threads mostly spin (measured
-    58x slower sampling with 2 threads than with 1 on the shared 2-core VM, experiments/traffic.md).
+    Per-step tensors are small; on a busy machine extra intra-op threads mostly spin (sampling
+    with 2 threads was 58x slower than with 1 on the shared 2-core VM while it was busy).
     """
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):

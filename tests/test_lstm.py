@@ -74,7 +74,8 @@ def test_tiny_model_learns_and_samples_valid_records(tiny, copenhagen):
     assert np.all(np.diff(tl.user) >= 0)
     same_user = tl.user[1:] == tl.user[:-1]
     assert np.all(np.diff(tl.t_s)[same_user] >= 0)
-    assert np.all(tl.contact_rank[tl.event != 2] >= 0)  # calls/SMS go to a contact rank
+    assert np.all(tl.contact_rank >= 0)  # calls/SMS go to a contact rank
+    assert not np.any(tl.event == 2)  # Copenhagen has no data sessions: the model emits none
     validate(tl.to_records(start), "records")
 
 
@@ -179,3 +180,24 @@ def test_converged_hour_of_day_profile_beats_uniform(copenhagen, tmp_path):
     real = hour_of_day_profile(val.records)
     synthetic = hour_of_day_profile(tl.to_records(copenhagen.start))
     assert js_divergence(real, synthetic) < 0.5 * js_divergence(real, np.ones(24))
+
+
+def test_user_profiles_on_hand_made_records():
+    from zen.traffic.profiles import user_profiles
+
+    start = pd.Timestamp("2024-03-04", tz="UTC")
+    records = validate(pd.DataFrame({
+        "user_id": [1, 1, 1, 2],
+        "timestamp": start + pd.to_timedelta([0, 60, 7200, 100], unit="s"),
+        "event": ["call", "sms", "sms", "sms"],
+        "direction": ["out", "out", "in", "in"],
+        "duration_s": [30.0, 0.0, 0.0, 0.0],
+        "answered": [True, True, True, True],
+        "counterpart_id": [7, 8, 7, -1],
+    }), "records")
+    feats = ("log_events_per_day", "logit_call_share", "log_contacts", "logit_burst_share")
+    raw, contacts = user_profiles(records, days=2.0, user_ids=np.array([1, 2, 3]), features=feats)
+    assert contacts.tolist() == [2, 1, 1]  # user 3 has no records; at least one contact slot
+    # user 1: 3 events in 2 days, 1 call of 3, 2 contacts, 1 of 2 gaps under 5 min
+    np.testing.assert_allclose(raw[0], [np.log(1.5), np.log(1.5 / 2.5), np.log(2), 0.0])
+    assert raw[1, 3] == 0.0 and raw[2, 0] == np.log(0.25)

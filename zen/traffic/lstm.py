@@ -19,7 +19,9 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +33,32 @@ from zen.data.base import CDRData
 from zen.io import atomic_path, write_json_atomic
 from zen.schema import ZenInputError
 from zen.traffic import train_loop
-from zen.traffic.network import TrafficLSTM
+from zen.traffic.network import DATA_OUT, TrafficLSTM
 from zen.traffic.profiles import ACTIVITY, PROFILE_FEATURES, ProfileDistribution, user_profiles
 from zen.traffic.sampler import sample_population
 from zen.traffic.timeline import Timelines
 from zen.traffic.tokenizer import StepBatch, WeeklyClock, encode_users, week_offset_s
 
 WEIGHTS = "lstm.pt"
+
+
+def _cpu_threads(method: Callable) -> Callable:
+    """Run ``method`` with ``config["num_threads"]`` torch CPU threads, then restore the count.
+
+    Per-step tensors are small; on a busy machine extra intra-op threads mostly spin (sampling
+    with 2 threads was 58x slower than with 1 on the shared 2-core VM while it was busy).
+    """
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        wanted = self.config.get("num_threads")
+        before = torch.get_num_threads()
+        if wanted:
+            torch.set_num_threads(int(wanted))
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            torch.set_num_threads(before)
+    return wrapper
 
 
 class LSTMTrafficModel:
@@ -53,17 +74,24 @@ class LSTMTrafficModel:
         bptt: steps per truncated-BPTT chunk (the trainer's ``bptt`` wins when given).
         eval_users: users sampled for the TensorBoard figures and metrics.
         eval_days: days sampled for them.
+        num_threads: torch CPU threads while fitting, sampling and scoring (None: leave torch's
+            setting); restored afterwards.
+        burst_share: add each user's share of gaps under 5 min to the profile (better
+            inter-event times and NLL, worse hour-of-day profile on Copenhagen; see
+            experiments/traffic.md).
     """
 
     kind = "lstm"
 
     def __init__(self, hidden: int = 64, layers: int = 2, n_mix: int = 8, max_rank: int = 24,
                  mark_hidden: int = 64, profile_components: int = 4, clock_smoothing: float = 1.0,
-                 bptt: int = 128, eval_users: int = 300, eval_days: float = 7.0):
+                 bptt: int = 128, eval_users: int = 300, eval_days: float = 7.0,
+                 burst_share: bool = False, num_threads: int | None = 1):
         self.config = {"hidden": hidden, "layers": layers, "n_mix": n_mix, "max_rank": max_rank,
                        "mark_hidden": mark_hidden, "profile_components": profile_components,
                        "clock_smoothing": clock_smoothing, "bptt": bptt, "eval_users": eval_users,
-                       "eval_days": eval_days}
+                       "eval_days": eval_days, "burst_share": burst_share,
+                       "num_threads": num_threads}
         self.net: TrafficLSTM | None = None
         self.clock: WeeklyClock | None = None
         self.profiles: ProfileDistribution | None = None
@@ -92,7 +120,10 @@ class LSTMTrafficModel:
         t_s = (train.records["timestamp"] - train.start).dt.total_seconds().to_numpy()
         self.clock = WeeklyClock.fit(t_s + offset, offset, train.days, self.config["clock_smoothing"])
         has_data = bool((train.records["event"].astype(str) == "data").any())
-        self.features = tuple(f for f in PROFILE_FEATURES if has_data or f != "logit_data_share")
+        dropped = {"logit_data_share"} if not has_data else set()
+        if not self.config["burst_share"]:
+            dropped.add("logit_burst_share")
+        self.features = tuple(f for f in PROFILE_FEATURES if f not in dropped)
         raw, _ = user_profiles(train.records, train.days, train.user_ids, self.features)
         self.profile_mean, self.profile_std = raw.mean(0), raw.std(0) + 1e-6
         self.profiles = ProfileDistribution.fit(raw, self.config["profile_components"], seed)
@@ -107,6 +138,7 @@ class LSTMTrafficModel:
                 "dur_loc": float(durs.mean()), "dur_scale": float(durs.std()) + 1e-3}
 
     # ----------------------------------------------------------------------------- fit
+    @_cpu_threads
     def fit(self, train: CDRData, val: CDRData | None, *, trainer: dict[str, Any], work_dir: Path,
             device: torch.device, seed: int, resume: bool = False) -> dict[str, float]:
         """Fit on ``train``'s users, early-stop on ``val``'s NLL; checkpoints in
@@ -122,8 +154,10 @@ class LSTMTrafficModel:
         train_batches = self._encode(train, batch_size)
         val_batches = self._encode(val, batch_size) if val is not None and len(val.records) else []
         self.scalers = self._scalers(train_batches)
-        self.net = self._build_net().to(device)
+        self.net = self._build_net()
         self.net.init_weights(torch.Generator().manual_seed(seed))
+        if "logit_data_share" not in self.features:  # no data sessions in training: emit none
+            self.net.kind_allowed[DATA_OUT] = False
         self.net.to(device)
         writer = _summary_writer(Path(work_dir).parent / "tensorboard")
         if writer is not None:
@@ -182,6 +216,7 @@ class LSTMTrafficModel:
         """Expected events per day of ``n_users`` new users. ``[n_users]``."""
         return np.exp(self.profiles.sample(n_users, rng)[:, ACTIVITY])
 
+    @_cpu_threads
     def sample(self, n_users: int, days: float, start: pd.Timestamp, seed: int,
                device: torch.device | str = "cpu", activity: np.ndarray | None = None) -> Timelines:
         """Events of ``n_users`` new users over ``[0, days * 86400)`` s from ``start`` (UTC).
@@ -215,6 +250,7 @@ class LSTMTrafficModel:
         computed from their own records."""
         return self.nll_breakdown(data, device)["total"]
 
+    @_cpu_threads
     def nll_breakdown(self, data: CDRData, device: torch.device | str = "cpu") -> dict[str, float]:
         """:meth:`nll_per_event` per head (``time``, ``kind``, ``outcome``, ``duration``,
         ``rank``) and their ``total``."""

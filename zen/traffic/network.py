@@ -78,6 +78,10 @@ class TrafficLSTM(nn.Module):
         self.outcome_head = nn.Linear(mark_hidden + N_KINDS, 3)
         self.duration_head = nn.Linear(mark_hidden + N_KINDS, 3 * n_mix)
         self.rank_head = nn.Linear(mark_hidden + N_KINDS, max_rank)
+        # kinds the model may emit: data/in never; data/out only if the training data had any
+        allowed = torch.ones(N_KINDS, dtype=torch.bool)
+        allowed[DATA_IN] = False
+        self.register_buffer("kind_allowed", allowed)
 
     def init_weights(self, generator: torch.Generator) -> None:
         """Seeded initialisation (no global RNG): uniform(+-1/sqrt(fan_in)), embeddings N(0, 1);
@@ -124,8 +128,7 @@ class TrafficLSTM(nn.Module):
         return self.mark_trunk(torch.cat([h, clock_next, log_gap_std.unsqueeze(-1), prof], -1))
 
     def kind_logits(self, m: torch.Tensor) -> torch.Tensor:
-        logits = self.kind_head(m)
-        return logits.masked_fill(F.one_hot(torch.tensor(DATA_IN), N_KINDS).bool().to(m.device), -1e9)
+        return self.kind_head(m).masked_fill(~self.kind_allowed, -1e9)
 
     def given_kind(self, m: torch.Tensor, kind: torch.Tensor) -> torch.Tensor:
         return torch.cat([m, F.one_hot(kind, N_KINDS).to(m.dtype)], -1)

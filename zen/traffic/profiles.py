@@ -14,7 +14,8 @@ import pandas as pd
 from sklearn.mixture import GaussianMixture
 
 PROFILE_FEATURES = ("log_events_per_day", "logit_call_share", "logit_out_share", "log_contacts",
-                    "logit_data_share")
+                    "logit_burst_share", "logit_data_share")
+BURST_S = 300.0  # gaps shorter than this (seconds) count as bursts (replies within a conversation)
 ACTIVITY = 0  # index of log events/day: the feature sample_activity draws
 
 
@@ -50,12 +51,21 @@ def user_profiles(records: pd.DataFrame, days: float, user_ids: np.ndarray,
     contacts = has_cp.groupby("user_id")["counterpart_id"].nunique() \
         .reindex(uid, fill_value=0).to_numpy(np.int64)
     contacts = np.maximum(contacts, 1)
+    t = records["timestamp"].astype("int64").to_numpy() / 1e6
+    u = records["user_id"].to_numpy()
+    order = np.lexsort((t, u))
+    t, u = t[order], u[order]
+    same = u[1:] == u[:-1]  # consecutive events of one user
+    short = same & (np.diff(t) < BURST_S)
+    gaps = pd.Series(same.astype(float)).groupby(u[1:]).sum().reindex(uid, fill_value=0).to_numpy()
+    bursts = pd.Series(short.astype(float)).groupby(u[1:]).sum().reindex(uid, fill_value=0).to_numpy()
     columns = {
         "log_events_per_day": np.log(np.maximum(n, 0.5) / days),
         "logit_call_share": _logit(calls, talk),
         "logit_out_share": _logit(outs, talk),
         "log_contacts": np.log(contacts.astype(float)),
         "logit_data_share": _logit(data, n),
+        "logit_burst_share": _logit(bursts, gaps),
     }
     return np.stack([columns[f] for f in features], 1), contacts
 

@@ -39,7 +39,8 @@ def sample_population(net: TrafficLSTM, clock: WeeklyClock, profile: torch.Tenso
         generator: a seeded ``torch.Generator`` on the network's device.
 
     Returns:
-        Timelines sorted by (user, t_s); ``user`` indexes the rows of ``profile``.
+        Timelines sorted by (user, t_s); ``user`` indexes the rows of ``profile``. Times and
+        durations are whole seconds, the resolution of CDRs (and of the training data).
     """
     device = profile.device
     n = profile.shape[0]
@@ -79,7 +80,9 @@ def sample_population(net: TrafficLSTM, clock: WeeklyClock, profile: torch.Tenso
         is_sms = (kind == SMS_KINDS[0]) | (kind == SMS_KINDS[1])
         outcome = torch.where(is_sms, torch.ones_like(outcome), outcome)
         log_d = mixture_sample(net.duration_head(mk), generator) * scalers["dur_scale"] + scalers["dur_loc"]
-        dur = torch.where(outcome == OUTCOME_POSITIVE, torch.exp(log_d), torch.zeros_like(log_d))
+        # CDRs count whole seconds: positive durations round to >= 1 s
+        dur = torch.where(outcome == OUTCOME_POSITIVE, torch.exp(log_d).round().clamp_min(1.0),
+                          torch.zeros_like(log_d))
         rank_logits = net.rank_logits(mk, n_contacts[idx])
         rank = torch.multinomial(torch.softmax(rank_logits, -1), 1, generator=generator)[:, 0]
         is_data = kind == DATA_OUT
@@ -98,7 +101,7 @@ def _to_timelines(out: dict[str, list[torch.Tensor]], offset_s: float) -> Timeli
     kind = cat["kind"].astype(np.int64)
     outcome = cat["outcome"].astype(np.int64)
     tl = Timelines(
-        user=cat["user"].astype(np.int64), t_s=(cat["u"] - offset_s).astype(np.float64),
+        user=cat["user"].astype(np.int64), t_s=np.floor(cat["u"] - offset_s).astype(np.float64),
         event=(kind // 2).astype(np.int8), direction=(kind % 2).astype(np.int8),
         duration_s=cat["dur"].astype(np.float32), answered=outcome != OUTCOME_MISSED,
         contact_rank=cat["rank"].astype(np.int16),

@@ -7,7 +7,6 @@ import logging
 import time
 from pathlib import Path
 
-import torch
 from omegaconf import DictConfig, OmegaConf
 
 from zen import SCHEMA_VERSION, __version__
@@ -32,7 +31,6 @@ def train(cfg: DictConfig) -> dict[str, float]:
     model_cfg = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items()
                  if k != "kind"}
     traffic = resolve_kind(cfg.model.kind)(**model_cfg)
-    torch.manual_seed(cfg.seed)
     metrics = traffic.fit(train_data, val_data if len(split.val) else None,
                           trainer=OmegaConf.to_container(cfg.trainer, resolve=True),
                           work_dir=model_dir, device=device, seed=int(cfg.seed),

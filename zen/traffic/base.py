@@ -40,7 +40,7 @@ class TrafficModel(Protocol):
         """Rebuild the model from ``traffic_dir``."""
 
     def sample(self, n_users: int, days: float, start: pd.Timestamp, seed: int,
-               device: torch.device | str = "cpu") -> Timelines:
+               device: torch.device | str = "cpu", activity: np.ndarray | None = None) -> Timelines:
         """Sample ``n_users`` new users' events over ``days`` days from ``start`` (UTC)."""
 
     def sample_activity(self, n_users: int, rng: np.random.Generator) -> np.ndarray:

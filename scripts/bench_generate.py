@@ -62,9 +62,27 @@ def _run(cmd: list[str]) -> tuple[float, float, str]:
     return wall, peak_kib / 1024.0, proc.stdout
 
 
+def _bench_zen(model: Path, n: int, args: argparse.Namespace, tmp: Path) -> dict:
+    """One ``zen-generate`` process: wall time, peak RSS and the manifest's time per module."""
+    kind = (model / "traffic" / "kind.txt").read_text().strip()
+    out = tmp / f"zen-{kind}-{n}"
+    wall, rss, _ = _run([sys.executable, "-m", "zen.cli.generate", f"model_dir={model}",
+                         f"n_users={n}", f"days={args.days}", f"out_dir={out}",
+                         f"network={args.network}", f"shard_users={args.shard_users}",
+                         "progress=false", "device=cpu", f"hydra.run.dir={tmp}/hydra-{kind}-{n}"])
+    manifest = json.loads((out / "manifest.json").read_text())
+    t = manifest["timings_s"]
+    events = manifest["rows"]["records"]
+    modules = {k: t.get(k, 0.0) for k in ("setup", "population", "traffic", "mobility", "assembly", "write")}
+    share = " / ".join(f"{k} {100 * v / t['total']:.0f}%" for k, v in modules.items())
+    return {"generator": f"zen ({kind} traffic)", "users": n, "days": args.days, "events": events,
+            "wall_s": round(wall, 1), "events_per_s": round(events / wall), "peak_rss_mib": round(rss),
+            "time_share": share}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, help="model folder written by zen-train")
+    parser.add_argument("--model", required=True, nargs="+", help="model folder(s) written by zen-train")
     parser.add_argument("--users", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--days", type=float, default=7)
     parser.add_argument("--network", default="milan")
@@ -74,27 +92,16 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in sorted(args.users):
-            out = Path(tmp) / f"zen-{n}"
-            wall, rss, _ = _run([sys.executable, "-m", "zen.cli.generate", f"model_dir={args.model}",
-                                 f"n_users={n}", f"days={args.days}", f"out_dir={out}",
-                                 f"network={args.network}", f"shard_users={args.shard_users}",
-                                 "progress=false", "device=cpu", f"hydra.run.dir={tmp}/hydra-{n}"])
-            manifest = json.loads((out / "manifest.json").read_text())
-            t = manifest["timings_s"]
-            events = manifest["rows"]["records"]
-            modules = {k: t.get(k, 0.0) for k in ("setup", "population", "traffic", "mobility",
-                                                  "assembly", "write")}
-            share = " / ".join(f"{k} {100 * v / t['total']:.0f}%" for k, v in modules.items())
-            rows.append({"generator": "zen (baseline traffic)", "users": n, "days": args.days,
-                         "events": events, "wall_s": round(wall, 1), "events_per_s": round(events / wall),
-                         "peak_rss_mib": round(rss), "time_share": share})
+            for model in args.model:
+                rows.append(_bench_zen(Path(model), n, args, Path(tmp)))
+                print(rows[-1], flush=True)
             ref = Path(tmp) / f"rule-{n}.parquet"
             wall_r, rss_r, stdout = _run([sys.executable, "-c", RULE_BASED, str(n), str(args.days), str(ref)])
             m = int(stdout.split()[0])
             rows.append({"generator": "rule-based reference", "users": n, "days": args.days, "events": m,
                          "wall_s": round(wall_r, 1), "events_per_s": round(m / wall_r),
                          "peak_rss_mib": round(rss_r), "time_share": ""})
-            print(rows[-2], rows[-1], flush=True)
+            print(rows[-1], flush=True)
     host = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"\nhost: {host}\n")
     cols = list(rows[0])

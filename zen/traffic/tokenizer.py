@@ -47,7 +47,7 @@ def week_offset_s(start: pd.Timestamp) -> float:
     """Seconds from the Monday 00:00 (UTC) before ``start`` to ``start``."""
     ts = pd.Timestamp(start)
     ts = ts.tz_convert("UTC") if ts.tzinfo else ts.tz_localize("UTC")
-    monday = ts.normalize() - pd.Timedelta(days=ts.dayofweek)
+    monday = ts.normalize() - pd.Timedelta(days=ts.day_of_week)
     return (ts - monday).total_seconds()
 
 

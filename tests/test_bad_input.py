@@ -101,3 +101,13 @@ def test_cli_prints_one_line_and_writes_nothing(tmp_path, case):
     for fragment in fragments:
         assert fragment in lines[0]
     assert not out.exists() or not any(out.rglob("*")), list(out.rglob("*"))
+
+
+def test_train_refuses_a_population_of_one(shared_data, compose, tmp_path):
+    from zen.stages.train import train
+
+    cfg = compose("train", ["data=generic", "model=baseline", f"model_dir={tmp_path / 'model'}",
+                            f"paths.shared_data={shared_data}"])
+    with pytest.raises(ZenInputError, match="at least 10"):
+        train(cfg)
+    assert not (tmp_path / "model").exists()

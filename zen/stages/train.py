@@ -11,10 +11,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from zen import SCHEMA_VERSION, __version__
 from zen.io import write_json_atomic
+from zen.schema import ZenInputError
 from zen.stages.common import load_real, resolve_device, shared_data_dir
 from zen.traffic.base import resolve_kind, save_traffic_model
 
 log = logging.getLogger("zen.train")
+MIN_TRAIN_USERS = 10  # fewer cannot support a fitted population distribution of profiles
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -23,6 +25,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
     device = resolve_device(cfg.device)
     model_dir = Path(cfg.model_dir)
     data, split = load_real(cfg.data)
+    if len(split.train) < MIN_TRAIN_USERS:
+        raise ZenInputError(
+            f"only {len(split.train)} training user(s) after the split; Zen learns a population and "
+            f"needs at least {MIN_TRAIN_USERS} (lower data.split.val_fraction/holdout_fraction or "
+            f"bring more users)", str(cfg.data.loader.path))
     train_data, val_data = data.subset(split.train), data.subset(split.val)
     log.info("data %s: %d users (%d train, %d val, %d holdout), %d records, device %s",
              data.name, len(data.user_ids), len(split.train), len(split.val), len(split.holdout),

@@ -3,8 +3,8 @@
 from zen.assembly.assembler import (
     Population,
     assemble_shard,
-    mirror_incoming,
+    mirror_on_network,
     resolve_counterparts,
 )
 
-__all__ = ["Population", "assemble_shard", "mirror_incoming", "resolve_counterparts"]
+__all__ = ["Population", "assemble_shard", "mirror_on_network", "resolve_counterparts"]

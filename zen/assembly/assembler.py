@@ -1,19 +1,19 @@
 """Combine the traffic model, the mobility emulator and the social graph into CDR records.
 
-How incoming events are counted once. The traffic model is trained on two-sided records, so it
-samples both outgoing and incoming events for each user. For a user ``u`` of a shard:
+How on-network events are counted once. The traffic model is trained on two-sided records, so
+it samples each user's whole timeline, outgoing and incoming: an on-network call or SMS between
+``u`` and ``v`` is sampled twice, once in each timeline. For a user ``u`` of a shard:
 
-* every sampled ``out`` call/SMS is kept; its counterpart is ``u``'s k-th strongest tie when the
-  model says "k-th contact" (k folded onto ``u``'s degree), a new on- or off-network contact
-  when it says "new" (on-network with the fitted share);
-* a sampled ``in`` call/SMS is kept only when its counterpart is **off-network**: on-network
-  incoming events are not sampled from ``u``'s model but derived from the other side — every
-  on-network ``out`` of a user ``v`` to ``u`` creates ``u``'s matching ``in`` record (same
-  timestamp, duration and answered flag, ``u``'s own serving cell);
-* data sessions have no counterpart.
+* counterparts come from ranks: ``u``'s k-th strongest tie when the model says "k-th contact"
+  (k folded onto ``u``'s degree), a new on- or off-network contact when it says "new";
+* with ``pairing="half"`` (default) each sampled on-network call/SMS, of either direction, is
+  kept with probability 1/2 and written on both sides (``mirror_on_network``): replies inside a
+  conversation survive at both ends. With ``pairing="outgoing"`` sampled outgoing events are
+  kept and sampled on-network incoming ones dropped; the callee's ``in`` comes from the mirror;
+* off-network events and data sessions are kept as sampled (data sessions have no counterpart).
 
 So each on-network call or SMS appears exactly twice (``out`` for the caller, ``in`` for the
-callee) and is counted once.
+callee), and a user's expected number of records matches what the model sampled.
 
 The cell of every record is the cell serving its user's place at the event time (the
 mobility emulator's stays). An incoming record whose receiver belongs to another shard is
@@ -95,20 +95,22 @@ def resolve_counterparts(user: np.ndarray, rank: np.ndarray, pop: Population,
     return out
 
 
-def mirror_incoming(records: pd.DataFrame, n_users: int) -> pd.DataFrame:
-    """The receivers' ``in`` records of on-network ``out`` calls/SMS in ``records``.
+def mirror_on_network(records: pd.DataFrame, n_users: int) -> pd.DataFrame:
+    """The other side's records of the on-network calls/SMS in ``records``.
 
-    Same timestamp, event, duration and answered flag; user and counterpart swapped; the
-    receiver's cell is left -1 (it is filled where the receiver's stays are known).
+    Same timestamp, event, duration and answered flag; user and counterpart swapped, direction
+    flipped (an ``out`` of u to v is an ``in`` of v from u, and the reverse); the other user's
+    cell is left -1 (it is filled where that user's stays are known).
     """
-    m = ((records["direction"] == "out") & (records["event"] != "data")
-         & (records["counterpart_id"] >= 0) & (records["counterpart_id"] < n_users)).to_numpy()
+    m = ((records["event"] != "data") & (records["counterpart_id"] >= 0)
+         & (records["counterpart_id"] < n_users)).to_numpy()
     src = records.loc[m]
+    flipped = np.where(src["direction"].astype(str).to_numpy() == "out", "in", "out")
     return pd.DataFrame({
         "user_id": src["counterpart_id"].to_numpy(),
         "timestamp": src["timestamp"].to_numpy(),
         "event": src["event"].to_numpy(),
-        "direction": pd.Categorical(["in"] * len(src), categories=list(DIRECTIONS)),
+        "direction": pd.Categorical(flipped, categories=list(DIRECTIONS)),
         "duration_s": src["duration_s"].to_numpy(),
         "answered": src["answered"].to_numpy(),
         "counterpart_id": src["user_id"].to_numpy(),
@@ -118,7 +120,8 @@ def mirror_incoming(records: pd.DataFrame, n_users: int) -> pd.DataFrame:
 
 
 def assemble_shard(tl: Timelines, first_user: int, pop: Population, start: pd.Timestamp,
-                   stays, place_cell: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+                   stays, place_cell: np.ndarray, rng: np.random.Generator,
+                   pairing: str = "half") -> pd.DataFrame:
     """Records of one shard's users (their outgoing, data and off-network incoming events).
 
     Args:
@@ -128,7 +131,10 @@ def assemble_shard(tl: Timelines, first_user: int, pop: Population, start: pd.Ti
         start: first instant of the generated period (UTC).
         stays: the shard's mobility stays (``stays.locate(shard_user, t_s) -> place``).
         place_cell: cell serving each place ``[n_places]``.
-        rng: random generator (new contacts).
+        rng: random generator (new contacts, the on-network halving).
+        pairing: ``half`` keeps each sampled on-network call/SMS, of either direction, with
+            probability 1/2 (the other half comes from the other user's own timeline);
+            ``outgoing`` keeps the sampled outgoing ones and drops the incoming ones.
 
     Returns:
         records (schema ``records``) sorted by (user, time), with cells and counterparts.
@@ -136,7 +142,12 @@ def assemble_shard(tl: Timelines, first_user: int, pop: Population, start: pd.Ti
     user = tl.user + first_user
     counterpart = resolve_counterparts(user, tl.contact_rank, pop, rng)
     on_network = (counterpart >= 0) & (counterpart < pop.n_users)
-    keep = ~((tl.direction == DIR_IN) & on_network)
+    if pairing == "half":
+        keep = ~on_network | (rng.random(len(on_network)) < 0.5)
+    elif pairing == "outgoing":
+        keep = ~((tl.direction == DIR_IN) & on_network)
+    else:
+        raise ValueError(f"unknown pairing {pairing!r}; use half or outgoing")
     tl = tl.take(np.flatnonzero(keep))
     records = tl.to_records(start)
     records["user_id"] = records["user_id"] + first_user

@@ -29,7 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from zen import SCHEMA_VERSION, __version__
-from zen.assembly import Population, assemble_shard, mirror_incoming
+from zen.assembly import Population, assemble_shard, mirror_on_network
 from zen.assembly.export import write_bandicoot
 from zen.io import read_table, sha256_file, write_json_atomic, write_table
 from zen.schema import ZenInputError, validate
@@ -215,8 +215,8 @@ class _ShardContext:
         timings["mobility"] += time.perf_counter() - t
         t = time.perf_counter()
         rng = np.random.default_rng(_seed(self.seed, COMPONENT["assembly"], s))
-        own = assemble_shard(tl, a, self.pop, start, stays, place_cell, rng)
-        incoming = mirror_incoming(own, self.pop.n_users)
+        own = assemble_shard(tl, a, self.pop, start, stays, place_cell, rng, self.cfg.pairing)
+        incoming = mirror_on_network(own, self.pop.n_users)
         target = np.searchsorted(shard_starts, incoming["user_id"].to_numpy(), side="right") - 1
         local = target == s
         mine = incoming[local]
@@ -324,8 +324,8 @@ def _resolve_pending(plan: ShardPlan, shard: int, start: pd.Timestamp) -> int:
 
 
 def _fingerprint(cfg: DictConfig) -> dict:
-    keys = ("model_dir", "mode", "n_users", "days", "start_date", "seed", "format", "shard_users", "max_rank",
-            "offnet_pool_per_user", "write_stays")
+    keys = ("model_dir", "mode", "pairing", "n_users", "days", "start_date", "seed", "format",
+            "shard_users", "max_rank", "offnet_pool_per_user", "write_stays")
     fp = {k: cfg[k] for k in keys}
     fp["network"] = OmegaConf.to_container(cfg.network, resolve=True)
     fp["model_dir"] = str(Path(cfg.model_dir).resolve())

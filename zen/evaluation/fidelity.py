@@ -55,11 +55,15 @@ def individual_scores(candidate: CDRSample, real: CDRSample) -> tuple[dict[str, 
         if len(a) == 0 and len(b) == 0:
             skipped[key] = "undefined for every user on both sides"
             continue
-        _continuous(scores, key, a, b)  # a rate that is 0 on both sides scores 0: the same absence
+        if not a.any() and not b.any():  # e.g. data sessions in neither: nothing to compare
+            skipped[key] = "zero for every user on both sides"
+            continue
+        _continuous(scores, key, a, b)
     return scores, skipped
 
 
-def _profiles(out: dict[str, float], candidate: CDRSample, real: CDRSample) -> None:
+def _profiles(out: dict[str, float], skipped: dict[str, str], candidate: CDRSample,
+              real: CDRSample) -> None:
     for kind in ("all", "call", "sms", "data"):
         a, b = candidate.records, real.records
         if kind != "all":
@@ -67,8 +71,8 @@ def _profiles(out: dict[str, float], candidate: CDRSample, real: CDRSample) -> N
         for profile_name, profile in (("hour_of_day", hour_of_day_profile),
                                       ("hour_of_week", hour_of_week_profile)):
             key = f"global/{profile_name}/{kind}"
-            if len(a) == 0 and len(b) == 0:  # the same absence: identical, so that a floor exists
-                out[f"{key}/tv"] = out[f"{key}/jsd"] = 0.0
+            if len(a) == 0 and len(b) == 0:  # absent on both sides: nothing to compare
+                skipped[key] = f"no {kind} events on either side"
                 continue
             pa, pb = profile(a), profile(b)
             out[f"{key}/tv"] = total_variation(pa, pb)
@@ -88,7 +92,7 @@ def _cell_hour_counts(sample: CDRSample) -> tuple[np.ndarray, np.ndarray]:
 def global_scores(candidate: CDRSample, real: CDRSample) -> tuple[dict[str, float], dict[str, str]]:
     """Profiles, pooled inter-event times and durations, graph statistics, per-cell load."""
     scores, skipped = {}, {}
-    _profiles(scores, candidate, real)
+    _profiles(scores, skipped, candidate, real)
     _continuous(scores, "global/inter_event_s", inter_event_times(candidate.records),
                 inter_event_times(real.records))
     _continuous(scores, "global/call_duration_s", call_durations(candidate.records),

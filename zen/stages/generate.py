@@ -4,10 +4,10 @@ The population-wide state (activity levels, home/work anchors, the social graph,
 places) is built first; users are then generated in shards so that memory stays flat as
 ``n_users`` grows. Two passes over the shards:
 
-1. each shard samples its users' traffic and mobility, assembles their own records (outgoing,
-   data, off-network incoming) with cells and counterparts, and hands the matching incoming
-   records of on-network callees to the callee's shard (``.work/pending/``);
-2. each shard gives its pending incoming records the callee's serving cell (from its stays).
+1. each shard samples its users' traffic and mobility, assembles their own records with cells
+   and counterparts (``zen.assembly``), and hands the mirror records of on-network calls/SMS
+   whose other user is in another shard to that shard (``.work/pending/``);
+2. each shard gives its pending mirror records their user's serving cell (from its stays).
 
 Every file is written atomically and each finished step leaves a marker, so rerunning a
 killed command resumes from the finished shards and ends with the same dataset.
@@ -102,18 +102,19 @@ def generate(cfg: DictConfig) -> dict[str, float]:
                           seed=seed, device=device, timings=timings)
     bounds = [(lo, min(n_users, lo + int(cfg.shard_users)))
               for lo in range(0, n_users, int(cfg.shard_users))]
+    shard_starts = np.array([lo for lo, _ in bounds])
     n_events = 0
     bar = tqdm(total=n_users, desc="generate", unit="user", disable=not cfg.progress)
     for s, (a, b) in enumerate(bounds):
         if not plan.done("own", s).exists():
-            n_events += shard.generate_own(s, a, b, np.array([lo for lo, _ in bounds]))
+            n_events += shard.generate_own(s, a, b, shard_starts)
         bar.update(b - a)
         bar.set_postfix(events_per_s=f"{n_events / max(time.perf_counter() - t0, 1e-9):,.0f}")
     bar.close()
-    for s in tqdm(range(len(bounds)), desc="incoming", unit="shard", disable=not cfg.progress):
-        if not plan.done("in", s).exists():
+    for s, (a, b) in enumerate(tqdm(bounds, desc="mirrors", unit="shard", disable=not cfg.progress)):
+        if not plan.done("mirror", s).exists():
             t = time.perf_counter()
-            _resolve_pending(plan, s, start)
+            _resolve_pending(plan, s, a, b, days, start, shard.place_cell)
             timings["assembly"] += time.perf_counter() - t
 
     t = time.perf_counter()
@@ -216,18 +217,18 @@ class _ShardContext:
         t = time.perf_counter()
         rng = np.random.default_rng(_seed(self.seed, COMPONENT["assembly"], s))
         own = assemble_shard(tl, a, self.pop, start, stays, place_cell, rng, self.cfg.pairing)
-        incoming = mirror_on_network(own, self.pop.n_users)
-        target = np.searchsorted(shard_starts, incoming["user_id"].to_numpy(), side="right") - 1
+        mirrors = mirror_on_network(own, self.pop.n_users)
+        target = np.searchsorted(shard_starts, mirrors["user_id"].to_numpy(), side="right") - 1
         local = target == s
-        mine = incoming[local]
+        mine = mirrors[local]
         mine_cells = place_cell[stays.locate(mine["user_id"].to_numpy() - a, _seconds(mine, start))]
         own = pd.concat([own, mine.assign(cell_id=mine_cells)], ignore_index=True)
         timings["assembly"] += time.perf_counter() - t
         t = time.perf_counter()
         for to in np.unique(target[~local]):
-            write_table(incoming[target == to], self.plan.pending(int(to), s))
-        write_table(pd.DataFrame({"user_id": stays.user + a, "start_s": stays.start_s,
-                                  "cell_id": place_cell[stays.place]}), self.plan.stays(s))
+            write_table(mirrors[target == to], self.plan.pending(int(to), s))
+        write_table(pd.DataFrame({"user": stays.user, "start_s": stays.start_s, "end_s": stays.end_s,
+                                  "place": stays.place}), self.plan.stays(s))
         if self.cfg.write_stays:
             write_table(stays.to_frame(np.arange(a, b), start),
                         self.plan.out / "stays" / f"shard-{s:05d}.parquet")
@@ -302,24 +303,26 @@ def _write_by_day(records: pd.DataFrame, plan: ShardPlan, shard: int, part: str)
         write_table(chunk, plan.records(str(d), shard, part), fmt=plan.ext)
 
 
-def _resolve_pending(plan: ShardPlan, shard: int, start: pd.Timestamp) -> int:
-    """Give this shard's pending incoming records the receiver's cell and write them."""
+def _resolve_pending(plan: ShardPlan, shard: int, first_user: int, end_user: int, days: float,
+                     start: pd.Timestamp, place_cell: np.ndarray) -> int:
+    """Give this shard's pending mirror records their user's serving cell and write them."""
+    from zen.mobility import Stays
+
     folder = plan.pending(shard, 0).parent
     files = sorted(folder.glob("from-*.parquet")) if folder.exists() else []
     n = 0
     if files:
         pending = pd.concat([read_table(f) for f in files], ignore_index=True)
         pending = validate(pending, "records", str(folder))
-        stays = read_table(plan.stays(shard))
-        su, starts_s = stays["user_id"].to_numpy(), stays["start_s"].to_numpy()
-        order = np.lexsort((starts_s, su))
-        key = su[order] * 1e8 + starts_s[order]  # users < 1e7, times < 1e8 s: exact in float64
-        idx = np.searchsorted(key, pending["user_id"].to_numpy() * 1e8 + _seconds(pending, start),
-                              side="right") - 1
-        pending["cell_id"] = stays["cell_id"].to_numpy()[order][idx]
-        _write_by_day(pending, plan, shard, "in")
+        saved = read_table(plan.stays(shard))
+        stays = Stays(user=saved["user"].to_numpy(), start_s=saved["start_s"].to_numpy(),
+                      end_s=saved["end_s"].to_numpy(), place=saved["place"].to_numpy(),
+                      period_s=days * 86400.0, n_users=end_user - first_user)
+        place = stays.locate(pending["user_id"].to_numpy() - first_user, _seconds(pending, start))
+        pending["cell_id"] = place_cell[place]
+        _write_by_day(pending, plan, shard, "mirror")
         n = len(pending)
-    _mark(plan.done("in", shard))
+    _mark(plan.done("mirror", shard))
     return n
 
 

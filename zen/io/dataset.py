@@ -73,7 +73,7 @@ def write_dataset(path: str | Path, records: pd.DataFrame, start: pd.Timestamp, 
     atomically and ``manifest.json`` last, so a folder with a manifest is complete.
     """
     from zen import __version__
-    from zen.io.tables import sha256_file, write_json_atomic, write_table
+    from zen.io.tables import write_table
 
     root = Path(path)
     records = validate(records, "records", "<records>")
@@ -88,8 +88,26 @@ def write_dataset(path: str | Path, records: pd.DataFrame, start: pd.Timestamp, 
         "days": float(days),
         "n_users": int(records["user_id"].nunique()),
         "rows": {"records": len(records)},
-        "checksums": {k: sha256_file(v) for k, v in files.items()},
     }
-    info.update(manifest or {})
-    write_json_atomic(info, root / "manifest.json")
+    write_manifest(root, info, list(files.values()), extra=manifest)
     return root
+
+
+def write_manifest(root: Path, info: dict, files: list[Path] | None = None,
+                   extra: dict | None = None) -> Path:
+    """Write ``root/manifest.json`` (atomically, last): ``info`` plus the SHA-256 of each file.
+
+    Args:
+        root: the dataset folder.
+        info: what the manifest says besides checksums (version, start, days, row counts...).
+        files: the files to checksum; every file under ``root`` outside ``.work`` when None.
+        extra: keys that override ``info`` and the checksums (e.g. the generator's name).
+    """
+    from zen.io.tables import sha256_file, write_json_atomic
+
+    if files is None:
+        files = [p for p in sorted(root.rglob("*"))
+                 if p.is_file() and ".work" not in p.relative_to(root).parts and p.name != "manifest.json"]
+    manifest = {**info, "checksums": {str(p.relative_to(root)): sha256_file(p) for p in files}}
+    manifest.update(extra or {})
+    return write_json_atomic(manifest, root / "manifest.json")

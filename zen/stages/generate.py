@@ -31,7 +31,8 @@ from tqdm import tqdm
 from zen import SCHEMA_VERSION, __version__
 from zen.assembly import Population, assemble_shard, mirror_on_network
 from zen.assembly.export import write_bandicoot
-from zen.io import read_table, sha256_file, write_json_atomic, write_table
+from zen.io import read_table, write_json_atomic, write_table
+from zen.io.dataset import write_manifest
 from zen.schema import ZenInputError, validate
 from zen.stages.common import resolve_device, shared_data_dir
 from zen.traffic.base import load_traffic_model
@@ -268,13 +269,11 @@ def _generate_stays_only(cfg: DictConfig, plan: ShardPlan, mobility_params, ante
         n_stays += len(stays.user)
     write_table(antennas, plan.out / "antennas.parquet")
     write_table(places, plan.out / "places.parquet")
-    files = [p for p in sorted(plan.out.rglob("*")) if p.is_file() and ".work" not in p.parts]
-    write_json_atomic({
+    write_manifest(plan.out, {
         "zen_version": __version__, "schema_version": SCHEMA_VERSION, "mode": "mobility",
         "config": _resolved_settings(cfg), "seed": seed, "start": str(start), "days": days,
         "n_users": n_users, "rows": {"stays": n_stays, "antennas": len(antennas), "places": len(places)},
-        "checksums": {str(p.relative_to(plan.out)): sha256_file(p) for p in files},
-    }, plan.out / "manifest.json")
+    })
     shutil.rmtree(plan.work, ignore_errors=True)
     total = time.perf_counter() - t0
     print(f"zen-generate: {n_stays:,} stays of {n_users:,} users x {days:g} days written to {plan.out}")
@@ -382,7 +381,6 @@ def _finish(cfg: DictConfig, plan: ShardPlan, antennas: pd.DataFrame, users: pd.
             counts[f"{e}_{d}"] = counts.get(f"{e}_{d}", 0) + int(n)
     if cfg.format == "bandicoot":
         write_bandicoot(out, record_files, antennas, out / "bandicoot")
-    files = [p for p in sorted(out.rglob("*")) if p.is_file() and ".work" not in p.parts]
     manifest = {
         "zen_version": __version__, "schema_version": SCHEMA_VERSION,
         "config": _resolved_settings(cfg), "seed": int(cfg.seed),
@@ -390,10 +388,9 @@ def _finish(cfg: DictConfig, plan: ShardPlan, antennas: pd.DataFrame, users: pd.
         "n_users": n_users, "n_shards": len(bounds), "format": cfg.format,
         "rows": {"records": n_records, "antennas": len(antennas), "users": len(users),
                  "edges": len(edges), **{f"records_{k}": v for k, v in sorted(counts.items())}},
-        "checksums": {str(p.relative_to(out)): sha256_file(p) for p in files},
         "timings_s": {k: round(v, 3) for k, v in timings.items()},  # before the final write
     }
-    write_json_atomic(manifest, out / "manifest.json")
+    write_manifest(out, manifest)
     shutil.rmtree(plan.work, ignore_errors=True)
     summary = {"users": n_users, "records": n_records, "records_per_user_day": n_records / n_users / days}
     summary.update({f"records/{k}": v for k, v in counts.items()})

@@ -227,10 +227,3 @@ def _check_coordinates(df: pd.DataFrame, source: str, row_offset: int) -> None:
             raise ZenInputError(f"{name} {df[name].iloc[i]} is outside [-{lim}, {lim}]", source,
                                 _row_number(df, i, row_offset), name)
 
-
-def empty(table: str) -> pd.DataFrame:
-    """An empty frame with the schema's columns and dtypes (for users with no events, etc.)."""
-    schema = SCHEMAS[table]
-    dtypes = {"int": "int64", "float": "float64", "bool": "bool",
-              "datetime": "datetime64[us, UTC]", "category": "category"}
-    return pd.DataFrame({c.name: pd.Series([], dtype=dtypes[c.kind]) for c in schema.columns})

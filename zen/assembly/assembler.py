@@ -28,11 +28,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from zen.schema import DIRECTIONS, EVENTS
-from zen.traffic.timeline import CONTACT_NEW, CONTACT_NONE, Timelines
+from zen.schema import DIRECTIONS
+from zen.traffic.timeline import CONTACT_NEW, Timelines
 
-EV_DATA = EVENTS.index("data")
-DIR_OUT, DIR_IN = DIRECTIONS.index("out"), DIRECTIONS.index("in")
+DIR_IN = DIRECTIONS.index("in")
 
 
 @dataclass
@@ -91,7 +90,6 @@ def resolve_counterparts(user: np.ndarray, rank: np.ndarray, pop: Population,
     self_pick = on & (ids == user[new])
     ids[self_pick] = (ids[self_pick] + 1) % pop.n_users
     out[new] = ids
-    out[rank == CONTACT_NONE] = -1
     return out
 
 

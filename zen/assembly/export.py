@@ -30,8 +30,7 @@ def bandicoot_frame(records: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def write_bandicoot(dataset_dir: Path, record_files: list[Path], antennas: pd.DataFrame,
-                    out_dir: Path) -> None:
+def write_bandicoot(record_files: list[Path], antennas: pd.DataFrame, out_dir: Path) -> None:
     """Write ``out_dir/<user_id>.csv`` for every user and ``out_dir/antennas.csv``."""
     frames = [read_table(f) for f in record_files]
     records = pd.concat(frames, ignore_index=True)

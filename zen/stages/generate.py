@@ -380,7 +380,7 @@ def _finish(cfg: DictConfig, plan: ShardPlan, antennas: pd.DataFrame, users: pd.
         for (e, d), n in r.groupby(["event", "direction"], observed=True).size().items():
             counts[f"{e}_{d}"] = counts.get(f"{e}_{d}", 0) + int(n)
     if cfg.format == "bandicoot":
-        write_bandicoot(out, record_files, antennas, out / "bandicoot")
+        write_bandicoot(record_files, antennas, out / "bandicoot")
     manifest = {
         "zen_version": __version__, "schema_version": SCHEMA_VERSION,
         "config": _resolved_settings(cfg), "seed": int(cfg.seed),

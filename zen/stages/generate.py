@@ -158,8 +158,10 @@ def _load_models(model_dir: Path, device):
     from zen.network import SocialParams
 
     traffic = load_traffic_model(model_dir, device)
-    social = SocialParams.load(model_dir / "social.json") if (model_dir / "social.json").exists() \
-        else SocialParams()
+    if not (model_dir / "social.json").exists():
+        raise ZenInputError("the model folder has no social.json; retrain it with zen-train",
+                            str(model_dir))
+    social = SocialParams.load(model_dir / "social.json")
     mobility = MobilityParams.load(model_dir / "mobility.json") \
         if (model_dir / "mobility.json").exists() else MobilityParams()
     return traffic, social, mobility

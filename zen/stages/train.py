@@ -30,6 +30,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
             f"only {len(split.train)} training user(s) after the split; Zen learns a population and "
             f"needs at least {MIN_TRAIN_USERS} (lower data.split.val_fraction/holdout_fraction or "
             f"bring more users)", str(cfg.data.loader.path))
+    if not (data.records["counterpart_id"] >= 0).any():
+        raise ZenInputError("no record has a counterpart_id, so the social graph cannot be fitted; "
+                            "map counterpart_id in the data's column mapping", str(cfg.data.loader.path))
     train_data, val_data = data.subset(split.train), data.subset(split.val)
     log.info("data %s: %d users (%d train, %d val, %d holdout), %d records, device %s",
              data.name, len(data.user_ids), len(split.train), len(split.val), len(split.holdout),
@@ -64,14 +67,10 @@ def _fit_side_models(cfg: DictConfig, data, split, model_dir: Path) -> dict[str,
     from zen.network import fit_social
 
     metrics: dict[str, float] = {}
-    has_ties = (data.records["counterpart_id"] >= 0).any()
-    if has_ties:
-        social = fit_social(data.records, split.train, data.friendships, days=data.days,
-                            seed=int(cfg.seed))
-        social.save(model_dir / "social.json")
-        log.info("social graph fitted on %d training users", len(split.train))
-    else:
-        log.info("no counterparts in the data: generate will use the default social parameters")
+    social = fit_social(data.records, split.train, data.friendships, days=data.days,
+                        seed=int(cfg.seed))
+    social.save(model_dir / "social.json")
+    log.info("social graph fitted on %d training users", len(split.train))
     mobility = calibrate(OmegaConf.to_container(cfg.mobility, resolve=True), shared_data_dir(cfg))
     mobility.save(model_dir / "mobility.json")
     metrics["mobility/calibrated"] = float(bool(cfg.mobility.calibrate))

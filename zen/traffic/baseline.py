@@ -13,7 +13,6 @@ It is the reference every learned model must beat, and stays in the comparison t
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from sklearn.mixture import GaussianMixture
 
 from zen.data.base import CDRData
 from zen.io import write_json_atomic
+from zen.io.model_files import read_json
 from zen.schema import EVENTS
 from zen.traffic.timeline import CONTACT_NONE, Timelines, contact_ranks
 
@@ -145,7 +145,7 @@ class PoissonBaseline:
 
     @classmethod
     def load(cls, traffic_dir: Path, device: torch.device | str = "cpu") -> PoissonBaseline:
-        blob = json.loads((Path(traffic_dir) / "baseline.json").read_text())
+        blob = read_json(Path(traffic_dir) / "baseline.json", "the baseline's parameters")
         model = cls(**blob["config"])
         model.params = blob["params"]
         return model

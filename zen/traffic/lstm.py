@@ -31,6 +31,7 @@ import torch
 
 from zen.data.base import CDRData
 from zen.io import atomic_path, write_json_atomic
+from zen.io.model_files import load_tensors, read_json
 from zen.schema import ZenInputError
 from zen.traffic import train_loop
 from zen.traffic.network import DATA_OUT, TrafficLSTM
@@ -39,7 +40,8 @@ from zen.traffic.sampler import sample_population
 from zen.traffic.timeline import Timelines
 from zen.traffic.tokenizer import StepBatch, WeeklyClock, encode_users, week_offset_s
 
-WEIGHTS = "lstm.pt"
+WEIGHTS = "lstm.pt"  # tensors only
+META = "lstm.json"  # everything else
 
 
 def _cpu_threads(method: Callable) -> Callable:
@@ -182,32 +184,39 @@ class LSTMTrafficModel:
 
     # ----------------------------------------------------------------------------- save / load
     def save(self, traffic_dir: Path) -> None:
-        """Weights, config, clock, profile law, scalers: all that sampling needs."""
+        """Weights (tensors only) in ``lstm.pt``; config, clock, profile law, scalers in ``lstm.json``."""
         traffic_dir = Path(traffic_dir)
         traffic_dir.mkdir(parents=True, exist_ok=True)
-        state = {"model": {k: v.cpu() for k, v in self.net.state_dict().items()}, "config": self.config,
-                 "features": list(self.features), "clock_rate": self.clock.rate.cpu().numpy().tolist(),
-                 "profiles": self.profiles.state_dict(), "profile_mean": self.profile_mean.tolist(),
-                 "profile_std": self.profile_std.tolist(), "scalers": self.scalers}
+        meta = {"config": self.config, "features": list(self.features),
+                "clock_rate": self.clock.rate.cpu().numpy().tolist(), "profiles": self.profiles.state_dict(),
+                "profile_mean": self.profile_mean.tolist(), "profile_std": self.profile_std.tolist(),
+                "scalers": self.scalers}
         with atomic_path(traffic_dir / WEIGHTS) as tmp:
-            torch.save(state, tmp)
-        write_json_atomic({k: v for k, v in state.items() if k != "model"}, traffic_dir / "lstm.json")
+            torch.save({"model": {k: v.cpu() for k, v in self.net.state_dict().items()}}, tmp)
+        write_json_atomic(meta, traffic_dir / META)
 
     @classmethod
     def load(cls, traffic_dir: Path, device: torch.device | str = "cpu") -> LSTMTrafficModel:
+        """Rebuild the model from ``traffic_dir``: tensors only from the checkpoint, never code."""
         path = Path(traffic_dir) / WEIGHTS
         if not path.exists():
             raise ZenInputError("no LSTM weights in the model folder; run zen-train model=lstm", str(path))
-        state = torch.load(path, map_location="cpu", weights_only=False)
-        model = cls(**state["config"])
-        model.features = tuple(state["features"])
-        model.clock = WeeklyClock(np.asarray(state["clock_rate"]))
-        model.profiles = ProfileDistribution.from_state_dict(state["profiles"])
-        model.profile_mean = np.asarray(state["profile_mean"])
-        model.profile_std = np.asarray(state["profile_std"])
-        model.scalers = dict(state["scalers"])
-        model.net = model._build_net()
-        model.net.load_state_dict(state["model"])
+        meta = read_json(Path(traffic_dir) / META, "the LSTM's settings")
+        weights = load_tensors(path).get("model")
+        try:
+            model = cls(**meta["config"])
+            model.features = tuple(meta["features"])
+            model.clock = WeeklyClock(np.asarray(meta["clock_rate"]))
+            model.profiles = ProfileDistribution.from_state_dict(meta["profiles"])
+            model.profile_mean = np.asarray(meta["profile_mean"])
+            model.profile_std = np.asarray(meta["profile_std"])
+            model.scalers = dict(meta["scalers"])
+            model.net = model._build_net()
+            model.net.load_state_dict(weights)
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            raise ZenInputError("the LSTM's weights and settings do not fit together "
+                                f"({type(err).__name__}); use a model folder written by zen-train",
+                                str(traffic_dir)) from err
         model.net.to(device).eval()
         return model
 

@@ -21,6 +21,8 @@ import numpy as np
 import torch
 
 from zen.io import atomic_path
+from zen.io.model_files import load_tensors
+from zen.schema import ZenInputError
 from zen.traffic.network import HEADS, TrafficLSTM
 from zen.traffic.tokenizer import StepBatch
 
@@ -89,10 +91,15 @@ def train(net: TrafficLSTM, train_batches: list[StepBatch], val_batches: list[St
              "done": False, "train_nll": float("nan"), "history": []}
     ckpt_path = Path(work_dir) / "checkpoints" / CHECKPOINT
     if resume and ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
-        net.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
+        ckpt = load_tensors(ckpt_path, map_location=device)
+        try:
+            net.load_state_dict(ckpt["model"])
+            optimizer.load_state_dict(ckpt["optimizer"])
+            scheduler.load_state_dict(ckpt["scheduler"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            raise ZenInputError("the checkpoint does not fit this model and trainer; resume with the "
+                                "config it was trained with, or start afresh without resume=true",
+                                str(ckpt_path)) from err
         state = ckpt["state"]
     val_batches = val_batches or []
     while not state["done"] and state["epoch"] < max_epochs:

@@ -1,15 +1,98 @@
-"""Run a stage so that user errors print one line and exit non-zero, without a traceback."""
+"""Run a stage so that expected failures print one line and exit 2, without a traceback.
+
+:func:`explain` is the table of expected failures: a user error in an input
+(:class:`ZenInputError`), a missing or broken config value (OmegaConf), a full disk and a refused
+write. Anything else is a bug in Zen and keeps its traceback.
+"""
 
 from __future__ import annotations
 
+import errno
+import re
 import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from omegaconf import DictConfig
+from omegaconf.errors import (
+    ConfigAttributeError,
+    ConfigKeyError,
+    GrammarParseError,
+    InterpolationResolutionError,
+    InterpolationToMissingValueError,
+    MissingMandatoryValue,
+    OmegaConfBaseException,
+    ValidationError,
+)
 
 from zen.schema import ZenInputError
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+REQUIRED_HINTS = {  # required key -> how to set it
+    "model_dir": "zen-generate model_dir=<the model folder zen-train wrote>",
+    "synthetic": "zen-evaluate synthetic=<the dataset folder zen-generate wrote>",
+}
+RERUN_HINTS = {  # stage -> how to carry on after freeing space
+    "train": "rerun it with hydra.run.dir=<the same run folder> resume=true (it resumes)",
+    "generate": "rerun the same command (it resumes)",
+}
+
+
+def _config_message(err: OmegaConfBaseException) -> str:
+    """The first line of an OmegaConf message (the rest repeats the key and the node type)."""
+    return (getattr(err, "msg", None) or str(err)).splitlines()[0]
+
+
+def _required(key: str, stage: str) -> str:
+    return f"{key} is required: {REQUIRED_HINTS.get(key, f'zen-{stage} {key}=<value>')}"
+
+
+def _explain_config(err: OmegaConfBaseException, stage: str) -> str | None:
+    key = err.full_key or err.key or "?"
+    if isinstance(err, MissingMandatoryValue):
+        return _required(str(key), stage)
+    if isinstance(err, InterpolationToMissingValueError):
+        missing = re.search(r"Missing mandatory value: (\S+)", _config_message(err))
+        return _required(missing.group(1) if missing else str(key), stage)
+    if isinstance(err, InterpolationResolutionError | GrammarParseError):
+        return (f"config key {key}: cannot resolve its ${{...}} reference ({_config_message(err)}); "
+                f"fix the reference or set it: zen-{stage} {key}=<value>")
+    if isinstance(err, ConfigAttributeError | ConfigKeyError):
+        return (f"the config has no key {key} (misspelt, or removed with ~{key}); "
+                f"zen-{stage} --cfg job prints every key")
+    if isinstance(err, ValidationError):
+        return f"config key {key}: {_config_message(err)}; fix the value: zen-{stage} {key}=<value>"
+    return None
+
+
+def _explain_os(err: OSError, stage: str) -> str | None:
+    where = f" while writing {err.filename}" if err.filename else ""
+    if err.errno in DISK_FULL:
+        what = "no space left on device" if err.errno == errno.ENOSPC else "disk quota exceeded"
+        rerun = RERUN_HINTS.get(stage, "rerun the same command")
+        return f"{what}{where}; free space and {rerun}"
+    if isinstance(err, PermissionError):
+        target = err.filename or "an output path"
+        return (f"permission denied on {target}; choose a folder you may write to "
+                f"(e.g. zen-{stage} out_dir=<folder>) or fix its permissions")
+    return None
+
+
+def explain(err: BaseException, stage: str) -> str | None:
+    """The one line for an expected failure of ``zen-<stage>``; None for a bug (keep its traceback).
+
+    Args:
+        err: what the stage raised.
+        stage: the stage's name (``train``, ``generate``, ...), used in the hints.
+    """
+    if isinstance(err, ZenInputError):
+        return str(err)
+    if isinstance(err, OmegaConfBaseException):
+        return _explain_config(err, stage)
+    if isinstance(err, OSError):
+        return _explain_os(err, stage)
+    return None
 
 
 def _remove_empty_run_dir() -> None:
@@ -30,14 +113,17 @@ def _remove_empty_run_dir() -> None:
 
 
 def run_stage(fn: Callable[[DictConfig], object], cfg: DictConfig) -> None:
-    """Call ``fn(cfg)``; on :class:`ZenInputError` print ``zen-<stage>: error: <msg>``, exit 2.
+    """Call ``fn(cfg)``; on an expected failure print ``zen-<stage>: error: <line>``, exit 2.
 
     Nothing is left behind: the stages write through temporary files, and Hydra's run folder is
-    removed when it holds only Hydra's own files.
+    removed when it holds only Hydra's own files. Unexpected exceptions propagate unchanged.
     """
     try:
         fn(cfg)
-    except ZenInputError as err:
+    except (ZenInputError, OmegaConfBaseException, OSError) as err:
+        message = explain(err, fn.__name__)
+        if message is None:
+            raise
         _remove_empty_run_dir()
-        print(f"zen-{fn.__name__}: error: {' '.join(str(err).split())}", file=sys.stderr)
+        print(f"zen-{fn.__name__}: error: {' '.join(message.split())}", file=sys.stderr)
         sys.exit(2)

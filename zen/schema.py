@@ -15,6 +15,7 @@ import pandas as pd
 EVENTS = ("call", "sms", "data")
 DIRECTIONS = ("out", "in")
 NO_ID = -1  # counterpart_id / cell_id / volume_bytes when unknown
+INT64_MAX = 2 ** 63 - 1
 
 
 class ZenInputError(ValueError):
@@ -95,35 +96,78 @@ def _first_bad(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
+def is_empty(value: object) -> bool:
+    """True for a blank cell: None, NaN, NaT or pandas' NA."""
+    return value is None or value is pd.NA or value is pd.NaT or (
+        isinstance(value, float | np.floating) and bool(np.isnan(value)))
+
+
+def shown(value: object) -> str:
+    """A cell as the user wrote it: the repr of the plain Python value (no ``np.float64(...)``)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def _reject(series: pd.Series, i: int, col: Column, source: str, row_offset: int, problem: str,
+            expected: str) -> ZenInputError:
+    """The error for cell ``i``: ``problem`` (``{value}`` filled in), or 'empty value' if blank."""
+    value = series.iloc[i]
+    if is_empty(value):
+        text = f"empty value; expected {expected}; fill it or drop that row"
+    else:
+        text = problem.format(value=shown(value))
+    return ZenInputError(text, source, _row_number(series, i, row_offset), col.name)
+
+
+def _beyond_int64(num: pd.Series) -> np.ndarray:
+    """True where an integral number does not fit in int64 (pandas keeps those as uint64/object/float)."""
+    if pd.api.types.is_signed_integer_dtype(num):
+        return np.zeros(len(num), bool)
+    if pd.api.types.is_unsigned_integer_dtype(num):
+        return num.to_numpy() > INT64_MAX
+    if pd.api.types.is_float_dtype(num):
+        return np.abs(num.to_numpy(dtype="float64", na_value=0.0)) >= 2.0 ** 63
+    return np.array([isinstance(v, int) and not -INT64_MAX - 1 <= v <= INT64_MAX for v in num], bool)
+
+
 def _row_number(df: pd.DataFrame, position: int, row_offset: int) -> int:
     """1-based data row number as a user sees it in the file (header not counted)."""
     return position + 1 + row_offset
 
 
+def _coerce_int(series: pd.Series, col: Column, source: str, row_offset: int) -> pd.Series:
+    """``series`` as int64; refuses blanks, fractions, booleans and numbers beyond int64."""
+    num = series
+    if pd.api.types.is_bool_dtype(series):
+        bad = np.ones(len(series), bool)
+    elif pd.api.types.is_integer_dtype(series):
+        bad = series.isna().to_numpy()
+    else:
+        num = pd.to_numeric(series, errors="coerce")
+        vals = num.to_numpy(dtype="float64", na_value=np.nan)
+        bad = ~np.isfinite(vals) | (np.floor(vals) != vals)
+    if bad.any():
+        raise _reject(series, _first_bad(bad), col, source, row_offset,
+                      "expected an integer, got {value}; fix or drop that row", "an integer")
+    huge = _beyond_int64(num)
+    if huge.any():
+        i = _first_bad(huge)
+        raise ZenInputError(f"{shown(series.iloc[i])} does not fit in a 64-bit integer (at most "
+                            f"{INT64_MAX}); renumber or hash such ids", source,
+                            _row_number(series, i, row_offset), col.name)
+    return num.astype("int64")
+
+
 def _coerce(series: pd.Series, col: Column, source: str, row_offset: int) -> pd.Series:
     n = col.name
     if col.kind == "int":
-        if pd.api.types.is_bool_dtype(series):
-            bad = np.ones(len(series), bool)
-        elif pd.api.types.is_integer_dtype(series):
-            bad = series.isna().to_numpy()
-        else:
-            num = pd.to_numeric(series, errors="coerce")
-            vals = num.to_numpy(dtype="float64", na_value=np.nan)
-            bad = ~np.isfinite(vals) | (np.floor(vals) != vals)
-        if bad.any():
-            i = _first_bad(bad)
-            raise ZenInputError(f"expected an integer, got {series.iloc[i]!r}; fix or drop that row",
-                                source, _row_number(series, i, row_offset), n)
-        return pd.to_numeric(series).astype("int64")
+        return _coerce_int(series, col, source, row_offset)
     if col.kind == "float":
         num = pd.to_numeric(series, errors="coerce")
         vals = num.to_numpy(dtype="float64", na_value=np.nan)
         bad = ~np.isfinite(vals) & ~(col.nullable & series.isna().to_numpy())
         if bad.any():
-            i = _first_bad(bad)
-            raise ZenInputError(f"expected a number, got {series.iloc[i]!r}",
-                                source, _row_number(series, i, row_offset), n)
+            raise _reject(series, _first_bad(bad), col, source, row_offset,
+                          "expected a number, got {value}", "a number")
         if col.nonnegative and (np.nan_to_num(vals) < 0).any():
             i = _first_bad(vals < 0)
             raise ZenInputError(f"negative value {float(vals[i]):g}; {n} must be >= 0",
@@ -138,9 +182,8 @@ def _coerce(series: pd.Series, col: Column, source: str, row_offset: int) -> pd.
         mapped = lowered.map(mapping)
         bad = mapped.isna().to_numpy()
         if bad.any():
-            i = _first_bad(bad)
-            raise ZenInputError(f"expected true/false, got {series.iloc[i]!r}",
-                                source, _row_number(series, i, row_offset), n)
+            raise _reject(series, _first_bad(bad), col, source, row_offset,
+                          "expected true/false, got {value}", "true/false")
         return mapped.astype(bool)
     if col.kind == "datetime":
         if isinstance(series.dtype, pd.DatetimeTZDtype):
@@ -151,23 +194,21 @@ def _coerce(series: pd.Series, col: Column, source: str, row_offset: int) -> pd.
             out = pd.to_datetime(series, errors="coerce", utc=True, format="mixed")
             bad = out.isna().to_numpy()
             if bad.any():
-                i = _first_bad(bad)
-                raise ZenInputError(f"unparsable timestamp {series.iloc[i]!r}",
-                                    source, _row_number(series, i, row_offset), n)
+                raise _reject(series, _first_bad(bad), col, source, row_offset,
+                              "unparsable timestamp {value}", "a timestamp")
         if out.isna().any():
-            i = _first_bad(out.isna().to_numpy())
-            raise ZenInputError("missing timestamp", source, _row_number(series, i, row_offset), n)
+            raise _reject(series, _first_bad(out.isna().to_numpy()), col, source, row_offset,
+                          "missing timestamp", "a timestamp")
         return out.astype("datetime64[us, UTC]")
     if col.kind == "category":
         values = series.astype("string")
         if col.categories:
             bad = ~values.isin(col.categories).fillna(False).to_numpy()
             if bad.any():
-                i = _first_bad(bad)
-                raise ZenInputError(
-                    f"unknown value {series.iloc[i]!r}; expected one of {list(col.categories)}"
-                    " (map other spellings in the loader's column mapping)",
-                    source, _row_number(series, i, row_offset), n)
+                raise _reject(series, _first_bad(bad), col, source, row_offset,
+                              f"unknown value {{value}}; expected one of {list(col.categories)}"
+                              " (map other spellings in the loader's column mapping)",
+                              f"one of {list(col.categories)}")
             return pd.Categorical(values.to_numpy(dtype=object), categories=list(col.categories))
         return values.astype("category")
     raise AssertionError(col.kind)

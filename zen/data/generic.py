@@ -12,6 +12,10 @@ This is how users bring their own data. Example (the CRAWDAD ctu/personal phone 
 
 from __future__ import annotations
 
+import csv
+import gzip
+import itertools
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +25,12 @@ import pandas as pd
 
 from zen.data.base import CDRData
 from zen.io import read_table
-from zen.schema import RECORDS, ZenInputError, validate
+from zen.io.tables import CSV_SUFFIXES
+from zen.schema import RECORDS, ZenInputError, is_empty, shown, validate
+
+OPTIONS_KEY = "data.loader.mapping.read_options"  # where the CLI sets read_options
+SEPARATORS = (",", ";", "\t", "|")
+PLAIN_CSV_OPTIONS = {"sep", "delimiter", "encoding", "dtype", "lineterminator", "quotechar"}
 
 
 @dataclass
@@ -88,16 +97,56 @@ def load_generic(path: str | Path, mapping: ColumnMapping | Mapping | None = Non
     elif not isinstance(mapping, ColumnMapping):
         mapping = ColumnMapping(**{k: v for k, v in dict(mapping).items() if v is not None})
     src = str(path)
-    raw = read_table(path, **dict(mapping.read_options))
+    options = _read_options(mapping)
+    raw = read_table(path, options_key=OPTIONS_KEY, **options)
     if len(raw) == 0:
         raise ZenInputError("the file has a header but no rows", src)
+    _check_mapped_columns(raw, mapping, path, options)
+    try:
+        records = validate(_to_schema(raw, mapping, src), "records", src)
+    except ZenInputError as err:
+        short = _short_row(path, err.row, raw.shape[1], options)
+        if short is None:
+            raise
+        raise short from err
+    records = records.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
+    start = records["timestamp"].min().floor("D")
+    span = (records["timestamp"].max() - start).total_seconds() / 86400.0
+    return CDRData(records, start, float(days) if days else float(np.ceil(span + 1e-9)),
+                   name=name)
+
+
+def _read_options(mapping: ColumnMapping) -> dict:
+    """``read_options`` for pandas; a separator written ``\\t`` on the command line is a tab."""
+    options = dict(mapping.read_options)
+    for key in ("sep", "delimiter"):
+        if options.get(key) == "\\t":
+            options[key] = "\t"
+    return options
+
+
+def _check_mapped_columns(raw: pd.DataFrame, mapping: ColumnMapping, path: Path,
+                          options: dict) -> None:
+    """Every file column the mapping names must be in the file (else: a separator hint)."""
     wanted = dict(mapping.columns)
     if mapping.timestamp_columns:
         wanted.pop("timestamp", None)
     for file_col in list(wanted.values()) + list(mapping.timestamp_columns or []):
         if file_col not in raw.columns:
+            sep = _sniff_separator(path, options)
+            if sep is not None:
+                name, value = ("tab", r"'\t'") if sep == "\t" else (repr(sep), repr(sep))
+                raise ZenInputError(f"the file looks {name}-separated; set {OPTIONS_KEY}.sep={value}",
+                                    str(path), None, file_col)
             raise ZenInputError(f"the column mapping names a column that is not in the file; "
-                                f"the file has {list(raw.columns)}", src, None, file_col)
+                                f"the file has {list(raw.columns)}", str(path), None, file_col)
+
+
+def _to_schema(raw: pd.DataFrame, mapping: ColumnMapping, src: str) -> pd.DataFrame:
+    """The file's columns renamed, joined and value-mapped onto the records schema."""
+    wanted = dict(mapping.columns)
+    if mapping.timestamp_columns:
+        wanted.pop("timestamp", None)
     out = pd.DataFrame(index=raw.index)
     for col in RECORDS.names:
         if col in mapping.constants:
@@ -116,6 +165,12 @@ def load_generic(path: str | Path, mapping: ColumnMapping | Mapping | None = Non
         raise ZenInputError("no timestamp: map 'timestamp' or give timestamp_columns", src, None,
                             "timestamp")
     out["timestamp"] = _parse_timestamps(out["timestamp"], mapping, src)
+    _map_events(out, mapping)
+    return out
+
+
+def _map_events(out: pd.DataFrame, mapping: ColumnMapping) -> None:
+    """File spellings of event and direction -> Zen's, in place; missed calls -> answered=False."""
     missed = np.zeros(len(out), bool)
     for col, values in (("direction", mapping.direction_values), ("event", mapping.event_values)):
         if col in out and col not in mapping.constants:
@@ -129,12 +184,52 @@ def load_generic(path: str | Path, mapping: ColumnMapping | Mapping | None = Non
     if "direction" in out and "event" in out:
         is_data = (out["event"] == "data").fillna(False).to_numpy()
         out.loc[is_data, "direction"] = "out"
-    records = validate(out, "records", src)
-    records = records.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
-    start = records["timestamp"].min().floor("D")
-    span = (records["timestamp"].max() - start).total_seconds() / 86400.0
-    return CDRData(records, start, float(days) if days else float(np.ceil(span + 1e-9)),
-                   name=name)
+
+
+def _header_line(path: Path, options: Mapping) -> str | None:
+    """The first line of a CSV file (None for Parquet or an unreadable file)."""
+    if not path.is_file() or not path.name.lower().endswith(CSV_SUFFIXES):
+        return None
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding=options.get("encoding") or "utf-8", errors="replace",
+                    newline="") as f:
+            line = f.readline(1 << 16)
+    except (OSError, EOFError, zlib.error):
+        return None
+    return line.splitlines()[0] if line.strip() else None
+
+
+def _sniff_separator(path: Path, options: Mapping) -> str | None:
+    """Another separator that splits the header into more fields than the one in use, if any."""
+    header = _header_line(path, options)
+    if header is None:
+        return None
+    current = options.get("sep") or options.get("delimiter") or ","
+    counts = {sep: header.count(sep) for sep in SEPARATORS if sep != current}
+    best = max(counts, key=counts.get)
+    return best if counts[best] > header.count(current) else None
+
+
+def _short_row(path: Path, row: int | None, n_header: int, options: Mapping) -> ZenInputError | None:
+    """An error for data row ``row`` if it has fewer fields than the header (pandas fills blanks)."""
+    if row is None or set(options) - PLAIN_CSV_OPTIONS or _header_line(path, options) is None:
+        return None
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    sep = options.get("sep") or options.get("delimiter") or ","
+    if len(sep) != 1:
+        return None
+    try:
+        with opener(path, "rt", encoding=options.get("encoding") or "utf-8", newline="") as f:
+            records = (r for r in csv.reader(f, delimiter=sep, quotechar=options.get("quotechar", '"'))
+                       if r)
+            fields = next(itertools.islice(records, row, None), None)
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, csv.Error):
+        return None
+    if fields is None or len(fields) >= n_header:
+        return None
+    return ZenInputError(f"the row has {len(fields)} fields where the header has {n_header}; "
+                         "fix or drop that row", str(path), row)
 
 
 def _parse_timestamps(ts: pd.Series, mapping: ColumnMapping, src: str) -> pd.Series:
@@ -142,18 +237,24 @@ def _parse_timestamps(ts: pd.Series, mapping: ColumnMapping, src: str) -> pd.Ser
         num = pd.to_numeric(ts, errors="coerce")
         bad = num.isna().to_numpy()
         if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise ZenInputError(f"unparsable timestamp {ts.iloc[i]!r} (expected a number of "
-                                f"{mapping.epoch_unit})", src, i + 1, "timestamp")
+            raise _timestamp_error(ts, bad, f"a number of {mapping.epoch_unit}", src)
         origin = pd.Timestamp(mapping.relative_to, tz=mapping.timezone) if mapping.relative_to \
             else pd.Timestamp(0, tz="UTC")
         return origin.tz_convert("UTC") + pd.to_timedelta(num, unit=mapping.epoch_unit)
     parsed = pd.to_datetime(ts, format=mapping.timestamp_format or "mixed", errors="coerce")
     bad = parsed.isna().to_numpy()
     if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        hint = f" (expected format {mapping.timestamp_format!r})" if mapping.timestamp_format else ""
-        raise ZenInputError(f"unparsable timestamp {ts.iloc[i]!r}{hint}", src, i + 1, "timestamp")
+        expected = f"format {mapping.timestamp_format!r}" if mapping.timestamp_format else "a date and time"
+        raise _timestamp_error(ts, bad, expected, src)
     if getattr(parsed.dt, "tz", None) is None:
         parsed = parsed.dt.tz_localize(mapping.timezone)
     return parsed.dt.tz_convert("UTC")
+
+
+def _timestamp_error(ts: pd.Series, bad: np.ndarray, expected: str, src: str) -> ZenInputError:
+    """The error for the first bad timestamp: blank, or unparsable as ``expected``."""
+    i = int(np.flatnonzero(bad)[0])
+    value = ts.iloc[i]
+    text = f"empty value; expected a timestamp ({expected}); fill it or drop that row" if is_empty(value) \
+        else f"unparsable timestamp {shown(value)} (expected {expected})"
+    return ZenInputError(text, src, i + 1, "timestamp")

@@ -5,11 +5,15 @@ A crash (or a validation error) therefore never leaves a half-written file behin
 
 from __future__ import annotations
 
+import codecs
 import contextlib
+import gzip
 import hashlib
 import json
 import os
+import re
 import tempfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +25,7 @@ from zen.schema import ZenInputError
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 CSV_SUFFIXES = (".csv", ".txt", ".csv.gz", ".txt.gz")
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 def _format_of(path: Path, fmt: str | None) -> str:
@@ -35,7 +40,8 @@ def _format_of(path: Path, fmt: str | None) -> str:
 
 
 def read_table(path: str | Path, fmt: str | None = None, columns: list[str] | None = None,
-               chunksize: int | None = None, **csv_kwargs) -> pd.DataFrame | Iterator[pd.DataFrame]:
+               chunksize: int | None = None, options_key: str = "read_options",
+               **csv_kwargs) -> pd.DataFrame | Iterator[pd.DataFrame]:
     """Read a CSV or Parquet file (or a folder of Parquet files).
 
     Args:
@@ -43,9 +49,11 @@ def read_table(path: str | Path, fmt: str | None = None, columns: list[str] | No
         fmt: ``csv`` or ``parquet``; guessed from the suffix when None.
         columns: only these columns (all when None).
         chunksize: when set, return an iterator of frames of at most this many rows.
+        options_key: the config key that holds ``csv_kwargs``, named in the hints.
+        **csv_kwargs: passed to :func:`pandas.read_csv` (``sep``, ``encoding``, ...).
 
     Raises:
-        ZenInputError: file missing, empty, or unreadable.
+        ZenInputError: file missing, empty, truncated, not in its encoding, or unreadable.
     """
     path = Path(path)
     if not path.exists():
@@ -55,19 +63,89 @@ def read_table(path: str | Path, fmt: str | None = None, columns: list[str] | No
     fmt = _format_of(path, fmt)
     try:
         if fmt == "csv":
-            reader = pd.read_csv(path, usecols=columns, chunksize=chunksize, **csv_kwargs)
-            return reader
+            return _read_csv(path, columns, chunksize, csv_kwargs)
         if chunksize is None:
             return pq.read_table(path, columns=columns).to_pandas()
         return _iter_parquet(path, columns, chunksize)
     except pd.errors.EmptyDataError as err:
         raise ZenInputError("the file is empty", str(path)) from err
+    except UnicodeDecodeError as err:
+        raise _decode_error(path, err, csv_kwargs.get("encoding") or "utf-8", options_key) from err
+    except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+        raise ZenInputError(f"the file is truncated or not valid gzip ({err}); copy or compress it "
+                            "again (gzip -t checks it)", str(path)) from err
+    except pd.errors.ParserError as err:
+        raise _parser_error(path, err) from err
     except ValueError as err:
         if "Usecols" in str(err) or "columns expected" in str(err):
             raise ZenInputError(f"missing column(s): {err}", str(path)) from err
         raise ZenInputError(f"cannot read the file: {err}", str(path)) from err
-    except (pa.ArrowInvalid, OSError) as err:
+    except (pa.ArrowException, OSError) as err:
         raise ZenInputError(f"cannot read the file: {err}", str(path)) from err
+
+
+def _read_csv(path: Path, columns: list[str] | None, chunksize: int | None,
+              csv_kwargs: dict) -> pd.DataFrame | Iterator[pd.DataFrame]:
+    """``pandas.read_csv``, refusing files whose rows have one field more than the header.
+
+    pandas would silently take the first column of such a file as the index, shifting every
+    column by one.
+    """
+    frame = pd.read_csv(path, usecols=columns, chunksize=chunksize, **csv_kwargs)
+    if isinstance(frame, pd.DataFrame) and not isinstance(frame.index, pd.RangeIndex) \
+            and "index_col" not in csv_kwargs:
+        raise ZenInputError(f"row 1 has {frame.shape[1] + 1} fields where the header has "
+                            f"{frame.shape[1]}; fix the header or the rows", str(path), 1)
+    return frame
+
+
+def _parser_error(path: Path, err: pd.errors.ParserError) -> ZenInputError:
+    """One line for a CSV the tokenizer rejected: a row with too many fields, a stray quote."""
+    fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(err))
+    if fields:
+        expected, line, saw = (int(g) for g in fields.groups())
+        return ZenInputError(f"line {line} has {saw} fields where the header has {expected}; fix or "
+                             "drop that row (quote fields that contain the separator)",
+                             str(path), line - 1)
+    return ZenInputError(f"cannot parse the file as CSV ({' '.join(str(err).split())}); check "
+                         "its separator and quotes", str(path))
+
+
+def _decode_error(path: Path, err: UnicodeDecodeError, encoding: str,
+                  options_key: str) -> ZenInputError:
+    """One line naming the first line of ``path`` that is not valid in ``encoding``."""
+    src = str(path)
+    with _open_bytes(path) as f:
+        if f.read(2) == GZIP_MAGIC:
+            return ZenInputError("the file is gzip-compressed; name it *.csv.gz", src)
+    fix = f"save the file as UTF-8 or set its encoding, e.g. {options_key}.encoding=latin-1"
+    try:
+        found = _first_undecodable_line(path, encoding)
+    except (OSError, EOFError, zlib.error):
+        found = None
+    if found is None:
+        return ZenInputError(f"the file is not valid {encoding} ({err.reason}); {fix}", src)
+    line, what = found
+    where = "the header" if line == 1 else f"line {line}"
+    return ZenInputError(f"{where} is not valid {encoding} ({what}); {fix}", src,
+                         line - 1 if line > 1 else None)
+
+
+def _open_bytes(path: Path):
+    """The file's bytes, decompressed when it is named ``*.gz``."""
+    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
+
+
+def _first_undecodable_line(path: Path, encoding: str) -> tuple[int, str] | None:
+    """1-based number of the first line that ``encoding`` cannot decode, and which byte failed."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    with _open_bytes(path) as f:
+        for number, line in enumerate(f, start=1):
+            try:
+                decoder.decode(line)
+            except UnicodeDecodeError as err:
+                return number, f"byte 0x{line[err.start]:02x} at position {err.start + 1}"
+    return None
 
 
 def _iter_parquet(path: Path, columns: list[str] | None, chunksize: int) -> Iterator[pd.DataFrame]:
@@ -88,6 +166,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as err:
+        if err.filename in (None, str(tmp), tmp):  # name the file the user asked for
+            err.filename = str(path)
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -106,8 +106,8 @@ def mirror_on_network(records: pd.DataFrame, n_users: int) -> pd.DataFrame:
     flipped = np.where(src["direction"].astype(str).to_numpy() == "out", "in", "out")
     return pd.DataFrame({
         "user_id": src["counterpart_id"].to_numpy(),
-        "timestamp": src["timestamp"].to_numpy(),
-        "event": src["event"].to_numpy(),
+        "timestamp": src["timestamp"].array,  # keeps the UTC dtype when no record is on-network
+        "event": src["event"].array,
         "direction": pd.Categorical(flipped, categories=list(DIRECTIONS)),
         "duration_s": src["duration_s"].to_numpy(),
         "answered": src["answered"].to_numpy(),

@@ -265,18 +265,47 @@ def _tensorboard(folder: Path, ev: Evaluation, pngs: dict[str, bytes]) -> None:
     writer.close()
 
 
+REPORT_MARKER = ".zen-report.json"  # the files a report folder holds, all written by Zen
+
+
+def report_files(out_dir: Path) -> list[Path]:
+    """The files of the report in ``out_dir`` that Zen wrote (none when it is not a Zen report)."""
+    marker = out_dir / REPORT_MARKER
+    if not marker.is_file():
+        return []
+    from zen.io.model_files import read_json
+
+    listed = read_json(marker, "the report's file list").get("files", [])
+    return [out_dir / name for name in listed] + [marker]
+
+
+def check_report_dir(out_dir: Path) -> Path:
+    """``out_dir`` resolved, once it is known that writing the report there deletes nothing of the
+    user's: it is new, empty, or a report Zen wrote and nothing else."""
+    from zen.io.ownership import check_out_dir, refuse_foreign
+
+    out_dir = check_out_dir(out_dir)
+    if out_dir.is_dir():
+        refuse_foreign(out_dir, report_files(out_dir), "out_dir", "report files")
+    return out_dir
+
+
 def write_report(ev: Evaluation, out_dir: str | Path) -> dict:
     """Write metrics.json, <figure>.png, report.md, report.html and tensorboard/ into ``out_dir``.
 
-    Everything is built in a temporary folder beside ``out_dir`` and renamed into place at the end,
-    replacing an older report; a failure leaves the old folder (or none) untouched.
+    Everything is built in a temporary folder beside ``out_dir`` and renamed into place at the end.
+    An older report there is replaced, file by file from its ``.zen-report.json`` list; a folder
+    holding anything Zen did not write is refused (:func:`check_report_dir`). A failure leaves the
+    old folder (or none) untouched.
 
     Returns:
         The metrics document written to ``metrics.json``.
     """
     import io
 
-    out_dir = Path(out_dir)
+    from zen.io.ownership import remove_owned
+
+    out_dir = check_report_dir(Path(out_dir))
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
@@ -295,11 +324,11 @@ def write_report(ev: Evaluation, out_dir: str | Path) -> dict:
         (tmp / "report.md").write_text(markdown(ev, rows, [f"{n}.png" for n in pngs]))
         (tmp / "report.html").write_text(html_report(ev, rows, pngs))
         _tensorboard(tmp / "tensorboard", ev, pngs)
-        old = out_dir.with_name(f".{out_dir.name}.old")
+        files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
+        (tmp / REPORT_MARKER).write_text(json.dumps({"written_by": "zen-evaluate", "files": files}, indent=1))
         if out_dir.exists():
-            os.replace(out_dir, old)
+            remove_owned(out_dir, report_files(check_report_dir(out_dir)))
         os.replace(tmp, out_dir)
-        shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return document

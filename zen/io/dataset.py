@@ -100,14 +100,15 @@ def write_manifest(root: Path, info: dict, files: list[Path] | None = None,
     Args:
         root: the dataset folder.
         info: what the manifest says besides checksums (version, start, days, row counts...).
-        files: the files to checksum; every file under ``root`` outside ``.work`` when None.
+        files: the files to checksum; when None, every file under ``root`` except hidden ones
+            (``.work``, the lock's pid file, temporaries of killed writes) and the manifest.
         extra: keys that override ``info`` and the checksums (e.g. the generator's name).
     """
     from zen.io.tables import sha256_file, write_json_atomic
 
     if files is None:
-        files = [p for p in sorted(root.rglob("*"))
-                 if p.is_file() and ".work" not in p.relative_to(root).parts and p.name != "manifest.json"]
+        files = [p for p in sorted(root.rglob("*")) if p.is_file() and p.name != "manifest.json"
+                 and not any(part.startswith(".") for part in p.relative_to(root).parts)]
     manifest = {**info, "checksums": {str(p.relative_to(root)): sha256_file(p) for p in files}}
     manifest.update(extra or {})
     return write_json_atomic(manifest, root / "manifest.json")

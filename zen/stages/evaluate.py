@@ -13,7 +13,14 @@ from zen.data import load_dataset, split_users
 from zen.evaluation import plots
 from zen.evaluation.fidelity import fidelity_scores
 from zen.evaluation.privacy import privacy_scores
-from zen.evaluation.report import Evaluation, Thresholds, summary_rows, terminal_table, write_report
+from zen.evaluation.report import (
+    Evaluation,
+    Thresholds,
+    check_report_dir,
+    summary_rows,
+    terminal_table,
+    write_report,
+)
 from zen.evaluation.sample import CDRSample
 from zen.evaluation.usefulness import usefulness_scores
 from zen.io.dataset import read_dataset
@@ -79,6 +86,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     """
     if OmegaConf.is_missing(cfg, "synthetic"):
         raise ZenInputError("synthetic=<dataset folder> is required (the folder zen-generate wrote)")
+    out_dir = check_report_dir(Path(cfg.out_dir))  # refuse before the work, not after it
     synthetic = _non_empty(_from_folder(str(cfg.synthetic), "synthetic"), "synthetic")
     source = _RealData(cfg)
     real = _non_empty(source.sample(str(cfg.real), "real"), "real")
@@ -109,7 +117,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
               "days": {s.label: s.days for s in (synthetic, real, train)}}
     figures = _figures(cfg, synthetic, real, train, scores, useful, private)
     ev = Evaluation(scores, floor, skipped, Thresholds(**cfg.thresholds), inputs, figures)
-    document = write_report(ev, Path(cfg.out_dir).resolve())
+    document = write_report(ev, out_dir)
     for fig in ev.figures.values():
         plt.close(fig)
     print(terminal_table(ev, summary_rows(ev)))

@@ -30,11 +30,21 @@ from tqdm import tqdm
 
 from zen import SCHEMA_VERSION, __version__
 from zen.assembly import Population, assemble_shard, mirror_on_network
+from zen.assembly.budget import GIB, available_memory, check_memory, estimate_memory
 from zen.assembly.export import write_bandicoot
 from zen.io import read_table, write_json_atomic, write_table
 from zen.io.dataset import write_manifest
+from zen.io.model_files import read_json
+from zen.io.ownership import (
+    LOCK_PID,
+    check_out_dir,
+    exclusive,
+    refuse_foreign,
+    remove_owned,
+    temporaries,
+)
 from zen.schema import ZenInputError, validate
-from zen.stages.common import resolve_device, shared_data_dir
+from zen.stages.common import config_number, config_seed, require, resolve_device, shared_data_dir
 from zen.traffic.base import load_traffic_model
 
 log = logging.getLogger("zen.generate")
@@ -77,21 +87,39 @@ def generate(cfg: DictConfig) -> dict[str, float]:
     device = resolve_device(cfg.device)
     if cfg.torch_threads:
         torch.set_num_threads(int(cfg.torch_threads))
-    model_dir, seed = Path(cfg.model_dir), int(cfg.seed)
+    model_dir, seed = Path(cfg.model_dir), config_seed(cfg)
     traffic, social, mobility_params = _load_models(model_dir, device)
-    from zen.mobility import MobilityEmulator
+    if cfg.mode == "full":
+        _check_memory(cfg, traffic, n_users, days)
     from zen.network import build_infrastructure
 
     antennas, places = build_infrastructure(OmegaConf.to_container(cfg.network, resolve=True),
                                             shared_data_dir(cfg), _seed(seed, COMPONENT["cells"]))
-    out_dir = Path(cfg.out_dir).resolve()
-    plan = ShardPlan(out_dir, cfg.format)
-    _check_resume(cfg, out_dir)  # first write: every input has been read and checked by now
+    out_dir = check_out_dir(cfg.out_dir)
+    created = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with exclusive(out_dir, "zen-generate"):
+            plan = ShardPlan(out_dir, cfg.format)
+            _check_resume(cfg, plan)  # first write: every input has been read and checked by now
+            if cfg.mode == "mobility":
+                return _generate_stays_only(cfg, plan, mobility_params, antennas, places, start, t0)
+            return _generate_records(cfg, plan, traffic, social, mobility_params, antennas, places,
+                                     n_users, days, start, t0)
+    except BaseException:
+        _forget_unstarted(out_dir, created)
+        raise
+
+
+def _generate_records(cfg: DictConfig, plan: ShardPlan, traffic, social, mobility_params,
+                      antennas: pd.DataFrame, places: pd.DataFrame, n_users: int, days: float,
+                      start: pd.Timestamp, t0: float) -> dict[str, float]:
+    """``mode=full``: the population, then both passes over the shards, then the manifest."""
+    from zen.mobility import MobilityEmulator
+
+    seed, device = config_seed(cfg), resolve_device(cfg.device)
     timings = {"setup": time.perf_counter() - t0, "traffic": 0.0, "mobility": 0.0,
                "assembly": 0.0, "write": 0.0}
-    if cfg.mode == "mobility":
-        return _generate_stays_only(cfg, plan, mobility_params, antennas, places, start, timings, t0)
-
     t = time.perf_counter()
     pop, edges = _build_population(cfg, traffic, social, mobility_params, places, n_users)
     timings["population"] = time.perf_counter() - t
@@ -130,17 +158,19 @@ def generate(cfg: DictConfig) -> dict[str, float]:
                       n_users, bounds, timings)
     summary.update({f"time/{k}": v for k, v in timings.items()})
     summary["time/total"] = time.perf_counter() - t0
-    _print_summary(summary, out_dir)
+    _print_summary(summary, plan.out)
     return summary
 
 
 def _check_args(cfg: DictConfig) -> tuple[int, float, pd.Timestamp]:
+    require(cfg, "model_dir", "zen-generate model_dir=<the 'model' folder that zen-train wrote>")
     if not (Path(cfg.model_dir) / "model.json").exists():
         raise ZenInputError("not a Zen model folder (no model.json); pass model_dir=<the 'model' "
                             "folder that zen-train wrote>", str(cfg.model_dir))
-    n_users, days = int(cfg.n_users), float(cfg.days)
-    if n_users <= 0 or days <= 0 or int(cfg.shard_users) <= 0:
-        raise ZenInputError("n_users, days and shard_users must be positive")
+    n_users = config_number(cfg, "n_users", int, minimum=1)
+    days = config_number(cfg, "days", float, above=0)
+    config_number(cfg, "shard_users", int, minimum=1)
+    config_seed(cfg)
     if cfg.mode not in ("full", "mobility"):
         raise ZenInputError(f"unknown mode {cfg.mode!r}; use full or mobility")
     if cfg.format not in ("parquet", "csv", "bandicoot"):
@@ -149,7 +179,20 @@ def _check_args(cfg: DictConfig) -> tuple[int, float, pd.Timestamp]:
         start = pd.Timestamp(str(cfg.start_date), tz="UTC")
     except ValueError as err:
         raise ZenInputError(f"start_date {cfg.start_date!r} is not a date (YYYY-MM-DD)") from err
+    if start is pd.NaT or days > (pd.Timestamp.max.tz_localize("UTC") - start).total_seconds() / 86400:
+        raise ZenInputError(f"start_date {cfg.start_date!r} + days={days:g} is not a time window pandas "
+                            "can hold; give fewer days or an earlier start_date")
     return n_users, days, start
+
+
+def _check_memory(cfg: DictConfig, traffic, n_users: int, days: float) -> None:
+    """Refuse, before anything is built, a run that would not fit in memory."""
+    if not cfg.memory_check:
+        return
+    rate = float(np.mean(traffic.sample_activity(10_000, np.random.default_rng(0))))
+    limit = config_number(cfg, "memory_limit_gb", float, above=0) * GIB if cfg.memory_limit_gb \
+        else available_memory()
+    check_memory(estimate_memory(n_users, days, int(cfg.shard_users), rate), limit, n_users, days, rate)
 
 
 def _load_models(model_dir: Path, device):
@@ -173,7 +216,7 @@ def _build_population(cfg: DictConfig, traffic, social, mobility_params, places:
     from zen.mobility import choose_anchors
     from zen.network import OFFNET_BASE, contact_table, generate_social_graph
 
-    seed = int(cfg.seed)
+    seed = config_seed(cfg)
     activity = traffic.sample_activity(n_users, np.random.default_rng(_seed(seed, COMPONENT["activity"])))
     home, work = choose_anchors(places, n_users, mobility_params,
                                 np.random.default_rng(_seed(seed, COMPONENT["anchors"])))
@@ -242,10 +285,11 @@ class _ShardContext:
 
 
 def _generate_stays_only(cfg: DictConfig, plan: ShardPlan, mobility_params, antennas: pd.DataFrame,
-                         places: pd.DataFrame, start: pd.Timestamp, timings: dict,
-                         t0: float) -> dict[str, float]:
+                         places: pd.DataFrame, start: pd.Timestamp, t0: float) -> dict[str, float]:
     """``mode=mobility``: only the mobility emulator; writes ``stays/`` instead of records."""
     from zen.mobility import MobilityEmulator, choose_anchors
+
+    timings = {"setup": time.perf_counter() - t0, "mobility": 0.0, "write": 0.0}
 
     n_users, days, seed, size = int(cfg.n_users), float(cfg.days), int(cfg.seed), int(cfg.shard_users)
     home, work = choose_anchors(places, n_users, mobility_params,
@@ -342,27 +386,59 @@ def _resolved_settings(cfg: DictConfig) -> dict:
             for k, v in cfg.items() if k not in ("paths", "hydra")}
 
 
-def _check_resume(cfg: DictConfig, out_dir: Path) -> None:
-    """Refuse to overwrite a finished dataset; resume an unfinished one made by the same config."""
-    if (out_dir / "manifest.json").exists():
-        if not cfg.overwrite:
-            raise ZenInputError("a finished dataset is already there; choose another out_dir= or "
-                                "pass overwrite=true", str(out_dir))
-        shutil.rmtree(out_dir)
-    fp_file = out_dir / ".work" / "config.json"
-    fp = _fingerprint(cfg)
-    if fp_file.exists():
-        if json.loads(fp_file.read_text()) != fp:
-            if not cfg.overwrite:
-                raise ZenInputError("an unfinished run with a different config is there; choose "
-                                    "another out_dir= or pass overwrite=true", str(out_dir))
-            shutil.rmtree(out_dir)
-        else:
+def _check_resume(cfg: DictConfig, plan: ShardPlan) -> None:
+    """Refuse to overwrite a finished dataset; resume an unfinished one made by the same config.
+
+    ``overwrite=true`` removes only the files Zen wrote there (see :func:`_zen_files`) and refuses
+    when the folder holds anything else. A resumed run first sweeps the temporaries a kill left.
+    """
+    out_dir, fp = plan.out, _fingerprint(cfg)
+    fp_file = plan.work / "config.json"
+    finished = (out_dir / "manifest.json").exists()
+    if finished or fp_file.exists():
+        same = not finished and read_json(fp_file, "the unfinished run's settings") == fp
+        if same:
             log.info("resuming the unfinished run in %s", out_dir)
-    elif out_dir.exists() and any(out_dir.iterdir()):
+            for tmp in temporaries(out_dir):
+                tmp.unlink()
+        elif not cfg.overwrite:
+            what = "a finished dataset is" if finished else "an unfinished run with a different config is"
+            raise ZenInputError(f"{what} already there; choose another out_dir= or pass overwrite=true",
+                                str(out_dir))
+        else:
+            owned = _zen_files(plan)
+            refuse_foreign(out_dir, owned, "out_dir", "dataset files")
+            remove_owned(out_dir, owned, keep_root=True)
+    elif any(p.name != LOCK_PID for p in out_dir.iterdir()):
         raise ZenInputError("the output folder exists and is not a Zen run; choose another out_dir=",
                             str(out_dir))
     write_json_atomic(fp, fp_file)
+
+
+def _zen_files(plan: ShardPlan) -> list[Path]:
+    """The files of ``plan.out`` that Zen wrote: those a finished dataset's manifest lists, or for
+    an unfinished run (marked by ``.work/config.json``) the shard layout's files; plus the run's
+    ``.work`` folder, its lock file and the temporaries of killed writes."""
+    out = plan.out
+    if (out / "manifest.json").exists():
+        manifest = read_json(out / "manifest.json", "the dataset's manifest")
+        files = [out / name for name in manifest.get("checksums", {})] + [out / "manifest.json"]
+    else:
+        layout = ("records/day=*/shard-*.parquet", "records/day=*/shard-*.csv", "stays/shard-*.parquet",
+                  "antennas.parquet", "places.parquet", "users.parquet", "edges.parquet", "bandicoot/*.csv",
+                  "bandicoot/antennas/*.csv")
+        files = [p for pattern in layout for p in out.glob(pattern)]
+    work = [p for p in plan.work.rglob("*") if p.is_file()] if plan.work.exists() else []
+    return files + work + temporaries(out) + [out / LOCK_PID]
+
+
+def _forget_unstarted(out_dir: Path, created: bool) -> None:
+    """After a failure, remove the folder this run created if no shard of it had finished."""
+    work = out_dir / ".work"
+    if not created or not out_dir.is_dir() or (work / "done").exists():
+        return
+    owned = ([p for p in work.rglob("*") if p.is_file()] if work.exists() else []) + temporaries(out_dir)
+    remove_owned(out_dir, owned)
 
 
 def _finish(cfg: DictConfig, plan: ShardPlan, antennas: pd.DataFrame, users: pd.DataFrame,

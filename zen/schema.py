@@ -172,8 +172,14 @@ def _coerce(series: pd.Series, col: Column, source: str, row_offset: int) -> pd.
             i = _first_bad(vals < 0)
             raise ZenInputError(f"negative value {float(vals[i]):g}; {n} must be >= 0",
                                 source, _row_number(series, i, row_offset), n)
-        return pd.Series(vals.astype("float32" if n == "duration_s" else "float64"),
-                         index=series.index, name=n)
+        with np.errstate(over="ignore"):
+            out = vals.astype("float32" if n == "duration_s" else "float64")
+        too_large = np.isinf(out) & np.isfinite(vals)
+        if too_large.any():
+            i = _first_bad(too_large)
+            raise ZenInputError(f"{float(vals[i]):g} is too large for {n}", source,
+                                _row_number(series, i, row_offset), n)
+        return pd.Series(out, index=series.index, name=n)
     if col.kind == "bool":
         if pd.api.types.is_bool_dtype(series) and not series.isna().any():
             return series.astype(bool)

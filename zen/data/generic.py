@@ -30,6 +30,7 @@ from zen.schema import RECORDS, ZenInputError, is_empty, shown, validate
 
 OPTIONS_KEY = "data.loader.mapping.read_options"  # where the CLI sets read_options
 SEPARATORS = (",", ";", "\t", "|")
+MAX_SCANNED_ROWS = 100_000  # rows an error message may scan, one by one, to find the culprit
 PLAIN_CSV_OPTIONS = {"sep", "delimiter", "encoding", "dtype", "lineterminator", "quotechar"}
 
 
@@ -75,7 +76,7 @@ def _map_values(series: pd.Series, values: Mapping[str, str]) -> pd.Series:
     if not values:
         return series.astype("string").str.strip().str.lower()
     text = series.astype("string").str.strip()
-    return text.map(lambda v: values.get(v, v), na_action="ignore")
+    return text.map(lambda v: values.get(v, v), na_action="ignore").astype("string")
 
 
 def load_generic(path: str | Path, mapping: ColumnMapping | Mapping | None = None,
@@ -183,7 +184,7 @@ def _map_events(out: pd.DataFrame, mapping: ColumnMapping) -> None:
         out["answered"] = out["answered"].astype(bool) & ~missed
     if "direction" in out and "event" in out:
         is_data = (out["event"] == "data").fillna(False).to_numpy()
-        out.loc[is_data, "direction"] = "out"
+        out["direction"] = out["direction"].astype("string").where(~is_data, "out")
 
 
 def _header_line(path: Path, options: Mapping) -> str | None:
@@ -241,7 +242,10 @@ def _parse_timestamps(ts: pd.Series, mapping: ColumnMapping, src: str) -> pd.Ser
         origin = pd.Timestamp(mapping.relative_to, tz=mapping.timezone) if mapping.relative_to \
             else pd.Timestamp(0, tz="UTC")
         return origin.tz_convert("UTC") + pd.to_timedelta(num, unit=mapping.epoch_unit)
-    parsed = pd.to_datetime(ts, format=mapping.timestamp_format or "mixed", errors="coerce")
+    try:
+        parsed = pd.to_datetime(ts, format=mapping.timestamp_format or "mixed", errors="coerce")
+    except ValueError as err:  # mixed time zones, or offsets pandas cannot combine
+        raise _mixed_zones(ts, mapping, src) from err
     bad = parsed.isna().to_numpy()
     if bad.any():
         expected = f"format {mapping.timestamp_format!r}" if mapping.timestamp_format else "a date and time"
@@ -258,3 +262,22 @@ def _timestamp_error(ts: pd.Series, bad: np.ndarray, expected: str, src: str) ->
     text = f"empty value; expected a timestamp ({expected}); fill it or drop that row" if is_empty(value) \
         else f"unparsable timestamp {shown(value)} (expected {expected})"
     return ZenInputError(text, src, i + 1, "timestamp")
+
+
+def _mixed_zones(ts: pd.Series, mapping: ColumnMapping, src: str) -> ZenInputError:
+    """The error for timestamps where some carry a time zone (or UTC offset) and others do not."""
+    fmt = mapping.timestamp_format or "mixed"
+    first_aware = None
+    for i, value in enumerate(ts.iloc[:MAX_SCANNED_ROWS]):
+        try:
+            aware = pd.to_datetime(value, format=fmt).tzinfo is not None
+        except (ValueError, TypeError, OverflowError):
+            continue
+        if first_aware is None:
+            first_aware = aware
+        elif aware != first_aware:
+            what = "has a time zone" if aware else "has no time zone"
+            return ZenInputError(f"timestamp {shown(value)} {what}, unlike the rows before it; write "
+                                 "all timestamps with the same zone or none", src, i + 1, "timestamp")
+    return ZenInputError("timestamps mix time zones; write all timestamps with the same zone or none "
+                         f"(naive ones are read in timezone={mapping.timezone})", src, None, "timestamp")

@@ -6,13 +6,16 @@ Both expose the same five operations on named tables, so the pipeline does not k
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Protocol
 
 import pandas as pd
 
-from zen.schema import ZenInputError
+from zen.schema import ZenInputError, shown
+
+MEMORY_LIMIT = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 
 
 class Engine(Protocol):
@@ -32,6 +35,26 @@ def _quoted(path: Path | str) -> str:
     return "'" + Path(path).as_posix().replace("'", "''") + "'"
 
 
+def _checked_memory_limit(value: object) -> str | None:
+    """``local.memory_limit`` as DuckDB takes it (``4GB``, ``512 MiB``); it goes into SQL, so nothing else."""
+    if value is None or value == "":
+        return None
+    if not MEMORY_LIMIT.fullmatch(str(value).strip()):
+        raise ZenInputError(f"memory_limit {shown(value)} is not a size like 4GB, 512MB or 1.5GiB "
+                            "(units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)", column="local.memory_limit")
+    return str(value).strip()
+
+
+def _checked_threads(value: object) -> int:
+    """``local.threads``: a positive integer, or None for every core."""
+    if value is None:
+        return os.cpu_count() or 1
+    if isinstance(value, bool) or not str(value).strip().isdigit() or int(str(value).strip()) < 1:
+        raise ZenInputError(f"threads {shown(value)} is not a positive integer (null: every core)",
+                            column="local.threads")
+    return int(str(value).strip())
+
+
 class DuckDBEngine:
     """In-process DuckDB: streams Parquet, spills to disk beyond ``memory_limit``.
 
@@ -48,8 +71,10 @@ class DuckDBEngine:
                  temp_dir: Path | None = None):
         import duckdb
 
+        threads = _checked_threads(threads)
+        memory_limit = _checked_memory_limit(memory_limit)
         self.con = duckdb.connect()
-        self.con.execute(f"SET threads = {int(threads or os.cpu_count() or 1)}")
+        self.con.execute(f"SET threads = {threads}")
         if memory_limit:
             self.con.execute(f"SET memory_limit = '{memory_limit}'")
         if temp_dir is not None:

@@ -25,6 +25,7 @@ class LevelOutput:
         level2: ``antenna_week``, ``antenna_hour``, ``antenna_pairs`` of kept antennas.
         counts: users, machine users dropped, users with a home, antennas kept and suppressed.
         work_dir: the secure folder of user-level tables when it was kept, else None.
+        max_home_users: the most home users of any antenna (kept or not), for error messages.
         seconds: wall time of ``unify`` (writing the user chunks) and ``levels`` (engine start included).
     """
 
@@ -32,6 +33,7 @@ class LevelOutput:
     level2: dict[str, pd.DataFrame]
     counts: dict[str, int]
     work_dir: Path | None = None
+    max_home_users: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -71,7 +73,9 @@ SELECT (SELECT COUNT(*) FROM user_activity) AS users,
   (SELECT COUNT(*) FROM home_users WHERE kept) AS antennas_kept,
   (SELECT COUNT(*) FROM home_users WHERE NOT kept) AS antennas_suppressed,
   (SELECT COALESCE(SUM(home_users), 0) FROM home_users WHERE NOT kept) AS users_in_suppressed""")
-    return LevelOutput(features, level2, {k: int(v) for k, v in counts.iloc[0].items()})
+    largest = engine.fetch("SELECT COALESCE(MAX(home_users), 0) AS n FROM home_users")["n"].iloc[0]
+    return LevelOutput(features, level2, {k: int(v) for k, v in counts.iloc[0].items()},
+                       max_home_users=int(largest))
 
 
 def run_levels(engine: Engine, chunk_files: list[Path], antennas: pd.DataFrame, params: FeatureParams,

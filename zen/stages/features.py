@@ -10,6 +10,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from zen.features import FeatureParams, compute_features
+from zen.features.pipeline import LevelOutput
 from zen.io import read_table, write_json_atomic, write_table
 from zen.io.dataset import read_dataset
 from zen.schema import ZenInputError
@@ -35,6 +36,22 @@ def _read_input(cfg: DictConfig) -> tuple[pd.DataFrame, pd.DataFrame, str, str]:
     return read_table(cfg.records), read_table(cfg.antennas), str(cfg.records), str(cfg.antennas)
 
 
+def _check_published(output: LevelOutput, params: FeatureParams) -> None:
+    """Refuse a result in which k-anonymity suppressed every antenna (nothing would be published)."""
+    counts = output.counts
+    if counts["antennas_kept"] > 0:
+        return
+    if counts["antennas_suppressed"] == 0:
+        raise ZenInputError(f"no user has a home antenna ({counts['users']} users, "
+                            f"{counts['machine_users']} dropped as machines); check the records' "
+                            "cell_id, or raise levels.max_events_per_day / levels.max_contacts",
+                            column="levels")
+    raise ZenInputError(f"every antenna is suppressed: all {counts['antennas_suppressed']} have fewer than "
+                        f"levels.min_home_users={params.min_home_users} home users (the most any antenna "
+                        f"has is {output.max_home_users}); lower levels.min_home_users or bring more users",
+                        column="levels.min_home_users")
+
+
 def features(cfg: DictConfig) -> dict:
     """Compute the antenna features and write them to ``cfg.out_dir``.
 
@@ -53,6 +70,7 @@ def features(cfg: DictConfig) -> dict:
                               keep_intermediate=bool(cfg.keep_intermediate), engine_options=engine_options,
                               records_source=records_source, antennas_source=antennas_source)
     seconds = time.perf_counter() - started
+    _check_published(output, params)
     out_dir = Path(cfg.out_dir)
     files = {"features": write_table(output.features, out_dir / "features.parquet")}
     if cfg.get("write_level2", True):

@@ -69,3 +69,28 @@ def test_cli_refuses_a_bad_memory_limit(tmp_path):
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "local.memory_limit" in lines[0], proc.stderr
     assert not (tmp_path / "out").exists() and not (tmp_path / "run").exists()
+
+
+class _FullDisk:
+    """Stands in for a DuckDB connection whose disk is full."""
+
+    def execute(self, sql: str):
+        import duckdb
+
+        raise duckdb.IOException('IO Error: Could not write file "x.tmp": No space left on device')
+
+    def close(self) -> None:
+        pass
+
+
+def test_duckdb_disk_full_is_one_line(tmp_path):
+    from zen.cli._errors import explain
+
+    engine = DuckDBEngine()
+    engine.con.close()
+    engine.con = _FullDisk()
+    target = tmp_path / "level1" / "user_home" / "chunk-00000.parquet"
+    with pytest.raises(OSError) as info:
+        engine.write("SELECT 1", target)
+    assert explain(info.value, "features") == (
+        f"no space left on device while writing {target}; free space and rerun the same command")

@@ -5,9 +5,12 @@ Both expose the same five operations on named tables, so the pipeline does not k
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -15,6 +18,7 @@ import pandas as pd
 
 from zen.schema import ZenInputError, shown
 
+DISK_FULL_WORDS = {errno.ENOSPC: "No space left on device", errno.EDQUOT: "Disk quota exceeded"}
 MEMORY_LIMIT = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 
 
@@ -33,6 +37,21 @@ class Engine(Protocol):
 def _quoted(path: Path | str) -> str:
     """A SQL string literal of a path (single quotes doubled)."""
     return "'" + Path(path).as_posix().replace("'", "''") + "'"
+
+
+@contextlib.contextmanager
+def _disk_full_as_oserror(path: Path | None) -> Iterator[None]:
+    """Re-raise DuckDB's 'No space left on device' (writing or spilling) as ``OSError(ENOSPC)``."""
+    import duckdb
+
+    try:
+        yield
+    except duckdb.Error as err:
+        text = str(err)
+        for number, words in DISK_FULL_WORDS.items():
+            if words in text:
+                raise OSError(number, text.splitlines()[0], str(path) if path else None) from err
+        raise
 
 
 def _checked_memory_limit(value: object) -> str | None:
@@ -97,11 +116,13 @@ class DuckDBEngine:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
-        self.con.execute(f"COPY ({sql}) TO {_quoted(tmp)} (FORMAT PARQUET)")
+        with _disk_full_as_oserror(path):
+            self.con.execute(f"COPY ({sql}) TO {_quoted(tmp)} (FORMAT PARQUET)")
         os.replace(tmp, path)
 
     def fetch(self, sql: str) -> pd.DataFrame:
-        return self.con.sql(sql).df()
+        with _disk_full_as_oserror(None):
+            return self.con.sql(sql).df()
 
     def close(self) -> None:
         self.con.close()

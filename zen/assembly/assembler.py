@@ -6,10 +6,15 @@ it samples each user's whole timeline, outgoing and incoming: an on-network call
 
 * counterparts come from ranks: ``u``'s k-th strongest tie when the model says "k-th contact"
   (k folded onto ``u``'s degree), a new on- or off-network contact when it says "new";
-* with ``pairing="half"`` (default) each sampled on-network call/SMS, of either direction, is
-  kept with probability 1/2 and written on both sides (``mirror_on_network``): replies inside a
-  conversation survive at both ends. With ``pairing="outgoing"`` sampled outgoing events are
-  kept and sampled on-network incoming ones dropped; the callee's ``in`` comes from the mirror;
+* with ``pairing="conversation"`` (default) the on-network events of ``u``'s timeline are grouped
+  into conversations with each counterpart (``zen.measures.conversations``: a pair's events less
+  than ``conversation_gap_s`` apart), and each conversation is kept whole with probability 1/2
+  and written on both sides (``mirror_on_network``). Its turns, reply delays in both directions
+  and its starter come from one draw of the traffic model, so no conversation is thinned and
+  both ends see the same exchange. ``pairing="half"`` keeps each on-network event on its own
+  with probability 1/2 (which thins conversations: the partner's half comes from their own
+  timeline, interleaved); ``pairing="outgoing"`` keeps sampled outgoing events and drops
+  sampled on-network incoming ones, the callee's ``in`` coming from the mirror;
 * off-network events and data sessions are kept as sampled (data sessions have no counterpart).
 
 So each on-network call or SMS appears exactly twice (``out`` for the caller, ``in`` for the
@@ -28,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from zen.measures.conversations import CONVERSATION_GAP_S, conversation_ids
 from zen.schema import DIRECTIONS
 from zen.traffic.timeline import CONTACT_NEW, Timelines
 
@@ -119,7 +125,8 @@ def mirror_on_network(records: pd.DataFrame, n_users: int) -> pd.DataFrame:
 
 def assemble_shard(tl: Timelines, first_user: int, pop: Population, start: pd.Timestamp,
                    stays, place_cell: np.ndarray, rng: np.random.Generator,
-                   pairing: str = "half") -> pd.DataFrame:
+                   pairing: str = "conversation",
+                   conversation_gap_s: float = CONVERSATION_GAP_S) -> pd.DataFrame:
     """Records of one shard's users (their outgoing, data and off-network incoming events).
 
     Args:
@@ -130,9 +137,11 @@ def assemble_shard(tl: Timelines, first_user: int, pop: Population, start: pd.Ti
         stays: the shard's mobility stays (``stays.locate(shard_user, t_s) -> place``).
         place_cell: cell serving each place ``[n_places]``.
         rng: random generator (new contacts, the on-network halving).
-        pairing: ``half`` keeps each sampled on-network call/SMS, of either direction, with
-            probability 1/2 (the other half comes from the other user's own timeline);
-            ``outgoing`` keeps the sampled outgoing ones and drops the incoming ones.
+        pairing: ``conversation`` keeps each sampled on-network conversation whole with
+            probability 1/2 (the other half comes from the other user's own timeline); ``half``
+            does the same per event; ``outgoing`` keeps the sampled outgoing events and drops the
+            incoming ones.
+        conversation_gap_s: a pause (seconds) that ends a conversation, for ``conversation``.
 
     Returns:
         records (schema ``records``) sorted by (user, time), with cells and counterparts.
@@ -140,12 +149,16 @@ def assemble_shard(tl: Timelines, first_user: int, pop: Population, start: pd.Ti
     user = tl.user + first_user
     counterpart = resolve_counterparts(user, tl.contact_rank, pop, rng)
     on_network = (counterpart >= 0) & (counterpart < pop.n_users)
-    if pairing == "half":
+    if pairing == "conversation":
+        conv = conversation_ids(user, np.where(on_network, counterpart, -1), tl.t_s, conversation_gap_s)
+        kept = rng.random(int(conv.max()) + 1 if len(conv) else 0) < 0.5
+        keep = ~on_network | kept[np.maximum(conv, 0)]
+    elif pairing == "half":
         keep = ~on_network | (rng.random(len(on_network)) < 0.5)
     elif pairing == "outgoing":
         keep = ~((tl.direction == DIR_IN) & on_network)
     else:
-        raise ValueError(f"unknown pairing {pairing!r}; use half or outgoing")
+        raise ValueError(f"unknown pairing {pairing!r}; use conversation, half or outgoing")
     tl = tl.take(np.flatnonzero(keep))
     records = tl.to_records(start)
     records["user_id"] = records["user_id"] + first_user

@@ -26,6 +26,7 @@ from zen.evaluation.metrics import (
     wasserstein,
 )
 from zen.evaluation.sample import CDRSample
+from zen.measures.conversations import conversations, reply_delays
 
 CELLS_SKIPPED = "needs cell_id + antennas lat/lon on both sides; {missing} has none"
 
@@ -118,15 +119,33 @@ def global_scores(candidate: CDRSample, real: CDRSample) -> tuple[dict[str, floa
     return scores, skipped
 
 
+def conversation_scores(candidate: CDRSample, real: CDRSample) -> tuple[dict[str, float], dict[str, str]]:
+    """Reply delays, turns per conversation and who starts them (:mod:`zen.measures.conversations`)."""
+    scores, skipped = {}, {}
+    ca, cb = conversations(candidate.records), conversations(real.records)
+    if len(ca) == 0 or len(cb) == 0:
+        missing = real.label if len(cb) == 0 else candidate.label
+        skipped["conversation"] = f"no calls or SMS with a known counterpart in {missing}"
+        return scores, skipped
+    _continuous(scores, "conversation/reply_delay_s", reply_delays(candidate.records),
+                reply_delays(real.records))
+    _continuous(scores, "conversation/turns", ca["turns"].to_numpy(), cb["turns"].to_numpy())
+    scores["conversation/starter_share/ks"] = ks_statistic(
+        ca.groupby("user_id")["started_out"].mean().to_numpy(float),
+        cb.groupby("user_id")["started_out"].mean().to_numpy(float))
+    return scores, skipped
+
+
 def fidelity_scores(candidate: CDRSample, real: CDRSample) -> tuple[dict[str, float], dict[str, str]]:
     """All fidelity scores of ``candidate`` against ``real`` and the checks that were skipped (why).
 
     Also carries issue 2's first metrics under ``first/`` (same names as ``first_metrics``).
     """
     scores, skipped = individual_scores(candidate, real)
-    more, more_skipped = global_scores(candidate, real)
-    scores.update(more)
-    skipped.update(more_skipped)
+    for part in (global_scores, conversation_scores):
+        more, more_skipped = part(candidate, real)
+        scores.update(more)
+        skipped.update(more_skipped)
     first = first_metrics(real.records, candidate.records, real.days, candidate.days)
     scores.update({f"first/{k}": v for k, v in first.items()})
     return scores, skipped

@@ -171,6 +171,9 @@ def _check_args(cfg: DictConfig) -> tuple[int, float, pd.Timestamp]:
     days = config_number(cfg, "days", float, above=0)
     config_number(cfg, "shard_users", int, minimum=1)
     config_seed(cfg)
+    if cfg.pairing not in ("conversation", "half", "outgoing"):
+        raise ZenInputError(f"unknown pairing {cfg.pairing!r}; use conversation, half or outgoing")
+    config_number(cfg, "conversation_gap_s", float, above=0)
     if cfg.mode not in ("full", "mobility"):
         raise ZenInputError(f"unknown mode {cfg.mode!r}; use full or mobility")
     if cfg.format not in ("parquet", "csv", "bandicoot"):
@@ -262,7 +265,8 @@ class _ShardContext:
         timings["mobility"] += time.perf_counter() - t
         t = time.perf_counter()
         rng = np.random.default_rng(_seed(self.seed, COMPONENT["assembly"], s))
-        own = assemble_shard(tl, a, self.pop, start, stays, place_cell, rng, self.cfg.pairing)
+        own = assemble_shard(tl, a, self.pop, start, stays, place_cell, rng, self.cfg.pairing,
+                             float(self.cfg.conversation_gap_s))
         mirrors = mirror_on_network(own, self.pop.n_users)
         target = np.searchsorted(shard_starts, mirrors["user_id"].to_numpy(), side="right") - 1
         local = target == s
@@ -372,8 +376,8 @@ def _resolve_pending(plan: ShardPlan, shard: int, first_user: int, end_user: int
 
 
 def _fingerprint(cfg: DictConfig) -> dict:
-    keys = ("model_dir", "mode", "pairing", "n_users", "days", "start_date", "seed", "format",
-            "shard_users", "max_rank", "offnet_pool_per_user", "write_stays")
+    keys = ("model_dir", "mode", "pairing", "conversation_gap_s", "n_users", "days", "start_date", "seed",
+            "format", "shard_users", "max_rank", "offnet_pool_per_user", "write_stays")
     fp = {k: cfg[k] for k in keys}
     fp["network"] = OmegaConf.to_container(cfg.network, resolve=True)
     fp["model_dir"] = str(Path(cfg.model_dir).resolve())

@@ -1,0 +1,195 @@
+"""Conversations in the assembled dataset: Zen's rows of the *conversations* issue, beside the floor.
+
+For each training seed: train the default LSTM on the Copenhagen training users, generate
+``--users`` users for each of ``--days`` with the conversation assembly (``pairing=conversation``,
+today's default) and with the previous one (``pairing=half``) in the same run, and score every
+dataset against the held-out real users. The floor is the same statistic between the real
+training and held-out users. Writes a markdown table (``--table``) and the raw numbers as JSON.
+
+    nice -n 5 python scripts/bench_conversations.py --seeds 0 1 2 --days 28 91 \\
+        --out outputs/conversations --table experiments/conversations.md
+
+Models and datasets already under ``--out`` are reused (delete the folder to start afresh).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # this checkout's zen, not an installed one
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from zen.data import load_copenhagen  # noqa: E402
+from zen.data.split import UserSplit  # noqa: E402
+from zen.evaluation.fidelity import fidelity_scores  # noqa: E402
+from zen.evaluation.sample import CDRSample  # noqa: E402
+from zen.io import write_json_atomic  # noqa: E402
+from zen.io.dataset import read_dataset  # noqa: E402
+
+COPENHAGEN = Path(os.environ.get("ZEN_SHARED_DATA", REPO.parent / "shared" / "data")) / "copenhagen"
+ROWS = [  # (label, score key, goal as a multiple of the floor)
+    ("inter-event time KS (all events)", "global/inter_event_s/ks"),
+    ("per-user median inter-event time KS", "individual/inter_event_median_s/ks"),
+    ("per-user burstiness KS", "individual/burstiness/ks"),
+    ("per-user night share KS", "individual/night_share/ks"),
+    ("reciprocity abs. diff", "graph/reciprocity/abs_diff"),
+    ("events / user / day KS", "individual/events_per_day/ks"),
+    ("reply delay KS", "conversation/reply_delay_s/ks"),
+    ("turns per conversation KS", "conversation/turns/ks"),
+    ("per-user share of conversations started KS", "conversation/starter_share/ks"),
+]
+PAIRINGS = ("conversation", "half")
+
+
+def compose(name: str, overrides: list[str]):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    import zen.cli  # noqa: F401  (registers the zen_repo resolver)
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+        cfg = hydra_compose(config_name=name, overrides=overrides)
+    GlobalHydra.instance().clear()
+    return cfg
+
+
+def train_model(out: Path, seed: int) -> tuple[Path, float]:
+    from zen.stages.train import train
+
+    model_dir = out / f"seed{seed}" / "model"
+    if (model_dir / "model.json").exists():
+        return model_dir, float("nan")
+    t = time.perf_counter()
+    train(compose("train", [f"model_dir={model_dir}", f"seed={seed}", "device=cpu",
+                            f"data.loader.path={COPENHAGEN}", "trainer.eval_every=0"]))
+    return model_dir, time.perf_counter() - t
+
+
+def generate_dataset(model_dir: Path, out: Path, n_users: int, days: float,
+                     pairing: str) -> tuple[Path, float]:
+    from zen.stages.generate import generate
+
+    if (out / "manifest.json").exists():
+        return out, float(read_dataset(out).manifest["timings_s"].get("total", float("nan")))
+    t = time.perf_counter()
+    generate(compose("generate", [f"model_dir={model_dir}", f"out_dir={out}", f"n_users={n_users}",
+                                  f"days={days}", f"pairing={pairing}", "network=synthetic_city",
+                                  "progress=false", "device=cpu"]))
+    return out, time.perf_counter() - t
+
+
+def weekly_rates(records: pd.DataFrame, start: pd.Timestamp, n_users: int, days: float) -> list[float]:
+    """Events per user per day in each whole week of the window."""
+    week = ((records["timestamp"] - start).dt.total_seconds() // (7 * 86400)).astype(int)
+    counts = records.groupby(week).size()
+    return [float(counts.get(w, 0)) / n_users / 7 for w in range(int(days // 7))]
+
+
+def trend_per_week(rates: list[float]) -> float:
+    """Least-squares slope of the weekly rates from week 2 on, as a share of their mean per week."""
+    y = np.asarray(rates[1:])
+    if len(y) < 3:
+        return float("nan")
+    return float(np.polyfit(np.arange(len(y)), y, 1)[0] / y.mean())
+
+
+def score(dataset: Path, real: CDRSample) -> dict:
+    ds = read_dataset(dataset)
+    sample = CDRSample(ds.records, ds.start, ds.days, None, "synthetic")
+    scores, _ = fidelity_scores(sample, real)
+    weeks = weekly_rates(ds.records, ds.start, int(ds.manifest["n_users"]), ds.days)
+    return {"scores": {key: scores.get(key, float("nan")) for _, key in ROWS}, "weekly": weeks,
+            "week1_over_week2": weeks[0] / weeks[1] if len(weeks) > 1 else float("nan"),
+            "trend_per_week": trend_per_week(weeks)}
+
+
+def fmt(values: list[float], digits: int = 3) -> str:
+    values = [v for v in values if np.isfinite(v)]
+    if not values:
+        return "n/a"
+    lo, hi, mean = min(values), max(values), float(np.mean(values))
+    return f"{mean:.{digits}f}" if len(values) == 1 or hi - lo < 0.5 * 10**-digits \
+        else f"{mean:.{digits}f} ({lo:.{digits}f}–{hi:.{digits}f})"
+
+
+def table(results: dict, floor: dict, real_weekly: list[float], args) -> str:
+    lines = []
+    for days in args.days:
+        runs = {p: [results[f"{s}/{days}/{p}"] for s in args.seeds] for p in PAIRINGS}
+        lines += [f"### {args.users:,} users × {days:g} days, {len(args.seeds)} training seeds "
+                  f"(mean, range)", "",
+                  "| statistic of the assembled dataset | floor | goal (1.5× floor) | pairing=conversation "
+                  "(new default) | × floor | pairing=half (previous) | × floor |",
+                  "|---|---|---|---|---|---|---|"]
+        for label, key in ROWS:
+            f = floor[key]
+            new = [r["scores"][key] for r in runs["conversation"]]
+            old = [r["scores"][key] for r in runs["half"]]
+            lines.append(f"| {label} | {f:.3f} | {1.5 * f:.3f} | {fmt(new)} | {np.mean(new) / f:.1f} | "
+                         f"{fmt(old)} | {np.mean(old) / f:.1f} |")
+        for name, key in (("week 1 / week 2 events", "week1_over_week2"),
+                          ("trend of weekly events from week 2 (share of mean per week)", "trend_per_week")):
+            real = {"week1_over_week2": real_weekly[0] / real_weekly[1],
+                    "trend_per_week": trend_per_week(real_weekly)}[key]
+            new, old = fmt([r[key] for r in runs["conversation"]]), fmt([r[key] for r in runs["half"]])
+            lines.append(f"| {name} | real {real:.3f} | – | {new} | – | {old} | – |")
+        weekly = np.mean([r["weekly"] for r in runs["conversation"]], axis=0)
+        lines += ["", "Weekly events/user/day, pairing=conversation (mean over seeds): "
+                  + ", ".join(f"{w:.2f}" for w in weekly)
+                  + f"; the real users' 4 weeks: {', '.join(f'{w:.2f}' for w in real_weekly)}.", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds")
+    parser.add_argument("--users", type=int, default=1000, help="synthetic users per dataset")
+    parser.add_argument("--days", type=float, nargs="+", default=[28.0, 91.0], help="days per dataset")
+    parser.add_argument("--out", type=Path, default=REPO / "outputs" / "conversations")
+    parser.add_argument("--table", type=Path, help="write the markdown table here")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(1)
+    data = load_copenhagen(COPENHAGEN)
+    results, timings = {}, {}
+    for seed in args.seeds:
+        model_dir, timings[f"train/{seed}"] = train_model(args.out, seed)
+        split = UserSplit(**{k: np.asarray(v) for k, v in
+                             json.loads((model_dir / "model.json").read_text())["split"].items()})
+        real = CDRSample(data.subset(split.holdout).records, data.start, data.days, None, "holdout")
+        if seed == args.seeds[0]:
+            train = CDRSample(data.subset(split.train).records, data.start, data.days, None, "train")
+            floor_scores, _ = fidelity_scores(train, real)
+            floor = {key: floor_scores.get(key, float("nan")) for _, key in ROWS}
+        for days in args.days:
+            for pairing in PAIRINGS:
+                name = f"{seed}/{days:g}/{pairing}"
+                path, timings[f"generate/{name}"] = generate_dataset(
+                    model_dir, args.out / f"seed{seed}" / f"d{days:g}-{pairing}", args.users, days, pairing)
+                results[f"{seed}/{days}/{pairing}"] = score(path, real)
+                print(name, {k.split("/")[-2]: round(v, 3) for k, v in results[f"{seed}/{days}/{pairing}"]
+                             ["scores"].items()}, flush=True)
+    real_weekly = weekly_rates(data.records, data.start, len(data.user_ids), data.days)
+    text = table(results, floor, real_weekly, args)
+    print(text)
+    write_json_atomic({"results": results, "floor": floor, "real_weekly": real_weekly, "timings_s": timings,
+                       "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+                       "date": time.strftime("%Y-%m-%d")}, args.out / "results.json")
+    if args.table:
+        args.table.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

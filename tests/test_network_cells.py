@@ -52,7 +52,7 @@ def test_opencellid_with_and_without_header(tmp_path):
 
 @pytest.mark.parametrize("rows, match", [
     ([GOOD_ROW.format(cell=1, lon=9.1, lat=45.4), GOOD_ROW.format(cell=2, lon=9.1, lat="")],
-     r"row 2, column 'lat': expected a number"),
+     r"row 2, column 'lat': empty value; expected a number"),
     ([GOOD_ROW.format(cell=1, lon=9.1, lat=45.4), GOOD_ROW.format(cell=2, lon=9.1, lat=95.0)],
      r"row 2, column 'lat': lat 95.0 is outside"),
     ([GOOD_ROW.format(cell=1, lon=9.1, lat=45.4), GOOD_ROW.format(cell=1, lon=9.2, lat=45.5)],

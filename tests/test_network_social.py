@@ -155,3 +155,15 @@ def test_tie_probability_decays_like_d_minus_two(fitted):
     ratio = np.histogram(d_tie, bins)[0] / np.histogram(d_pair, bins)[0]
     slope = np.polyfit(np.log(np.sqrt(bins[1:] * bins[:-1])), np.log(ratio), 1)[0]
     assert -2.4 < slope < -1.6  # Lambiotte et al. 2008: P(tie | d) ∝ d^-2
+
+
+def test_held_out_subscribers_are_not_off_network(copenhagen):
+    """Every Copenhagen counterpart is a participant: fitted on the training users alone, the
+    validation and held-out users used to count as off-network (share 0.42), which filled the
+    synthetic data with off-network calls the real data does not have."""
+    split = split_users(copenhagen.user_ids)
+    records = copenhagen.records
+    training_only = fit_social(records, split.train, days=copenhagen.days)
+    observed = fit_social(records, split.train, days=copenhagen.days, observed_ids=copenhagen.user_ids)
+    assert training_only.offnet_share > 0.3 and observed.offnet_share == 0.0
+    assert observed.degree_pmf == training_only.degree_pmf

@@ -110,13 +110,17 @@ class SocialParams:
 # ---------------------------------------------------------------------------------------------- fit
 
 def fit_social(records: pd.DataFrame, user_ids: np.ndarray, friendships: pd.DataFrame | None = None,
-               days: float | None = None, calibration_users: int = 3000, seed: int = 0) -> SocialParams:
+               days: float | None = None, calibration_users: int = 3000, seed: int = 0,
+               observed_ids: np.ndarray | None = None) -> SocialParams:
     """Fit the social graph parameters on the records of ``user_ids`` (e.g. the training users).
 
     Args:
         records: two-sided CDR records; only those of ``user_ids`` are used. Counterparts outside
-            ``user_ids`` count as outside the observed population (off-network).
-        user_ids: the observed population.
+            ``user_ids`` count as outside the observed population for the graph statistics.
+        user_ids: the users the graph statistics are measured on.
+        observed_ids: every subscriber of the data set (all splits). The off-network share is
+            the share of contacts outside them: a held-out subscriber is on the network, even if
+            the graph statistics do not see their records. ``user_ids`` when None.
         friendships: optional undirected ``src, dst`` friendships (e.g. ``fb_friends.csv``).
         days: observation window (days); the span of the timestamps when None.
         calibration_users: size of the simulated population used to calibrate triadic closure.
@@ -137,9 +141,10 @@ def fit_social(records: pd.DataFrame, user_ids: np.ndarray, friendships: pd.Data
     events = rec.groupby("user_id").size()
     deg_by_user = _degree_by_user(edges, events.index.to_numpy(np.int64))
     corr = float(spearmanr(events.to_numpy(), deg_by_user).statistic) if len(events) > 2 else 0.0
+    population = user_ids if observed_ids is None else np.union1d(user_ids, observed_ids)
     params = SocialParams(
         degree_pmf=degree_pmf.tolist(),
-        offnet_share=float((m.offnet_share * m.degree).sum() / m.degree.sum()),
+        offnet_share=_offnet_share(rec, population),
         reciprocity=float(m.reciprocity),
         clustering=float(np.mean(m.clustering)) if len(m.clustering) else 0.0,
         triangle_share=0.0,
@@ -153,6 +158,13 @@ def fit_social(records: pd.DataFrame, user_ids: np.ndarray, friendships: pd.Data
     )
     params.triangle_share = calibrate_triangles(params, calibration_users, seed)
     return params
+
+
+def _offnet_share(records: pd.DataFrame, population: np.ndarray) -> float:
+    """Share of the distinct (user, counterpart) contacts in ``records`` whose counterpart is
+    not in ``population``."""
+    pairs = records.loc[records["counterpart_id"] >= 0, ["user_id", "counterpart_id"]].drop_duplicates()
+    return float((~pairs["counterpart_id"].isin(population)).mean()) if len(pairs) else 0.0
 
 
 def _relabel_outsiders(edges: pd.DataFrame, user_ids: np.ndarray) -> pd.DataFrame:

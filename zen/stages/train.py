@@ -68,7 +68,7 @@ def _fit_side_models(cfg: DictConfig, data, split, model_dir: Path) -> dict[str,
 
     metrics: dict[str, float] = {}
     social = fit_social(data.records, split.train, data.friendships, days=data.days,
-                        seed=int(cfg.seed))
+                        seed=int(cfg.seed), observed_ids=data.user_ids)
     social.save(model_dir / "social.json")
     log.info("social graph fitted on %d training users", len(split.train))
     mobility = calibrate(OmegaConf.to_container(cfg.mobility, resolve=True), shared_data_dir(cfg))

@@ -34,11 +34,18 @@ from zen.io import atomic_path, write_json_atomic
 from zen.io.model_files import load_tensors, read_json
 from zen.schema import ZenInputError
 from zen.traffic import train_loop
-from zen.traffic.network import DATA_OUT, TrafficLSTM
-from zen.traffic.profiles import ACTIVITY, PROFILE_FEATURES, ProfileDistribution, user_profiles
+from zen.traffic.network import DATA_IN, TrafficLSTM
+from zen.traffic.profiles import (
+    ACTIVITY,
+    PROFILE_FEATURES,
+    Chronotypes,
+    ProfileDistribution,
+    hour_of_day_counts,
+    user_profiles,
+)
 from zen.traffic.sampler import sample_population
 from zen.traffic.timeline import Timelines
-from zen.traffic.tokenizer import StepBatch, WeeklyClock, encode_users, week_offset_s
+from zen.traffic.tokenizer import N_KINDS, StepBatch, WeeklyClock, encode_users, kind_of, week_offset_s
 
 WEIGHTS = "lstm.pt"  # tensors only
 META = "lstm.json"  # everything else
@@ -81,6 +88,14 @@ class LSTMTrafficModel:
         burst_share: add each user's share of gaps under 5 min to the profile (better
             inter-event times and NLL, worse hour-of-day profile on Copenhagen; see
             experiments/traffic.md).
+        chronotypes: daily rhythms (k-means of the users' hour-of-day shares), one weekly clock
+            each; a user's times are rescaled with their own chronotype's clock and the LSTM
+            reads it (one-hot, with the profile). 1: one population clock.
+        chronotype_prior: pseudo-events (spread like the population) that shrink each
+            chronotype's hour-of-day shape, and each user's shares, towards the population's.
+        count_anchor: the LSTM reads, at every step, how far the user's count so far is ahead
+            of or behind their profile's rate (no start-up burst, no drift over long horizons;
+            experiments/traffic_drift.md).
     """
 
     kind = "lstm"
@@ -88,21 +103,31 @@ class LSTMTrafficModel:
     def __init__(self, hidden: int = 64, layers: int = 2, n_mix: int = 8, max_rank: int = 24,
                  mark_hidden: int = 64, profile_components: int = 4, clock_smoothing: float = 1.0,
                  bptt: int = 128, eval_users: int = 300, eval_days: float = 7.0,
-                 burst_share: bool = False, num_threads: int | None = 1):
+                 burst_share: bool = False, num_threads: int | None = 1, chronotypes: int = 4,
+                 chronotype_prior: float = 240.0, count_anchor: bool = True):
         self.config = {"hidden": hidden, "layers": layers, "n_mix": n_mix, "max_rank": max_rank,
                        "mark_hidden": mark_hidden, "profile_components": profile_components,
                        "clock_smoothing": clock_smoothing, "bptt": bptt, "eval_users": eval_users,
                        "eval_days": eval_days, "burst_share": burst_share,
-                       "num_threads": num_threads}
+                       "num_threads": num_threads, "chronotypes": chronotypes,
+                       "chronotype_prior": chronotype_prior, "count_anchor": count_anchor}
         self.net: TrafficLSTM | None = None
-        self.clock: WeeklyClock | None = None
+        self.clock: WeeklyClock | None = None  # one clock per chronotype
         self.profiles: ProfileDistribution | None = None
+        self.chronotypes: Chronotypes | None = None  # None: one population clock
+        self.kinds: list[int] = []  # event x direction classes seen in training (the rest is never sampled)
         self.features: tuple[str, ...] = PROFILE_FEATURES
         self.profile_mean = self.profile_std = np.zeros(0)
         self.scalers: dict[str, float] = {}
         self.history_: list[dict[str, float | None]] = []  # per-epoch NLL of the last fit
 
     # ----------------------------------------------------------------------------- data -> tensors
+    def _net_profile(self, prof: np.ndarray, chronotype: np.ndarray) -> np.ndarray:
+        """The profile the network reads: standardised features + one-hot chronotype. ``[n, P']``."""
+        if self.chronotypes is None:
+            return prof
+        return np.concatenate([prof, np.eye(self.chronotypes.n)[chronotype]], 1)
+
     def _encode(self, data: CDRData, batch_size: int) -> list[StepBatch]:
         """Step tensors of ``data``'s users, sorted by length and cut into batches of users."""
         if len(data.records) == 0:
@@ -111,24 +136,45 @@ class LSTMTrafficModel:
         tl = Timelines.from_records(data.records, data.start, user_index=uids)
         raw, contacts = user_profiles(data.records, data.days, uids, self.features)
         prof = (raw - self.profile_mean) / self.profile_std
+        chrono = np.zeros(len(uids), np.int64) if self.chronotypes is None else \
+            self.chronotypes.assign(hour_of_day_counts(data.records, uids))
+        activity = np.exp(raw[:, ACTIVITY]) if self.config["count_anchor"] else None
+        net_prof = self._net_profile(prof, chrono)
         order = np.argsort(np.bincount(tl.user, minlength=len(uids)), kind="stable")
         offset = week_offset_s(data.start)
-        return [encode_users(tl, order[i:i + batch_size], data.days, offset, self.clock, prof, contacts,
-                             self.config["max_rank"]) for i in range(0, len(order), batch_size)]
+        return [encode_users(tl, order[i:i + batch_size], data.days, offset, self.clock, net_prof, contacts,
+                             self.config["max_rank"], chrono, activity)
+                for i in range(0, len(order), batch_size)]
 
     def _fit_population(self, train: CDRData, seed: int) -> None:
-        """Weekly clock, profile features, their scaling and the population profile law."""
-        offset = week_offset_s(train.start)
-        t_s = (train.records["timestamp"] - train.start).dt.total_seconds().to_numpy()
-        self.clock = WeeklyClock.fit(t_s + offset, offset, train.days, self.config["clock_smoothing"])
+        """Profile features, their scaling, the population profile law, the chronotypes and
+        their weekly clocks, and the event kinds the model may emit."""
         has_data = bool((train.records["event"].astype(str) == "data").any())
         dropped = {"logit_data_share"} if not has_data else set()
         if not self.config["burst_share"]:
             dropped.add("logit_burst_share")
         self.features = tuple(f for f in PROFILE_FEATURES if f not in dropped)
-        raw, _ = user_profiles(train.records, train.days, train.user_ids, self.features)
+        uids = train.user_ids
+        raw, _ = user_profiles(train.records, train.days, uids, self.features)
         self.profile_mean, self.profile_std = raw.mean(0), raw.std(0) + 1e-6
         self.profiles = ProfileDistribution.fit(raw, self.config["profile_components"], seed)
+        offset = week_offset_s(train.start)
+        u = (train.records["timestamp"] - train.start).dt.total_seconds().to_numpy() + offset
+        self.chronotypes, chrono = None, np.zeros(len(uids), np.int64)
+        if int(self.config["chronotypes"]) > 1:
+            self.chronotypes, chrono = Chronotypes.fit(
+                hour_of_day_counts(train.records, uids), (raw - self.profile_mean) / self.profile_std,
+                int(self.config["chronotypes"]), seed)
+        if self.chronotypes is None:
+            self.clock = WeeklyClock.fit(u, offset, train.days, self.config["clock_smoothing"])
+        else:
+            event_chrono = chrono[np.searchsorted(uids, train.records["user_id"].to_numpy())]
+            self.clock = WeeklyClock.fit_chronotypes(u, event_chrono, self.chronotypes.n, offset, train.days,
+                                                     self.config["clock_smoothing"],
+                                                     float(self.config["chronotype_prior"]))
+        events = train.records["event"].cat.codes.to_numpy()
+        directions = train.records["direction"].cat.codes.to_numpy()
+        self.kinds = sorted(int(k) for k in np.unique(kind_of(events, directions)) if k != DATA_IN)
 
     @staticmethod
     def _scalers(batches: list[StepBatch]) -> dict[str, float]:
@@ -158,8 +204,7 @@ class LSTMTrafficModel:
         self.scalers = self._scalers(train_batches)
         self.net = self._build_net()
         self.net.init_weights(torch.Generator().manual_seed(seed))
-        if "logit_data_share" not in self.features:  # no data sessions in training: emit none
-            self.net.kind_allowed[DATA_OUT] = False
+        self.net.kind_allowed[:] = torch.isin(torch.arange(N_KINDS), torch.tensor(self.kinds))
         self.net.to(device)
         writer = _summary_writer(Path(work_dir).parent / "tensorboard")
         if writer is not None:
@@ -179,16 +224,21 @@ class LSTMTrafficModel:
 
     def _build_net(self) -> TrafficLSTM:
         c = self.config
-        return TrafficLSTM(len(self.features), hidden=c["hidden"], layers=c["layers"], n_mix=c["n_mix"],
-                           max_rank=c["max_rank"], mark_hidden=c["mark_hidden"])
+        n_chrono = 0 if self.chronotypes is None else self.chronotypes.n
+        return TrafficLSTM(len(self.features) + n_chrono, hidden=c["hidden"], layers=c["layers"],
+                           n_mix=c["n_mix"], max_rank=c["max_rank"], mark_hidden=c["mark_hidden"],
+                           anchor=bool(c["count_anchor"]))
 
     # ----------------------------------------------------------------------------- save / load
     def save(self, traffic_dir: Path) -> None:
-        """Weights (tensors only) in ``lstm.pt``; config, clock, profile law, scalers in ``lstm.json``."""
+        """Weights (tensors only) in ``lstm.pt``; config, clocks, profile and chronotype laws,
+        scalers and the event kinds seen in training in ``lstm.json``."""
         traffic_dir = Path(traffic_dir)
         traffic_dir.mkdir(parents=True, exist_ok=True)
         meta = {"config": self.config, "features": list(self.features),
                 "clock_rate": self.clock.rate.cpu().numpy().tolist(), "profiles": self.profiles.state_dict(),
+                "chronotypes": None if self.chronotypes is None else self.chronotypes.state_dict(),
+                "kinds": self.kinds,
                 "profile_mean": self.profile_mean.tolist(), "profile_std": self.profile_std.tolist(),
                 "scalers": self.scalers}
         with atomic_path(traffic_dir / WEIGHTS) as tmp:
@@ -204,15 +254,21 @@ class LSTMTrafficModel:
         meta = read_json(Path(traffic_dir) / META, "the LSTM's settings")
         weights = load_tensors(path).get("model")
         try:
-            model = cls(**meta["config"])
+            # folders written before chronotypes and the count anchor: one clock, no anchor
+            model = cls(**{"chronotypes": 1, "count_anchor": False, **meta["config"]})
             model.features = tuple(meta["features"])
             model.clock = WeeklyClock(np.asarray(meta["clock_rate"]))
             model.profiles = ProfileDistribution.from_state_dict(meta["profiles"])
+            if meta.get("chronotypes") is not None:
+                model.chronotypes = Chronotypes.from_state_dict(meta["chronotypes"])
+            model.kinds = [int(k) for k in meta.get("kinds", [])]
             model.profile_mean = np.asarray(meta["profile_mean"])
             model.profile_std = np.asarray(meta["profile_std"])
             model.scalers = dict(meta["scalers"])
             model.net = model._build_net()
             model.net.load_state_dict(weights)
+            if "kinds" not in meta:  # older folders: the kinds are the weights' kind_allowed mask
+                model.kinds = model.net.kind_allowed.nonzero()[:, 0].tolist()
         except (KeyError, TypeError, ValueError, RuntimeError) as err:
             raise ZenInputError("the LSTM's weights and settings do not fit together "
                                 f"({type(err).__name__}); use a model folder written by zen-train",
@@ -231,7 +287,8 @@ class LSTMTrafficModel:
         """Events of ``n_users`` new users over ``[0, days * 86400)`` s from ``start`` (UTC).
 
         Profiles are drawn from the fitted population law (conditioned on ``activity``, events
-        per day ``[n_users]``, when given). Same seed, same device => same timelines.
+        per day ``[n_users]``, when given), chronotypes from their law given the profile. Same
+        seed, same device => same timelines.
         """
         rng = np.random.default_rng(seed)
         if activity is None:
@@ -246,17 +303,23 @@ class LSTMTrafficModel:
             contacts = np.maximum(np.rint(np.exp(raw[:, self.features.index("log_contacts")])), 1)
         device = torch.device(device)
         net = self.net.to(device).eval()
-        prof = torch.tensor((raw - self.profile_mean) / self.profile_std, dtype=torch.float32, device=device)
+        prof = (raw - self.profile_mean) / self.profile_std
+        chrono = np.zeros(n_users, np.int64) if self.chronotypes is None else \
+            self.chronotypes.sample(prof, rng)
+        prof = torch.tensor(self._net_profile(prof, chrono), dtype=torch.float32, device=device)
         gen = torch.Generator(device=device).manual_seed(int(seed))
         return sample_population(net, self.clock.to(device), prof,
                                  torch.as_tensor(contacts, dtype=torch.long, device=device),
-                                 self.scalers, days * 86400.0, week_offset_s(start), gen)
+                                 self.scalers, days * 86400.0, week_offset_s(start), gen,
+                                 chronotype=torch.as_tensor(chrono, device=device),
+                                 activity=torch.as_tensor(np.exp(raw[:, ACTIVITY]), device=device))
 
     def nll_per_event(self, data: CDRData, device: torch.device | str = "cpu") -> float:
         """Mean NLL per event (nats) of ``data``'s users: event times (density in seconds,
         including no event between the last one and the window end) + kind + call outcome +
         duration (density in seconds) + contact rank, each user conditioned on the profile
-        computed from their own records."""
+        (and chronotype) computed from their own records. Kinds never seen in training have
+        probability 0 here as in sampling: one such event adds ~1e9 nats."""
         return self.nll_breakdown(data, device)["total"]
 
     @_cpu_threads

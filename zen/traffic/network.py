@@ -1,7 +1,9 @@
 """The LSTM marked temporal point process: one network, its heads and its log-likelihood.
 
 Per step the LSTM reads the event just seen (kind = event x direction, log rescaled gap,
-log duration, answered, contact-rank bucket), the clock at that event and the user profile.
+log duration, answered, contact-rank bucket), the clock at that event, the user profile (with
+the user's chronotype, one-hot) and, with ``anchor=True``, the count anchor: how far the user's
+events so far are ahead of or behind their profile's rate (``tokenizer.count_anchor``).
 From the hidden state ``h`` the heads predict the next event:
 
 * **time**: a mixture of log-normals over the *rescaled* gap (intensity-free TPP, Shchur et al.,
@@ -61,24 +63,27 @@ class TrafficLSTM(nn.Module):
         max_rank: contact-rank classes (the last one holds the tail).
         mark_hidden: width of the layer shared by the mark heads.
         kind_emb, rank_emb: embedding sizes.
+        anchor: read the count anchor (LSTM input and time head).
     """
 
     def __init__(self, profile_dim: int, hidden: int = 64, layers: int = 2, n_mix: int = 8,
-                 max_rank: int = 24, mark_hidden: int = 64, kind_emb: int = 8, rank_emb: int = 4):
+                 max_rank: int = 24, mark_hidden: int = 64, kind_emb: int = 8, rank_emb: int = 4,
+                 anchor: bool = False):
         super().__init__()
         self.max_rank = max_rank
+        self.anchor = anchor
         self.kind_emb = nn.Embedding(N_KINDS + 1, kind_emb)  # + start token
         self.rank_emb = nn.Embedding(max_rank + 1, rank_emb)  # + none
-        in_dim = kind_emb + rank_emb + 3 + N_CLOCK + profile_dim
+        in_dim = kind_emb + rank_emb + 3 + N_CLOCK + profile_dim + int(anchor)
         self.lstm = nn.LSTM(in_dim, hidden, layers, batch_first=True)
-        self.time_head = nn.Linear(hidden + profile_dim, 3 * n_mix)
+        self.time_head = nn.Linear(hidden + profile_dim + int(anchor), 3 * n_mix)
         self.mark_trunk = nn.Sequential(nn.Linear(hidden + N_CLOCK + 1 + profile_dim, mark_hidden),
                                         nn.Tanh())
         self.kind_head = nn.Linear(mark_hidden, N_KINDS)
         self.outcome_head = nn.Linear(mark_hidden + N_KINDS, 3)
         self.duration_head = nn.Linear(mark_hidden + N_KINDS, 3 * n_mix)
         self.rank_head = nn.Linear(mark_hidden + N_KINDS, max_rank)
-        # kinds the model may emit: data/in never; data/out only if the training data had any
+        # kinds the model may emit: set by the fit to the kinds its training data has (data/in never)
         allowed = torch.ones(N_KINDS, dtype=torch.bool)
         allowed[DATA_IN] = False
         self.register_buffer("kind_allowed", allowed)
@@ -103,23 +108,26 @@ class TrafficLSTM(nn.Module):
 
     def step_inputs(self, kind: torch.Tensor, gap_in: torch.Tensor, dur_in: torch.Tensor,
                     answered_in: torch.Tensor, rank_in: torch.Tensor, clock_in: torch.Tensor,
-                    profile: torch.Tensor) -> torch.Tensor:
+                    profile: torch.Tensor, anchor: torch.Tensor) -> torch.Tensor:
         """LSTM input of each step. All ``[B, L]`` (clock ``[B, L, 6]``, profile ``[B, P]``)
         -> ``[B, L, in_dim]``."""
         prof = profile.unsqueeze(1).expand(-1, kind.shape[1], -1)
-        scalars = torch.stack([gap_in / 4.0, dur_in / 4.0, answered_in], -1)  # O(1) scale
-        return torch.cat([self.kind_emb(kind), self.rank_emb(rank_in), scalars, clock_in, prof], -1)
+        scalars = [gap_in / 4.0, dur_in / 4.0, answered_in] + ([anchor] if self.anchor else [])
+        return torch.cat([self.kind_emb(kind), self.rank_emb(rank_in), torch.stack(scalars, -1),  # O(1)
+                          clock_in, prof], -1)
 
     def forward(self, batch: StepBatch, state: tuple[torch.Tensor, torch.Tensor] | None = None
                 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """Hidden states ``[B, L, H]`` of a chunk and the state to carry to the next chunk."""
         x = self.step_inputs(batch.kind, batch.gap_in, batch.dur_in, batch.answered_in,
-                             batch.rank_in, batch.clock_in, batch.profile)
+                             batch.rank_in, batch.clock_in, batch.profile, batch.anchor)
         return self.lstm(x, state)
 
-    def time_params(self, h: torch.Tensor, profile: torch.Tensor) -> torch.Tensor:
-        """Mixture parameters of the standardised log rescaled gap. ``[..., 3M]``."""
-        return self.time_head(torch.cat([h, profile.expand(*h.shape[:-1], -1)], -1))
+    def time_params(self, h: torch.Tensor, profile: torch.Tensor, anchor: torch.Tensor) -> torch.Tensor:
+        """Mixture parameters of the standardised log rescaled gap. h ``[..., H]``, anchor
+        ``[...]`` -> ``[..., 3M]``."""
+        parts = [h, profile.expand(*h.shape[:-1], -1)] + ([anchor.unsqueeze(-1)] if self.anchor else [])
+        return self.time_head(torch.cat(parts, -1))
 
     def mark_features(self, h: torch.Tensor, clock_next: torch.Tensor, log_gap_std: torch.Tensor,
                       profile: torch.Tensor) -> torch.Tensor:
@@ -148,7 +156,7 @@ class TrafficLSTM(nn.Module):
         t_loc, t_scale = scalers["gap_loc"], scalers["gap_scale"]
         log_gap = torch.log(batch.gap).float()
         y = (log_gap - t_loc) / t_scale
-        tp = self.time_params(h, prof)
+        tp = self.time_params(h, prof, batch.anchor)
         log_dens = mixture_log_prob(tp, y) - math.log(t_scale) - log_gap + batch.log_jac
         ll_time = torch.where(batch.is_event, log_dens, mixture_log_survival(tp, y))
         ev = batch.is_event

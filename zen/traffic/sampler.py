@@ -21,19 +21,23 @@ from zen.traffic.tokenizer import (
     START_KIND,
     WeeklyClock,
     clock_features,
+    count_anchor,
 )
 
 
 @torch.no_grad()
 def sample_population(net: TrafficLSTM, clock: WeeklyClock, profile: torch.Tensor,
                       n_contacts: torch.Tensor, scalers: dict[str, float], horizon_s: float,
-                      offset_s: float, generator: torch.Generator) -> Timelines:
+                      offset_s: float, generator: torch.Generator, chronotype: torch.Tensor | None = None,
+                      activity: torch.Tensor | None = None) -> Timelines:
     """Sample every user's events in ``[0, horizon_s)`` seconds.
 
     Args:
         net: the trained network, in eval mode.
-        clock: the weekly clock, on the network's device.
+        clock: the chronotype clocks, on the network's device.
         profile: ``[n, P]`` standardised profiles; n_contacts: ``[n]`` int64 (>= 1).
+        chronotype: ``[n]`` int64 clock of each user (None: clock 0 for all).
+        activity: ``[n]`` profile events/day, for the count anchor (None: anchor 0).
         horizon_s: length of the period (seconds); offset_s: seconds from the Monday 00:00
             before the period start to the start.
         generator: a seeded ``torch.Generator`` on the network's device.
@@ -46,7 +50,12 @@ def sample_population(net: TrafficLSTM, clock: WeeklyClock, profile: torch.Tenso
     n = profile.shape[0]
     idx = torch.arange(n, device=device)
     u = torch.full((n,), float(offset_s), dtype=torch.float64, device=device)  # s since Monday
-    lam = clock.compensator(u)
+    chrono = torch.zeros(n, dtype=torch.long, device=device) if chronotype is None else chronotype.long()
+    lam = clock.compensator(u, chrono)
+    # count anchor: events so far vs profile events per rescaled second since the start
+    rate = torch.zeros(n, dtype=torch.float64, device=device) if activity is None else \
+        activity.to(torch.float64) / 86400.0
+    lam0, count = lam.clone(), torch.zeros(n, dtype=torch.float64, device=device)
     kind = torch.full((n,), START_KIND, dtype=torch.long, device=device)
     gap_in = torch.zeros(n, device=device)
     dur_in = torch.zeros(n, device=device)
@@ -57,18 +66,21 @@ def sample_population(net: TrafficLSTM, clock: WeeklyClock, profile: torch.Tenso
     out: dict[str, list[torch.Tensor]] = {k: [] for k in ("user", "u", "kind", "outcome", "dur", "rank")}
     while idx.numel() > 0:
         prof = profile[idx]
+        anchor = (count_anchor(count, rate * (lam - lam0)) if activity is not None
+                  else torch.zeros_like(count)).float()
         x = net.step_inputs(kind[:, None], gap_in[:, None], dur_in[:, None], ans_in[:, None],
-                            rank_in[:, None], clock_features(u)[:, None].to(device), prof)
+                            rank_in[:, None], clock_features(u)[:, None].to(device), prof, anchor[:, None])
         h, state = net.lstm(x, state)
         h = h[:, 0]
-        y = mixture_sample(net.time_params(h, prof), generator)  # standardised log gap
+        y = mixture_sample(net.time_params(h, prof, anchor), generator)  # standardised log gap
         gap = torch.exp(y.double() * scalers["gap_scale"] + scalers["gap_loc"]).clamp_min(MIN_GAP)
         lam = lam + gap
-        u = clock.inverse(lam)
+        u = clock.inverse(lam, chrono)
         alive = u < end
         if not bool(alive.all()):
             keep = alive.nonzero()[:, 0]
-            idx, h, lam, u, prof, gap, y = (v[keep] for v in (idx, h, lam, u, prof, gap, y))
+            idx, h, lam, u, prof, gap, y, chrono, rate, lam0, count = (
+                v[keep] for v in (idx, h, lam, u, prof, gap, y, chrono, rate, lam0, count))
             state = tuple(s[:, keep] for s in state)
             if idx.numel() == 0:
                 break
@@ -93,6 +105,7 @@ def sample_population(net: TrafficLSTM, clock: WeeklyClock, profile: torch.Tenso
         gap_in, dur_in = torch.log(gap).float(), torch.log1p(dur)
         ans_in = (outcome != OUTCOME_MISSED).float()
         rank_in = torch.where(rank < 0, torch.full_like(rank, net.max_rank), rank)
+        count = count + 1.0
     return _to_timelines(out, offset_s)
 
 

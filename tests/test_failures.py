@@ -112,6 +112,18 @@ def test_the_encoding_hint_is_right(tmp_path):
     assert len(load_generic(path, mapping).records) == len(GOOD)
 
 
+@pytest.mark.parametrize(("unit", "stamp", "fragment"), [
+    ("s", "1e30", "timestamp 1e+30 s is out of range"), ("us", "9223372036854776", "out of range"),
+    ("fortnights", "1", "epoch_unit 'fortnights' is not one of"),
+])
+def test_epoch_timestamps_out_of_range(tmp_path, unit, stamp, fragment):
+    path = _write(tmp_path, "cdrs.csv", f"u,t,e,d\n1,1000,call,out\n2,{stamp},call,out\n".encode())
+    columns = {"user_id": "u", "timestamp": "t", "event": "e", "direction": "d"}
+    mapping = {"columns": columns, "epoch_unit": unit}
+    with pytest.raises(ZenInputError, match=re.escape(fragment)):
+        load_generic(path, mapping)
+
+
 def _train_cli(tmp_path: Path, data_path: Path, *extra: str) -> subprocess.CompletedProcess:
     """``python -m zen.cli.train data=generic`` with MAPPING on ``data_path`` (as in test_bad_input)."""
     overrides = [f"++data.loader.mapping.columns.{k}={v}" for k, v in MAPPING["columns"].items()]

@@ -126,3 +126,23 @@ def test_mutated_parquet_loads_or_is_one_line(frame):
 def test_truncated_parquet_is_one_line(cut, noise):
     data = _parquet(GOOD)
     _load(data[: cut % len(data)] + noise, "cdrs.parquet")
+
+
+EPOCH_MAPPING = {"columns": {"user_id": "u", "timestamp": "t", "event": "e", "direction": "d"}}
+EPOCHS = st.one_of(st.integers(-2**70, 2**70), st.floats(allow_nan=True, allow_infinity=True),
+                   st.sampled_from(["", "1e400", "abc", "9" * 30]))
+
+
+@SETTINGS
+@given(st.lists(EPOCHS, min_size=1, max_size=5), st.sampled_from(["s", "ms", "us"]))
+def test_epoch_timestamps_load_or_are_one_line(stamps, unit):
+    frame = pd.DataFrame({"u": range(len(stamps)), "t": stamps, "e": "call", "d": "out"})
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "cdrs.csv"
+        frame.to_csv(path, index=False)
+        try:
+            result = load_generic(path, {**EPOCH_MAPPING, "epoch_unit": unit})
+        except ZenInputError as err:
+            assert "\n" not in str(err)
+            return
+    validate(result.records, "records", "fuzz")

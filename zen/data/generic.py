@@ -30,6 +30,8 @@ from zen.schema import RECORDS, ZenInputError, is_empty, shown, validate
 
 OPTIONS_KEY = "data.loader.mapping.read_options"  # where the CLI sets read_options
 SEPARATORS = (",", ";", "\t", "|")
+EPOCH_UNITS = ("s", "ms", "us", "ns")
+MAX_EPOCH_SECONDS = 9.0e9  # ~285 years either side of 1970: what a nanosecond timestamp holds
 MAX_SCANNED_ROWS = 100_000  # rows an error message may scan, one by one, to find the culprit
 PLAIN_CSV_OPTIONS = {"sep", "delimiter", "encoding", "dtype", "lineterminator", "quotechar"}
 
@@ -235,13 +237,7 @@ def _short_row(path: Path, row: int | None, n_header: int, options: Mapping) -> 
 
 def _parse_timestamps(ts: pd.Series, mapping: ColumnMapping, src: str) -> pd.Series:
     if mapping.epoch_unit:
-        num = pd.to_numeric(ts, errors="coerce")
-        bad = num.isna().to_numpy()
-        if bad.any():
-            raise _timestamp_error(ts, bad, f"a number of {mapping.epoch_unit}", src)
-        origin = pd.Timestamp(mapping.relative_to, tz=mapping.timezone) if mapping.relative_to \
-            else pd.Timestamp(0, tz="UTC")
-        return origin.tz_convert("UTC") + pd.to_timedelta(num, unit=mapping.epoch_unit)
+        return _parse_epochs(ts, mapping, src)
     try:
         parsed = pd.to_datetime(ts, format=mapping.timestamp_format or "mixed", errors="coerce")
     except ValueError as err:  # mixed time zones, or offsets pandas cannot combine
@@ -253,6 +249,27 @@ def _parse_timestamps(ts: pd.Series, mapping: ColumnMapping, src: str) -> pd.Ser
     if getattr(parsed.dt, "tz", None) is None:
         parsed = parsed.dt.tz_localize(mapping.timezone)
     return parsed.dt.tz_convert("UTC")
+
+
+def _parse_epochs(ts: pd.Series, mapping: ColumnMapping, src: str) -> pd.Series:
+    """Numeric timestamps: ``epoch_unit``s since 1970 (or since ``relative_to``), in UTC."""
+    if mapping.epoch_unit not in EPOCH_UNITS:
+        raise ZenInputError(f"epoch_unit {shown(mapping.epoch_unit)} is not one of {list(EPOCH_UNITS)}; set "
+                            "data.loader.mapping.epoch_unit", src, None, "timestamp")
+    num = pd.to_numeric(ts, errors="coerce")
+    bad = num.isna().to_numpy()
+    if bad.any():
+        raise _timestamp_error(ts, bad, f"a number of {mapping.epoch_unit}", src)
+    origin = pd.Timestamp(mapping.relative_to, tz=mapping.timezone) if mapping.relative_to \
+        else pd.Timestamp(0, tz="UTC")
+    unit_s = pd.to_timedelta(1, unit=mapping.epoch_unit).total_seconds()
+    seconds = num.to_numpy(dtype="float64") * unit_s + origin.timestamp()
+    out_of_range = ~(np.abs(seconds) < MAX_EPOCH_SECONDS)
+    if out_of_range.any():
+        i = int(np.flatnonzero(out_of_range)[0])
+        raise ZenInputError(f"timestamp {shown(ts.iloc[i])} {mapping.epoch_unit} is out of range; check "
+                            "epoch_unit (s, ms or us)", src, i + 1, "timestamp")
+    return origin.tz_convert("UTC") + pd.to_timedelta(num, unit=mapping.epoch_unit)
 
 
 def _timestamp_error(ts: pd.Series, bad: np.ndarray, expected: str, src: str) -> ZenInputError:

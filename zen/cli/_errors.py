@@ -34,9 +34,10 @@ REQUIRED_HINTS = {  # required key -> how to set it
     "synthetic": "zen-evaluate synthetic=<the dataset folder zen-generate wrote>",
 }
 RERUN_HINTS = {  # stage -> how to carry on after freeing space
-    "train": "rerun it with hydra.run.dir=<the same run folder> resume=true (it resumes)",
+    "train": "rerun it with hydra.run.dir={run_dir} resume=true (it resumes)",
     "generate": "rerun the same command (it resumes)",
 }
+OUTPUT_KEYS = {"train": "model_dir"}  # stage -> the key that names its output folder (else out_dir)
 
 
 def _config_message(err: OmegaConfBaseException) -> str:
@@ -71,11 +72,11 @@ def _explain_os(err: OSError, stage: str) -> str | None:
     if err.errno in DISK_FULL:
         what = "no space left on device" if err.errno == errno.ENOSPC else "disk quota exceeded"
         rerun = RERUN_HINTS.get(stage, "rerun the same command")
-        return f"{what}{where}; free space and {rerun}"
+        return f"{what}{where}; free space and {rerun.format(run_dir=_run_dir() or '<the same run folder>')}"
     if isinstance(err, PermissionError):
         target = err.filename or "an output path"
         return (f"permission denied on {target}; choose a folder you may write to "
-                f"(e.g. zen-{stage} out_dir=<folder>) or fix its permissions")
+                f"(zen-{stage} {OUTPUT_KEYS.get(stage, 'out_dir')}=<folder>) or fix its permissions")
     return None
 
 
@@ -95,13 +96,20 @@ def explain(err: BaseException, stage: str) -> str | None:
     return None
 
 
-def _remove_empty_run_dir() -> None:
-    """Delete Hydra's run folder if it holds nothing but Hydra's own config and log files."""
+def _run_dir() -> Path | None:
+    """Hydra's run folder, or None when not running under Hydra."""
     try:
         from hydra.core.hydra_config import HydraConfig
 
-        run_dir = Path(HydraConfig.get().runtime.output_dir)
-    except ValueError:  # not running under Hydra
+        return Path(HydraConfig.get().runtime.output_dir)
+    except ValueError:
+        return None
+
+
+def _remove_empty_run_dir() -> None:
+    """Delete Hydra's run folder if it holds nothing but Hydra's own config and log files."""
+    run_dir = _run_dir()
+    if run_dir is None:
         return
     if run_dir.is_dir() and all(p.name == ".hydra" or p.suffix == ".log" for p in run_dir.iterdir()):
         shutil.rmtree(run_dir, ignore_errors=True)

@@ -1,9 +1,11 @@
 """Conversations in the assembled dataset: Zen's rows of the *conversations* issue, beside the floor.
 
-For each training seed: train the default LSTM on the Copenhagen training users, generate
-``--users`` users for each of ``--days`` with the conversation assembly (``pairing=conversation``,
-today's default) and with the previous one (``pairing=half``) in the same run, and score every
-dataset against the held-out real users. The floor is the same statistic between the real
+For each training seed: train the default LSTM on the Copenhagen training users twice — on each
+user's starter view (``conversations=starter``, the default) and on whole timelines
+(``conversations=all``, as before) — generate ``--users`` users for each of ``--days`` with
+four assemblies in the same run (``starter`` on the first model, the new default; ``conversation``,
+``starter`` and the previous default ``half`` on the second), and score every dataset against the held-out
+real users. The floor is the same statistic between the real
 training and held-out users. Writes a markdown table (``--table``) and the raw numbers as JSON.
 
     nice -n 5 python scripts/bench_conversations.py --seeds 0 1 2 --days 28 91 \\
@@ -47,7 +49,16 @@ ROWS = [  # (label, score key, goal as a multiple of the floor)
     ("turns per conversation KS", "conversation/turns/ks"),
     ("per-user share of conversations started KS", "conversation/starter_share/ks"),
 ]
-PAIRINGS = ("conversation", "half")
+SETUPS = {  # name: (what the traffic model learns, pairing)
+    "starter": ("starter", "starter"),
+    "conversation": ("all", "conversation"),
+    "all-starter": ("all", "starter"),
+    "half": ("all", "half"),
+}
+COLUMNS = {"starter": "starter views + pairing=starter (new default)",
+           "conversation": "whole timelines + pairing=conversation",
+           "all-starter": "whole timelines + pairing=starter",
+           "half": "whole timelines + pairing=half (previous default)"}
 
 
 def compose(name: str, overrides: list[str]):
@@ -64,14 +75,14 @@ def compose(name: str, overrides: list[str]):
     return cfg
 
 
-def train_model(out: Path, seed: int) -> tuple[Path, float]:
+def train_model(out: Path, seed: int, view: str) -> tuple[Path, float]:
     from zen.stages.train import train
 
-    model_dir = out / f"seed{seed}" / "model"
+    model_dir = out / f"seed{seed}" / f"model-{view}"
     if (model_dir / "model.json").exists():
         return model_dir, float("nan")
     t = time.perf_counter()
-    train(compose("train", [f"model_dir={model_dir}", f"seed={seed}", "device=cpu",
+    train(compose("train", [f"model_dir={model_dir}", f"seed={seed}", "device=cpu", f"conversations={view}",
                             f"data.loader.path={COPENHAGEN}", "trainer.eval_every=0"]))
     return model_dir, time.perf_counter() - t
 
@@ -126,26 +137,27 @@ def fmt(values: list[float], digits: int = 3) -> str:
 def table(results: dict, floor: dict, real_weekly: list[float], args) -> str:
     lines = []
     for days in args.days:
-        runs = {p: [results[f"{s}/{days}/{p}"] for s in args.seeds] for p in PAIRINGS}
+        runs = {p: [results[f"{s}/{days}/{p}"] for s in args.seeds] for p in SETUPS}
         lines += [f"### {args.users:,} users × {days:g} days, {len(args.seeds)} training seeds "
                   f"(mean, range)", "",
-                  "| statistic of the assembled dataset | floor | goal (1.5× floor) | pairing=conversation "
-                  "(new default) | × floor | pairing=half (previous) | × floor |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| statistic of the assembled dataset | floor | goal (1.5× floor) | "
+                  + " | ".join(f"{COLUMNS[p]} | × floor" for p in SETUPS) + " |",
+                  "|---|---|---|" + "---|---|" * len(SETUPS)]
         for label, key in ROWS:
             f = floor[key]
-            new = [r["scores"][key] for r in runs["conversation"]]
-            old = [r["scores"][key] for r in runs["half"]]
-            lines.append(f"| {label} | {f:.3f} | {1.5 * f:.3f} | {fmt(new)} | {np.mean(new) / f:.1f} | "
-                         f"{fmt(old)} | {np.mean(old) / f:.1f} |")
+            cells = []
+            for p in SETUPS:
+                values = [r["scores"][key] for r in runs[p]]
+                cells.append(f"{fmt(values)} | {np.mean(values) / f:.1f}")
+            lines.append(f"| {label} | {f:.3f} | {1.5 * f:.3f} | " + " | ".join(cells) + " |")
         for name, key in (("week 1 / week 2 events", "week1_over_week2"),
                           ("trend of weekly events from week 2 (share of mean per week)", "trend_per_week")):
             real = {"week1_over_week2": real_weekly[0] / real_weekly[1],
                     "trend_per_week": trend_per_week(real_weekly)}[key]
-            new, old = fmt([r[key] for r in runs["conversation"]]), fmt([r[key] for r in runs["half"]])
-            lines.append(f"| {name} | real {real:.3f} | – | {new} | – | {old} | – |")
-        weekly = np.mean([r["weekly"] for r in runs["conversation"]], axis=0)
-        lines += ["", "Weekly events/user/day, pairing=conversation (mean over seeds): "
+            cells = [f"{fmt([r[key] for r in runs[p]])} | –" for p in SETUPS]
+            lines.append(f"| {name} | real {real:.3f} | – | " + " | ".join(cells) + " |")
+        weekly = np.mean([r["weekly"] for r in runs["starter"]], axis=0)
+        lines += ["", "Weekly events/user/day, the new default (mean over seeds): "
                   + ", ".join(f"{w:.2f}" for w in weekly)
                   + f"; the real users' 4 weeks: {', '.join(f'{w:.2f}' for w in real_weekly)}.", ""]
     return "\n".join(lines)
@@ -165,21 +177,23 @@ def main() -> None:
     data = load_copenhagen(COPENHAGEN)
     results, timings = {}, {}
     for seed in args.seeds:
-        model_dir, timings[f"train/{seed}"] = train_model(args.out, seed)
+        models = {}
+        for view in ("starter", "all"):
+            models[view], timings[f"train/{seed}/{view}"] = train_model(args.out, seed, view)
         split = UserSplit(**{k: np.asarray(v) for k, v in
-                             json.loads((model_dir / "model.json").read_text())["split"].items()})
+                             json.loads((models["all"] / "model.json").read_text())["split"].items()})
         real = CDRSample(data.subset(split.holdout).records, data.start, data.days, None, "holdout")
         if seed == args.seeds[0]:
             train = CDRSample(data.subset(split.train).records, data.start, data.days, None, "train")
             floor_scores, _ = fidelity_scores(train, real)
             floor = {key: floor_scores.get(key, float("nan")) for _, key in ROWS}
         for days in args.days:
-            for pairing in PAIRINGS:
-                name = f"{seed}/{days:g}/{pairing}"
+            for setup, (view, pairing) in SETUPS.items():
+                name = f"{seed}/{days:g}/{setup}"
                 path, timings[f"generate/{name}"] = generate_dataset(
-                    model_dir, args.out / f"seed{seed}" / f"d{days:g}-{pairing}", args.users, days, pairing)
-                results[f"{seed}/{days}/{pairing}"] = score(path, real)
-                print(name, {k.split("/")[-2]: round(v, 3) for k, v in results[f"{seed}/{days}/{pairing}"]
+                    models[view], args.out / f"seed{seed}" / f"d{days:g}-{setup}", args.users, days, pairing)
+                results[f"{seed}/{days}/{setup}"] = score(path, real)
+                print(name, {k.split("/")[-2]: round(v, 3) for k, v in results[f"{seed}/{days}/{setup}"]
                              ["scores"].items()}, flush=True)
     real_weekly = weekly_rates(data.records, data.start, len(data.user_ids), data.days)
     text = table(results, floor, real_weekly, args)

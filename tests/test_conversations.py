@@ -14,7 +14,7 @@ import pytest
 from zen.assembly import Population, assemble_shard, mirror_on_network
 from zen.evaluation.fidelity import conversation_scores
 from zen.evaluation.sample import CDRSample
-from zen.measures.conversations import conversation_ids, conversations, reply_delays
+from zen.measures.conversations import conversation_ids, conversations, reply_delays, started_by_user
 from zen.mobility.stays import Stays
 from zen.traffic.timeline import CONTACT_NONE, Timelines
 
@@ -114,3 +114,28 @@ def test_conversation_scores_are_zero_for_the_same_records_and_see_a_change():
     slower = rec.assign(timestamp=START + (rec["timestamp"] - START) * 3)
     scores, _ = conversation_scores(CDRSample(slower, START, 21, None, "slow"), same)
     assert scores["conversation/reply_delay_s/ks"] == 1.0
+
+
+def test_starter_view_keeps_the_conversations_a_user_started():
+    rec = records([(0, 0, "out", 1), (0, 30, "in", 1),  # 0 starts with 1
+                   (0, 9000, "in", 1), (0, 9040, "out", 1),  # 1 starts with 0
+                   (0, 100, "in", 2),  # 2 starts (one turn)
+                   (1, 0, "in", 0), (1, 30, "out", 0), (1, 9000, "out", 0), (1, 9040, "in", 0)])
+    keep = started_by_user(rec)
+    assert keep.tolist() == [True, True, False, False, False, False, False, True, True]
+    both_views = pd.concat([rec[keep], mirror_on_network(rec[keep], 2)])
+    # the two users' starter views, mirrored, give back each two-sided conversation exactly once
+    assert len(both_views[both_views["counterpart_id"] < 2]) == 8
+
+
+def test_starter_pairing_samples_each_conversation_once_by_its_starter():
+    tl, pop, stays = _hand_made_shard()
+    starts_in = tl.t_s < 7200 * 10  # the first 10 conversations open with an incoming SMS
+    tl.direction[(tl.event != 2) & starts_in] = 1 - tl.direction[(tl.event != 2) & starts_in]
+    own = assemble_shard(tl, 0, pop, START, stays, np.array([10, 11]), np.random.default_rng(0),
+                         pairing="starter")
+    conv = conversations(own[own["event"] != "data"])
+    assert len(conv) == 30 and set(conv["turns"]) == {5} and conv["started_out"].all()
+    both = pd.concat([own, mirror_on_network(own, pop.n_users)], ignore_index=True)
+    assert np.allclose(reply_delays(both[both["user_id"] == 1]), 45.0)
+    assert (conversations(both[both["user_id"] == 1])["started_out"] == False).all()  # noqa: E712

@@ -6,7 +6,15 @@ it samples each user's whole timeline, outgoing and incoming: an on-network call
 
 * counterparts come from ranks: ``u``'s k-th strongest tie when the model says "k-th contact"
   (k folded onto ``u``'s degree), a new on- or off-network contact when it says "new";
-* with ``pairing="conversation"`` (default) the on-network events of ``u``'s timeline are grouped
+* with ``pairing="starter"`` (the default for models trained on the *starter view*, see
+  ``zen-train conversations=starter``) the traffic model samples the conversations each user
+  starts, turns of both sides included: every on-network conversation is sampled once, by its
+  starter, and written at both ends (``mirror_on_network``); a sampled conversation that opens
+  with an incoming event (the model's rare slip: its partner would have started it) is dropped.
+  Nothing is thinned and nothing is halved, and each user's timeline is, as in real data, the
+  conversations they start plus those others start with them;
+* with ``pairing="conversation"`` (the default for models trained on whole timelines) the
+  on-network events of ``u``'s timeline are grouped
   into conversations with each counterpart (``zen.measures.conversations``: a pair's events less
   than ``conversation_gap_s`` apart), and each conversation is kept whole with probability 1/2
   and written on both sides (``mirror_on_network``). Its turns, reply delays in both directions
@@ -33,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from zen.measures.conversations import CONVERSATION_GAP_S, conversation_ids
+from zen.measures.conversations import CONVERSATION_GAP_S, conversation_ids, in_started_conversation
 from zen.schema import DIRECTIONS
 from zen.traffic.timeline import CONTACT_NEW, Timelines
 
@@ -137,10 +145,11 @@ def assemble_shard(tl: Timelines, first_user: int, pop: Population, start: pd.Ti
         stays: the shard's mobility stays (``stays.locate(shard_user, t_s) -> place``).
         place_cell: cell serving each place ``[n_places]``.
         rng: random generator (new contacts, the on-network halving).
-        pairing: ``conversation`` keeps each sampled on-network conversation whole with
-            probability 1/2 (the other half comes from the other user's own timeline); ``half``
-            does the same per event; ``outgoing`` keeps the sampled outgoing events and drops the
-            incoming ones.
+        pairing: ``starter`` keeps each sampled on-network conversation that the user starts
+            (the model samples starter views); ``conversation`` keeps each sampled on-network
+            conversation whole with probability 1/2 (the other half comes from the other user's
+            own timeline); ``half`` does the same per event; ``outgoing`` keeps the sampled
+            outgoing events and drops the incoming ones.
         conversation_gap_s: a pause (seconds) that ends a conversation, for ``conversation``.
 
     Returns:
@@ -149,7 +158,10 @@ def assemble_shard(tl: Timelines, first_user: int, pop: Population, start: pd.Ti
     user = tl.user + first_user
     counterpart = resolve_counterparts(user, tl.contact_rank, pop, rng)
     on_network = (counterpart >= 0) & (counterpart < pop.n_users)
-    if pairing == "conversation":
+    if pairing == "starter":
+        keep = in_started_conversation(user, np.where(on_network, counterpart, -1), tl.t_s,
+                                       tl.direction != DIR_IN, conversation_gap_s)
+    elif pairing == "conversation":
         conv = conversation_ids(user, np.where(on_network, counterpart, -1), tl.t_s, conversation_gap_s)
         kept = rng.random(int(conv.max()) + 1 if len(conv) else 0) < 0.5
         keep = ~on_network | kept[np.maximum(conv, 0)]
@@ -158,7 +170,7 @@ def assemble_shard(tl: Timelines, first_user: int, pop: Population, start: pd.Ti
     elif pairing == "outgoing":
         keep = ~((tl.direction == DIR_IN) & on_network)
     else:
-        raise ValueError(f"unknown pairing {pairing!r}; use conversation, half or outgoing")
+        raise ValueError(f"unknown pairing {pairing!r}; use starter, conversation, half or outgoing")
     tl = tl.take(np.flatnonzero(keep))
     records = tl.to_records(start)
     records["user_id"] = records["user_id"] + first_user

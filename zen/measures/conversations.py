@@ -80,3 +80,37 @@ def reply_delays(records: pd.DataFrame, gap_s: float = CONVERSATION_GAP_S) -> np
     conv, t, out = conv[order], t[order], out[order]
     reply = (conv[1:] == conv[:-1]) & (out[1:] != out[:-1])
     return np.diff(t)[reply]
+
+
+def in_started_conversation(user: np.ndarray, counterpart: np.ndarray, t_s: np.ndarray, out: np.ndarray,
+                            gap_s: float = CONVERSATION_GAP_S) -> np.ndarray:
+    """``[n]`` bool: the event is not part of a conversation that its user did not start.
+
+    True for events without a counterpart (``counterpart < 0``) and for every event of a
+    conversation (see :func:`conversation_ids`) whose first event is ``out``; False for the
+    events of conversations the counterpart started. ``out``: ``[n]`` bool direction.
+    """
+    conv = conversation_ids(user, counterpart, t_s, gap_s)
+    keep = np.ones(len(conv), bool)
+    talk = conv >= 0
+    if not talk.any():
+        return keep
+    order = np.lexsort((np.asarray(t_s), conv))
+    first = np.ones(len(order), bool)
+    first[1:] = conv[order][1:] != conv[order][:-1]
+    firsts = order[first & (conv[order] >= 0)]
+    starts_out = np.zeros(int(conv.max()) + 1, bool)
+    starts_out[conv[firsts]] = np.asarray(out)[firsts]
+    keep[talk] = starts_out[conv[talk]]
+    return keep
+
+
+def started_by_user(records: pd.DataFrame, gap_s: float = CONVERSATION_GAP_S) -> np.ndarray:
+    """``[records]`` bool mask of each user's *starter view*: the conversations they started,
+    turns of both sides included, plus their data sessions and events without a counterpart
+    (:func:`in_started_conversation` on a records table)."""
+    talk = ((records["event"].astype(str) != "data") & (records["counterpart_id"] >= 0)).to_numpy()
+    t = records["timestamp"].astype("int64").to_numpy() / 1e6
+    return in_started_conversation(records["user_id"].to_numpy(),
+                                   np.where(talk, records["counterpart_id"].to_numpy(), -1), t,
+                                   (records["direction"].astype(str) == "out").to_numpy(), gap_s)

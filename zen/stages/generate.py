@@ -43,6 +43,7 @@ from zen.io.ownership import (
     remove_owned,
     temporaries,
 )
+from zen.measures.conversations import CONVERSATION_GAP_S
 from zen.schema import ZenInputError, validate
 from zen.stages.common import config_number, config_seed, require, resolve_device, shared_data_dir
 from zen.traffic.base import load_traffic_model
@@ -55,6 +56,7 @@ def _seed(seed: int, *keys: int) -> int:
     return int(np.random.SeedSequence([seed, *keys]).generate_state(2, np.uint64)[0] >> 1)
 
 
+PAIRINGS = ("auto", "starter", "conversation", "half", "outgoing")
 COMPONENT = {"activity": 1, "anchors": 2, "graph": 3, "traffic": 4, "mobility": 5, "assembly": 6,
              "cells": 7}
 
@@ -125,10 +127,12 @@ def _generate_records(cfg: DictConfig, plan: ShardPlan, traffic, social, mobilit
     timings["population"] = time.perf_counter() - t
     log.info("population: %d users, %d ties, %d places, %d cells", n_users, len(edges),
              len(places), len(antennas))
+    model_info = read_json(Path(cfg.model_dir) / "model.json", "model.json")
     shard = _ShardContext(cfg=cfg, plan=plan, traffic=traffic,
                           emulator=MobilityEmulator(mobility_params), places=places,
                           place_cell=places["cell_id"].to_numpy(), pop=pop, start=start, days=days,
-                          seed=seed, device=device, timings=timings)
+                          seed=seed, device=device, timings=timings,
+                          **_conversation_rule(cfg, model_info))
     bounds = [(lo, min(n_users, lo + int(cfg.shard_users)))
               for lo in range(0, n_users, int(cfg.shard_users))]
     shard_starts = np.array([lo for lo, _ in bounds])
@@ -171,9 +175,10 @@ def _check_args(cfg: DictConfig) -> tuple[int, float, pd.Timestamp]:
     days = config_number(cfg, "days", float, above=0)
     config_number(cfg, "shard_users", int, minimum=1)
     config_seed(cfg)
-    if cfg.pairing not in ("conversation", "half", "outgoing"):
-        raise ZenInputError(f"unknown pairing {cfg.pairing!r}; use conversation, half or outgoing")
-    config_number(cfg, "conversation_gap_s", float, above=0)
+    if cfg.pairing not in PAIRINGS:
+        raise ZenInputError(f"unknown pairing {cfg.pairing!r}; use one of {', '.join(PAIRINGS)}")
+    if cfg.conversation_gap_s is not None:
+        config_number(cfg, "conversation_gap_s", float, above=0)
     if cfg.mode not in ("full", "mobility"):
         raise ZenInputError(f"unknown mode {cfg.mode!r}; use full or mobility")
     if cfg.format not in ("parquet", "csv", "bandicoot"):
@@ -196,6 +201,20 @@ def _check_memory(cfg: DictConfig, traffic, n_users: int, days: float) -> None:
     limit = config_number(cfg, "memory_limit_gb", float, above=0) * GIB if cfg.memory_limit_gb \
         else available_memory()
     check_memory(estimate_memory(n_users, days, int(cfg.shard_users), rate), limit, n_users, days, rate)
+
+
+def _conversation_rule(cfg: DictConfig, model_info: dict) -> dict:
+    """The assembly rule and conversation gap: as given, or those the model was trained for.
+
+    A model trained on starter views (``zen-train conversations=starter``) samples the
+    conversations each user starts, so ``pairing=auto`` keeps them all (``starter``); a model
+    trained on whole timelines samples both ends of each exchange and gets ``conversation``.
+    """
+    view = model_info.get("conversations", "all")
+    pairing = cfg.pairing if cfg.pairing != "auto" else ("starter" if view == "starter" else "conversation")
+    gap = cfg.conversation_gap_s if cfg.conversation_gap_s is not None \
+        else model_info.get("conversation_gap_s", CONVERSATION_GAP_S)
+    return {"pairing": pairing, "conversation_gap_s": float(gap)}
 
 
 def _load_models(model_dir: Path, device):
@@ -250,6 +269,8 @@ class _ShardContext:
     seed: int
     device: object
     timings: dict
+    pairing: str
+    conversation_gap_s: float
 
     def generate_own(self, s: int, a: int, b: int, shard_starts: np.ndarray) -> int:
         """Sample users ``a..b-1``; write their own records, stays and others' pending records."""
@@ -265,8 +286,8 @@ class _ShardContext:
         timings["mobility"] += time.perf_counter() - t
         t = time.perf_counter()
         rng = np.random.default_rng(_seed(self.seed, COMPONENT["assembly"], s))
-        own = assemble_shard(tl, a, self.pop, start, stays, place_cell, rng, self.cfg.pairing,
-                             float(self.cfg.conversation_gap_s))
+        own = assemble_shard(tl, a, self.pop, start, stays, place_cell, rng, self.pairing,
+                             self.conversation_gap_s)
         mirrors = mirror_on_network(own, self.pop.n_users)
         target = np.searchsorted(shard_starts, mirrors["user_id"].to_numpy(), side="right") - 1
         local = target == s

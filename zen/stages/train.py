@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
 from zen import SCHEMA_VERSION, __version__
+from zen.data import CDRData
 from zen.io import write_json_atomic
+from zen.measures.conversations import started_by_user
 from zen.schema import ZenInputError
 from zen.stages.common import load_real, resolve_device, shared_data_dir
 from zen.traffic.base import resolve_kind, save_traffic_model
@@ -33,7 +36,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if not (data.records["counterpart_id"] >= 0).any():
         raise ZenInputError("no record has a counterpart_id, so the social graph cannot be fitted; "
                             "map counterpart_id in the data's column mapping", str(cfg.data.loader.path))
-    train_data, val_data = data.subset(split.train), data.subset(split.val)
+    train_data, val_data = (_traffic_view(data.subset(users), cfg) for users in (split.train, split.val))
     log.info("data %s: %d users (%d train, %d val, %d holdout), %d records, device %s",
              data.name, len(data.user_ids), len(split.train), len(split.val), len(split.holdout),
              len(data.records), device)
@@ -50,7 +53,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     write_json_atomic({
         "zen_version": __version__, "schema_version": SCHEMA_VERSION,
-        "traffic_kind": cfg.model.kind, "data": data.name, "start": str(data.start),
+        "traffic_kind": cfg.model.kind, "conversations": cfg.conversations,
+        "conversation_gap_s": float(cfg.conversation_gap_s), "data": data.name, "start": str(data.start),
         "days": data.days, "seed": int(cfg.seed), "split": split.as_dict(),
         "config": OmegaConf.to_container(cfg, resolve=False), "metrics": metrics,
     }, model_dir / "model.json")
@@ -59,6 +63,17 @@ def train(cfg: DictConfig) -> dict[str, float]:
     for k, v in sorted(metrics.items()):
         print(f"  {k:<28s} {v:10.4f}")
     return metrics
+
+
+def _traffic_view(data: CDRData, cfg: DictConfig) -> CDRData:
+    """What the traffic model learns from: whole timelines, or each user's starter view (the
+    conversations they start, both sides' turns included; see zen.measures.conversations)."""
+    if cfg.conversations == "all":
+        return data
+    if cfg.conversations != "starter":
+        raise ZenInputError(f"unknown conversations={cfg.conversations!r}; use starter or all")
+    keep = started_by_user(data.records, float(cfg.conversation_gap_s))
+    return replace(data, records=data.records[keep].reset_index(drop=True))
 
 
 def _fit_side_models(cfg: DictConfig, data, split, model_dir: Path) -> dict[str, float]:

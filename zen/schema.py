@@ -66,7 +66,7 @@ RECORDS = TableSchema("records", (
     Column("counterpart_id", "int", required=False, default=NO_ID),
     Column("cell_id", "int", required=False, default=NO_ID),
     Column("volume_bytes", "int", required=False, default=NO_ID),
-))
+), optional=(Column("service", "category", required=False),))  # XDR data sessions: service name, NA otherwise
 
 ANTENNAS = TableSchema("antennas", (
     Column("cell_id", "int"),

@@ -43,6 +43,7 @@ import pandas as pd
 
 from zen.measures.conversations import CONVERSATION_GAP_S, conversation_ids, in_started_conversation
 from zen.schema import DIRECTIONS
+from zen.sessions import SessionModel, add_sessions
 from zen.traffic.timeline import CONTACT_NEW, Timelines
 
 DIR_IN = DIRECTIONS.index("in")
@@ -134,7 +135,8 @@ def mirror_on_network(records: pd.DataFrame, n_users: int) -> pd.DataFrame:
 def assemble_shard(tl: Timelines, first_user: int, pop: Population, start: pd.Timestamp,
                    stays, place_cell: np.ndarray, rng: np.random.Generator,
                    pairing: str = "conversation",
-                   conversation_gap_s: float = CONVERSATION_GAP_S) -> pd.DataFrame:
+                   conversation_gap_s: float = CONVERSATION_GAP_S,
+                   sessions: SessionModel | None = None) -> pd.DataFrame:
     """Records of one shard's users (their outgoing, data and off-network incoming events).
 
     Args:
@@ -151,6 +153,8 @@ def assemble_shard(tl: Timelines, first_user: int, pop: Population, start: pd.Ti
             own timeline); ``half`` does the same per event; ``outgoing`` keeps the sampled
             outgoing events and drops the incoming ones.
         conversation_gap_s: a pause (seconds) that ends a conversation, for ``conversation``.
+        sessions: when given, every data record gets a service, volume and duration from it
+            (:mod:`zen.sessions`); the records then carry a ``service`` column.
 
     Returns:
         records (schema ``records``) sorted by (user, time), with cells and counterparts.
@@ -163,8 +167,8 @@ def assemble_shard(tl: Timelines, first_user: int, pop: Population, start: pd.Ti
                                        tl.direction != DIR_IN, conversation_gap_s)
     elif pairing == "conversation":
         conv = conversation_ids(user, np.where(on_network, counterpart, -1), tl.t_s, conversation_gap_s)
-        kept = rng.random(int(conv.max()) + 1 if len(conv) else 0) < 0.5
-        keep = ~on_network | kept[np.maximum(conv, 0)]
+        kept = rng.random(int(conv.max(initial=-1)) + 1) < 0.5
+        keep = ~on_network | kept[np.maximum(conv, 0)] if kept.size else np.ones(len(conv), bool)
     elif pairing == "half":
         keep = ~on_network | (rng.random(len(on_network)) < 0.5)
     elif pairing == "outgoing":
@@ -176,4 +180,4 @@ def assemble_shard(tl: Timelines, first_user: int, pop: Population, start: pd.Ti
     records["user_id"] = records["user_id"] + first_user
     records["counterpart_id"] = counterpart[keep]
     records["cell_id"] = place_cell[stays.locate(tl.user, tl.t_s)]
-    return records
+    return records if sessions is None else add_sessions(records, sessions, rng)

@@ -136,13 +136,47 @@ def conversation_scores(candidate: CDRSample, real: CDRSample) -> tuple[dict[str
     return scores, skipped
 
 
+MIN_SESSIONS = 50  # sessions of a service needed on both sides to score its own distributions
+
+
+def _sessions(records: pd.DataFrame) -> pd.DataFrame:
+    if "service" not in records:
+        return records.iloc[:0]
+    data = records[(records["event"].astype(str) == "data") & records["service"].notna()]
+    return data[data["volume_bytes"] > 0]
+
+
+def session_scores(candidate: CDRSample, real: CDRSample) -> tuple[dict[str, float], dict[str, str]]:
+    """XDR data sessions (:mod:`zen.sessions`): service shares, and log10 volume and duration
+    distributions pooled and per service (services with ``MIN_SESSIONS`` on both sides)."""
+    a, b = _sessions(candidate.records), _sessions(real.records)
+    if len(a) == 0 or len(b) == 0:
+        missing = real.label if len(b) == 0 else candidate.label
+        return {}, {"sessions": f"needs data sessions with a service and a volume; {missing} has none"}
+    scores = {}
+    services = sorted(set(a["service"].astype(str)) | set(b["service"].astype(str)))
+    share = [a["service"].astype(str).value_counts(normalize=True).reindex(services, fill_value=0.0),
+             b["service"].astype(str).value_counts(normalize=True).reindex(services, fill_value=0.0)]
+    scores["sessions/service_share/tv"] = total_variation(share[0].to_numpy(), share[1].to_numpy())
+    groups = [("all", a, b)] + [(s, a[a["service"].astype(str) == s], b[b["service"].astype(str) == s])
+                                for s in services]
+    for name, x, y in groups:
+        if min(len(x), len(y)) < (1 if name == "all" else MIN_SESSIONS):
+            continue
+        _continuous(scores, f"sessions/{name}/log10_bytes", np.log10(x["volume_bytes"].to_numpy(float)),
+                    np.log10(y["volume_bytes"].to_numpy(float)))
+        _continuous(scores, f"sessions/{name}/duration_s", x["duration_s"].to_numpy(float),
+                    y["duration_s"].to_numpy(float))
+    return scores, {}
+
+
 def fidelity_scores(candidate: CDRSample, real: CDRSample) -> tuple[dict[str, float], dict[str, str]]:
     """All fidelity scores of ``candidate`` against ``real`` and the checks that were skipped (why).
 
     Also carries issue 2's first metrics under ``first/`` (same names as ``first_metrics``).
     """
     scores, skipped = individual_scores(candidate, real)
-    for part in (global_scores, conversation_scores):
+    for part in (global_scores, conversation_scores, session_scores):
         more, more_skipped = part(candidate, real)
         scores.update(more)
         skipped.update(more_skipped)

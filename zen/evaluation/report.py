@@ -16,7 +16,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-SECTIONS = ("individual", "global", "conversation", "graph", "cells", "usefulness", "privacy")
+SECTIONS = ("individual", "global", "conversation", "sessions", "graph", "cells", "usefulness", "privacy")
 
 
 @dataclass
@@ -78,7 +78,7 @@ def _rule(name: str, value: float, floor: float | None, th: Thresholds) -> bool 
         if name.endswith("/nrmse"):
             return None if floor_rule is None else value <= floor_rule
         return None
-    if name.split("/")[0] in ("individual", "global", "conversation", "graph", "cells"):
+    if name.split("/")[0] in ("individual", "global", "conversation", "sessions", "graph", "cells"):
         return None if floor_rule is None else value <= floor_rule
     return None
 

@@ -45,6 +45,7 @@ from zen.io.ownership import (
 )
 from zen.measures.conversations import CONVERSATION_GAP_S
 from zen.schema import ZenInputError, validate
+from zen.sessions import SessionModel
 from zen.stages.common import config_number, config_seed, require, resolve_device, shared_data_dir
 from zen.traffic.base import load_traffic_model
 
@@ -132,6 +133,7 @@ def _generate_records(cfg: DictConfig, plan: ShardPlan, traffic, social, mobilit
                           emulator=MobilityEmulator(mobility_params), places=places,
                           place_cell=places["cell_id"].to_numpy(), pop=pop, start=start, days=days,
                           seed=seed, device=device, timings=timings,
+                          sessions=SessionModel.load(cfg.sessions) if cfg.sessions else None,
                           **_conversation_rule(cfg, model_info))
     bounds = [(lo, min(n_users, lo + int(cfg.shard_users)))
               for lo in range(0, n_users, int(cfg.shard_users))]
@@ -271,6 +273,7 @@ class _ShardContext:
     timings: dict
     pairing: str
     conversation_gap_s: float
+    sessions: SessionModel | None
 
     def generate_own(self, s: int, a: int, b: int, shard_starts: np.ndarray) -> int:
         """Sample users ``a..b-1``; write their own records, stays and others' pending records."""
@@ -287,7 +290,7 @@ class _ShardContext:
         t = time.perf_counter()
         rng = np.random.default_rng(_seed(self.seed, COMPONENT["assembly"], s))
         own = assemble_shard(tl, a, self.pop, start, stays, place_cell, rng, self.pairing,
-                             self.conversation_gap_s)
+                             self.conversation_gap_s, self.sessions)
         mirrors = mirror_on_network(own, self.pop.n_users)
         target = np.searchsorted(shard_starts, mirrors["user_id"].to_numpy(), side="right") - 1
         local = target == s
@@ -397,8 +400,8 @@ def _resolve_pending(plan: ShardPlan, shard: int, first_user: int, end_user: int
 
 
 def _fingerprint(cfg: DictConfig) -> dict:
-    keys = ("model_dir", "mode", "pairing", "conversation_gap_s", "n_users", "days", "start_date", "seed",
-            "format", "shard_users", "max_rank", "offnet_pool_per_user", "write_stays")
+    keys = ("model_dir", "mode", "pairing", "conversation_gap_s", "sessions", "n_users", "days",
+            "start_date", "seed", "format", "shard_users", "max_rank", "offnet_pool_per_user", "write_stays")
     fp = {k: cfg[k] for k in keys}
     fp["network"] = OmegaConf.to_container(cfg.network, resolve=True)
     fp["model_dir"] = str(Path(cfg.model_dir).resolve())

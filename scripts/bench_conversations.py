@@ -125,6 +125,40 @@ def score(dataset: Path, real: CDRSample) -> dict:
             "trend_per_week": trend_per_week(weeks)}
 
 
+def decorrelated_real(data, split: UserSplit, shift_days: int, seed: int = 0) -> dict:
+    """The real users' own timelines put together the way Zen puts synthetic ones together.
+
+    Every user's starter view (the conversations they started, see zen.measures.conversations)
+    is shifted by a random whole number of ``shift_days`` (circularly inside the window, so the
+    hour of day and, for 7, the day of week are kept), then each user's records are their own
+    shifted view plus the mirror of the views that others started with them. Nothing is
+    sampled: only the timing between users is broken, as it is between independently sampled
+    users. Scored against the held-out users, this is the best any sampler that draws each user
+    on their own can do.
+    """
+    from zen.assembly import mirror_on_network
+    from zen.measures.conversations import started_by_user
+
+    ids = np.sort(data.user_ids)
+    index = pd.Series(np.arange(len(ids)), index=ids)
+    views = data.records[started_by_user(data.records)]
+    rng = np.random.default_rng(seed)
+    window = data.days * 86400.0
+    offset = rng.integers(0, int(data.days // shift_days), len(ids)) * shift_days * 86400.0
+    user = index[views["user_id"]].to_numpy()
+    t = (views["timestamp"] - data.start).dt.total_seconds().to_numpy() + offset[user]
+    on = views["counterpart_id"].isin(ids).to_numpy()
+    shifted = views.assign(user_id=user, timestamp=data.start + pd.to_timedelta(t % window, unit="s"),
+                           counterpart_id=np.where(on, index.reindex(views["counterpart_id"]).fillna(-1)
+                                                   .to_numpy(np.int64), views["counterpart_id"]))
+    both = pd.concat([shifted, mirror_on_network(shifted, len(ids))], ignore_index=True)
+    both = both[both["user_id"].isin(index[split.holdout].to_numpy())]
+    both = both.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
+    real = CDRSample(data.subset(split.holdout).records, data.start, data.days, None, "holdout")
+    scores, _ = fidelity_scores(CDRSample(both, data.start, data.days, None, "decorrelated"), real)
+    return {key: scores.get(key, float("nan")) for _, key in ROWS}
+
+
 def fmt(values: list[float], digits: int = 3) -> str:
     values = [v for v in values if np.isfinite(v)]
     if not values:
@@ -134,8 +168,16 @@ def fmt(values: list[float], digits: int = 3) -> str:
         else f"{mean:.{digits}f} ({lo:.{digits}f}–{hi:.{digits}f})"
 
 
-def table(results: dict, floor: dict, real_weekly: list[float], args) -> str:
-    lines = []
+def table(results: dict, floor: dict, real_weekly: list[float], ceiling: dict, args) -> str:
+    lines = ["Ceiling of independent sampling (the real users' own starter views, each user shifted by "
+             "whole weeks / whole days, then put together as Zen does; see `decorrelated_real`):", "",
+             "| statistic | floor | real, shifted by weeks | × floor | real, shifted by days | × floor |",
+             "|---|---|---|---|---|---|"]
+    for label, key in ROWS:
+        f = floor[key]
+        lines.append(f"| {label} | {f:.3f} | {ceiling[7][key]:.3f} | {ceiling[7][key] / f:.1f} | "
+                     f"{ceiling[1][key]:.3f} | {ceiling[1][key] / f:.1f} |")
+    lines.append("")
     for days in args.days:
         runs = {p: [results[f"{s}/{days}/{p}"] for s in args.seeds] for p in SETUPS}
         lines += [f"### {args.users:,} users × {days:g} days, {len(args.seeds)} training seeds "
@@ -196,9 +238,11 @@ def main() -> None:
                 print(name, {k.split("/")[-2]: round(v, 3) for k, v in results[f"{seed}/{days}/{setup}"]
                              ["scores"].items()}, flush=True)
     real_weekly = weekly_rates(data.records, data.start, len(data.user_ids), data.days)
-    text = table(results, floor, real_weekly, args)
+    ceiling = {shift: decorrelated_real(data, split, shift) for shift in (7, 1)}
+    text = table(results, floor, real_weekly, ceiling, args)
     print(text)
-    write_json_atomic({"results": results, "floor": floor, "real_weekly": real_weekly, "timings_s": timings,
+    write_json_atomic({"results": results, "floor": floor, "ceiling": ceiling, "real_weekly": real_weekly,
+                       "timings_s": timings,
                        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
                        "date": time.strftime("%Y-%m-%d")}, args.out / "results.json")
     if args.table:

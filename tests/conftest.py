@@ -81,3 +81,19 @@ def baseline_model_dir(tmp_path_factory, copenhagen_dir) -> Path:
     train(compose_config("train", ["model=baseline", f"model_dir={out}", f"data.loader.path={copenhagen_dir}",
                                    "device=cpu"]))
     return out
+
+
+@pytest.fixture(scope="session")
+def model_dir(baseline_model_dir) -> Path:
+    """The baseline model folder that the generation tests share."""
+    return baseline_model_dir
+
+
+@pytest.fixture(scope="session")
+def dataset(model_dir, tmp_path_factory) -> Path:
+    """A small dataset (300 users, 3 days, 3 shards on the synthetic city), generated once."""
+    from zen.stages.generate import generate
+
+    out = tmp_path_factory.mktemp("gen") / "dataset"
+    generate(small_generate_config(model_dir, out))
+    return out

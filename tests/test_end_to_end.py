@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,20 +11,6 @@ from conftest import compose_config, small_generate_config
 
 from zen.io.dataset import read_dataset
 from zen.schema import ZenInputError
-
-
-@pytest.fixture(scope="module")
-def model_dir(baseline_model_dir) -> Path:
-    return baseline_model_dir
-
-
-@pytest.fixture(scope="module")
-def dataset(model_dir, tmp_path_factory) -> Path:
-    from zen.stages.generate import generate
-
-    out = tmp_path_factory.mktemp("gen") / "dataset"
-    generate(small_generate_config(model_dir, out))
-    return out
 
 
 def test_model_folder_is_self_contained(model_dir):

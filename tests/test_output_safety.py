@@ -25,20 +25,6 @@ from zen.schema import ZenInputError
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def model_dir(baseline_model_dir) -> Path:
-    return baseline_model_dir
-
-
-@pytest.fixture(scope="module")
-def dataset(model_dir, tmp_path_factory) -> Path:
-    from zen.stages.generate import generate
-
-    out = tmp_path_factory.mktemp("gen") / "dataset"
-    generate(small_generate_config(model_dir, out))
-    return out
-
-
 def _evaluate_cfg(dataset: Path, out: Path, copenhagen_dir: Path, *extra: str):
     return compose_config("evaluate", [f"synthetic={dataset}", f"out_dir={out}",
                                        f"data.loader.path={copenhagen_dir}", "tasks.usefulness=false",

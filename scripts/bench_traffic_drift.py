@@ -76,6 +76,7 @@ def run(seed: int, data, train, val, hold, overrides: dict, n_users: int, days: 
     fit = model.fit(train, val, trainer=trainer, work_dir=work / f"seed{seed}" / "model",
                     device=torch.device("cpu"), seed=seed)
     fit_s = time.perf_counter() - t0
+    model.save(work / f"seed{seed}" / "traffic")
     nll = model.nll_per_event(hold)
     activity = model.sample_activity(n_users, np.random.default_rng(seed + 100))
     t0 = time.perf_counter()

@@ -2,9 +2,10 @@
 
 ``LSTMTrafficModel`` ties the pieces together (one job each):
 
-* ``tokenizer.py`` — the weekly clock (hour-of-week intensity, time rescaling) and the
-  per-user step tensors;
-* ``profiles.py`` — user profiles and the Gaussian mixture new users draw theirs from;
+* ``tokenizer.py`` — the weekly clocks (one hour-of-week intensity per chronotype, time
+  rescaling), the count anchor and the per-user step tensors;
+* ``profiles.py`` — user profiles, the Gaussian mixture new users draw theirs from, and the
+  chronotypes (daily rhythms) with their law given the profile;
 * ``network.py`` — the LSTM marked point process and its log-likelihood;
 * ``train_loop.py`` — truncated BPTT, early stopping, resumable checkpoints;
 * ``sampler.py`` — lock-step sampling with finished users removed from the batch.

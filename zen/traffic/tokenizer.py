@@ -5,10 +5,14 @@ compensator ``Lambda(t) = integral of lambda0`` of a fitted hour-of-week intensi
 (mean 1 over the week), so that a gap costs little where the population is busy and much at
 4 a.m. (time-rescaling theorem, Brown et al., Neural Comput. 14:325, 2002). This puts the clock
 into the time head explicitly; the LSTM only has to learn what the clock does not explain.
+There is one clock per *chronotype* (a cluster of users' daily rhythms, ``profiles.Chronotypes``):
+each user's times are rescaled with their own chronotype's clock, so night owls stay night owls.
 
 Each user's timeline of ``n`` events becomes ``n + 1`` steps: step 0 reads a start token at the
 window start, step ``i`` reads event ``i`` and predicts event ``i + 1``; the last step predicts
 "no event before the window end" (the survival term of the point-process likelihood).
+Every step also carries the count anchor (:func:`count_anchor`): events read so far against
+the profile's events/day times the rescaled days elapsed.
 """
 
 from __future__ import annotations

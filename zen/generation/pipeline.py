@@ -114,7 +114,8 @@ def build_population(spec: GenerationSpec, models: Models,
     from zen.network import OFFNET_BASE, contact_table, generate_social_graph
 
     n_users, seed = spec.n_users, spec.seed
-    activity = models.traffic.sample_activity(n_users, np.random.default_rng(component_seed(seed, "activity")))
+    rng = np.random.default_rng(component_seed(seed, "activity"))
+    activity = models.traffic.sample_activity(n_users, rng)
     home, work = population_anchors(places, n_users, models.mobility, seed)
     lat, lon = places["lat"].to_numpy(), places["lon"].to_numpy()
     edges = generate_social_graph(models.social, lat[home], lon[home], activity,
@@ -192,7 +193,8 @@ def generate_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popu
     return ShardResult(s, len(own), timings)
 
 
-def resolve_mirrors(spec: GenerationSpec, shard: Shard, place_cell: np.ndarray, layout: Layout) -> ShardResult:
+def resolve_mirrors(spec: GenerationSpec, shard: Shard, place_cell: np.ndarray,
+                    layout: Layout) -> ShardResult:
     """Second pass for one shard: give its pending mirror records their user's cell and write them."""
     from zen.mobility import Stays
 

@@ -57,8 +57,8 @@ def test_library_and_cli_give_the_same_dataset(baseline_model_dir, tmp_path):
 def test_mobility_mode_gives_the_library_stays(baseline_model_dir, tmp_path):
     from zen.mobility import MobilityParams, iter_stay_frames
 
-    written = zen.generate(baseline_model_dir, n_users=50, days=2, out_dir=tmp_path / "stays", mode="mobility",
-                           network="synthetic_city", shard_users=20, seed=3, device="cpu")
+    written = zen.generate(baseline_model_dir, n_users=50, days=2, out_dir=tmp_path / "stays",
+                           mode="mobility", network="synthetic_city", shard_users=20, seed=3, device="cpu")
     places = written.extra["places"]
     params = MobilityParams.load(baseline_model_dir / "mobility.json")
     frames = list(iter_stay_frames(places, 50, params, 2, "2013-02-04", seed=3, shard_users=20))

@@ -88,8 +88,8 @@ class Report:
         import pandas as pd
 
         passed = self.metrics.get("passed", {})
-        return pd.DataFrame([{"metric": k, "synthetic": v, "floor": self.floor.get(k), "passed": passed.get(k)}
-                             for k, v in self.scores.items()])
+        return pd.DataFrame([{"metric": k, "synthetic": v, "floor": self.floor.get(k),
+                              "passed": passed.get(k)} for k, v in self.scores.items()])
 
 
 def _value(v: object) -> str:
@@ -138,7 +138,8 @@ def _run(fn: Callable[[DictConfig], object], cfg: DictConfig):
 
 
 def _run_dir(stage: str, out_dir: str | Path | None) -> Path:
-    return Path(out_dir) if out_dir is not None else Path("outputs") / stage / time.strftime("%Y-%m-%d_%H-%M-%S")
+    return Path(out_dir) if out_dir is not None \
+        else Path("outputs") / stage / time.strftime("%Y-%m-%d_%H-%M-%S")
 
 
 def train(overrides: Sequence[str] = (), *, out_dir: str | Path | None = None, **settings) -> Model:

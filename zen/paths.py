@@ -35,12 +35,27 @@ def default_data_root() -> str:
     return str(repo.parent / "shared" / "data") if repo is not None else UNSET
 
 
+def job_suffix() -> str:
+    """``-<job number>`` inside a Hydra multirun (``-m seed=1,2``), else empty: one output per job."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        hydra = HydraConfig.get()
+    except (ImportError, ValueError):
+        return ""
+    return f"-{hydra.job.num}" if hydra.mode == RunMode.MULTIRUN else ""
+
+
 def register_resolvers() -> None:
-    """The ``${zen_data:}`` resolver the configs use (registered when ``zen`` is imported)."""
+    """The ``${zen_data:}`` and ``${zen_job:}`` resolvers the configs use (registered when ``zen``
+    is imported)."""
     from omegaconf import OmegaConf
 
     if not OmegaConf.has_resolver("zen_data"):
         OmegaConf.register_new_resolver("zen_data", default_data_root)
+    if not OmegaConf.has_resolver("zen_job"):
+        OmegaConf.register_new_resolver("zen_job", job_suffix)
 
 
 def missing_data_message(root: str | Path) -> str:

@@ -27,8 +27,11 @@ def wheel_env(tmp_path_factory):
     shutil.copytree(REPO / "zen", src / "zen", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, src / name)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(root / "dist"), str(src)], check=True, capture_output=True, timeout=300)
+    build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(root / "dist"), str(src)]
+    # this interpreter's setuptools when it can build wheels (>= 70.1, or with `wheel`), else pip's
+    # isolated build (it fetches setuptools>=68 from the index, as `pip install` does)
+    if subprocess.run(build + ["--no-build-isolation"], capture_output=True, timeout=300).returncode != 0:
+        subprocess.run(build, check=True, capture_output=True, timeout=600)
     wheel = next((root / "dist").glob("zen_cdr-*.whl"))
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)

@@ -132,7 +132,8 @@ def run_stage(fn: Callable[[DictConfig], object], cfg: DictConfig) -> None:
     try:
         fn(cfg)
     except (ZenInputError, OmegaConfBaseException, OSError) as err:
-        message = explain(err, fn.__name__, OmegaConf.select(cfg, "paths.data", default=None))
+        data_root = OmegaConf.select(cfg, "paths.data", default=None) if OmegaConf.is_config(cfg) else None
+        message = explain(err, fn.__name__, data_root)
         if message is None:
             raise
         _remove_empty_run_dir()

@@ -37,7 +37,7 @@ from zen.evaluation.sample import CDRSample  # noqa: E402
 from zen.io import write_json_atomic  # noqa: E402
 from zen.io.dataset import read_dataset  # noqa: E402
 
-COPENHAGEN = Path(os.environ.get("ZEN_SHARED_DATA", REPO.parent / "shared" / "data")) / "copenhagen"
+COPENHAGEN = Path(os.environ.get("ZEN_DATA") or REPO.parent / "shared" / "data") / "copenhagen"
 ROWS = [  # (label, score key, goal as a multiple of the floor)
     ("inter-event time KS (all events)", "global/inter_event_s/ks"),
     ("per-user median inter-event time KS", "individual/inter_event_median_s/ks"),
@@ -66,10 +66,10 @@ def compose(name: str, overrides: list[str]):
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    import zen.cli  # noqa: F401  (registers the zen_repo resolver)
+    import zen  # noqa: F401  (registers the zen_data resolver)
 
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(REPO / "zen" / "configs"), version_base="1.3"):
         cfg = hydra_compose(config_name=name, overrides=overrides)
     GlobalHydra.instance().clear()
     return cfg

@@ -233,7 +233,7 @@ def main() -> None:
     parser.add_argument("--skmob-max-agents", type=int, default=10000)
     parser.add_argument("--skmob-timeout", type=float, default=1800.0)
     parser.add_argument("--fidelity-users", type=int, default=2000)
-    default_data = Path(os.environ.get("ZEN_SHARED_DATA", REPO.parent / "shared" / "data"))
+    default_data = Path(os.environ.get("ZEN_DATA") or REPO.parent / "shared" / "data")
     parser.add_argument("--shared-data", type=Path, default=default_data)
     parser.add_argument("--out", type=Path, default=REPO / "experiments" / "mobility.md")
     args = parser.parse_args()

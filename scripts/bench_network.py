@@ -40,7 +40,7 @@ from zen.network import (  # noqa: E402
 )
 from zen.network.social import calibrate_triangles  # noqa: E402
 
-SHARED = Path(os.environ.get("ZEN_SHARED_DATA", REPO.parent / "shared" / "data"))
+SHARED = Path(os.environ.get("ZEN_DATA") or REPO.parent / "shared" / "data")
 OUT_MD = REPO / "experiments" / "network.md"
 OUT_DIR = REPO / "experiments" / "network"
 SPLIT_SEED = 0
@@ -51,7 +51,7 @@ BENCH_MEAN_DEGREE = 10.0
 
 def milan_homes(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Homes drawn from the Milan places by home weight, jittered within a grid step (150 m)."""
-    cfg = yaml.safe_load((REPO / "configs/network/milan.yaml").read_text())
+    cfg = yaml.safe_load((REPO / "zen/configs/network/milan.yaml").read_text())
     _, places = build_infrastructure(cfg, SHARED, seed=0)
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(places), n, p=places["home_weight"].to_numpy())
@@ -131,7 +131,7 @@ def coverage_section() -> list[str]:
              "median nearest-site spacing (m) | serving_cell, 1M points (points/s) |",
              "|---|---|---|---|---|---|---|---|---|"]
     for name in ("milan", "synthetic_city"):
-        cfg = yaml.safe_load((REPO / "configs/network" / f"{name}.yaml").read_text())
+        cfg = yaml.safe_load((REPO / "zen/configs/network" / f"{name}.yaml").read_text())
         antennas, places = build_infrastructure(cfg, SHARED, seed=0)
         cov = Coverage(antennas)
         rng = np.random.default_rng(0)

@@ -39,7 +39,7 @@ METRICS = ("ks_inter_event", "ks_call_duration", "ks_events_per_user_day", "jsd_
 
 def model_config(name: str) -> dict:
     """``configs/model/<name>.yaml`` with its ``defaults`` applied (one level)."""
-    cfg = OmegaConf.to_container(OmegaConf.load(REPO / "configs" / "model" / f"{name}.yaml"))
+    cfg = OmegaConf.to_container(OmegaConf.load(REPO / "zen" / "configs" / "model" / f"{name}.yaml"))
     base = {}
     for parent in cfg.pop("defaults", []):
         if parent != "_self_":
@@ -57,7 +57,7 @@ def distinct_contacts_ks(real: pd.DataFrame, synthetic_ranks: pd.DataFrame) -> f
 
 
 def fit_model(kind: str, cfg: dict, train, val, work_dir: Path, seed: int) -> tuple[object, float]:
-    trainer = OmegaConf.to_container(OmegaConf.load(REPO / "configs" / "trainer" / "default.yaml"))
+    trainer = OmegaConf.to_container(OmegaConf.load(REPO / "zen" / "configs" / "trainer" / "default.yaml"))
     model = resolve_kind(kind)(**{k: v for k, v in cfg.items() if k != "kind"})
     t0 = time.perf_counter()
     model.fit(train, val, trainer=trainer, work_dir=work_dir, device=torch.device("cpu"), seed=seed)

@@ -39,7 +39,7 @@ WEEK_S = 7 * 86400.0
 
 
 def model_config(name: str) -> dict:
-    cfg = yaml.safe_load((REPO / "configs" / "model" / f"{name}.yaml").read_text())
+    cfg = yaml.safe_load((REPO / "zen" / "configs" / "model" / f"{name}.yaml").read_text())
     base = {}
     for parent in cfg.pop("defaults", []) or []:
         if parent != "_self_":
@@ -69,7 +69,7 @@ def parse_value(text: str):
 def run(seed: int, data, train, val, hold, overrides: dict, n_users: int, days: float, work: Path) -> dict:
     cfg = {k: v for k, v in model_config("lstm").items() if k != "kind"}
     cfg.update(overrides)
-    trainer = yaml.safe_load((REPO / "configs" / "trainer" / "default.yaml").read_text())
+    trainer = yaml.safe_load((REPO / "zen" / "configs" / "trainer" / "default.yaml").read_text())
     trainer["eval_every"] = 0
     model = LSTMTrafficModel(**cfg)
     t0 = time.perf_counter()

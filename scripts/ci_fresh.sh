@@ -19,7 +19,7 @@ cp -r "$shared" "$scratch/shared" && chmod -R a-w "$scratch/shared"
 python3 -m venv "$scratch/venv"
 echo "ci_fresh: $(git -C "$scratch/zen" log -1 --format='%h %s' | cut -c1-80)"
 start=$(date +%s)
-(cd "$scratch/zen" && env -u PYTHONPATH -u VIRTUAL_ENV -u ZEN_SHARED_DATA PATH="$scratch/venv/bin:$PATH" CI=true \
+(cd "$scratch/zen" && env -u PYTHONPATH -u VIRTUAL_ENV -u ZEN_SHARED_DATA -u ZEN_DATA PATH="$scratch/venv/bin:$PATH" CI=true \
     bash .ci/run) 2>&1 | tee "$scratch/ci.log"
 echo "ci_fresh: passed in $(( $(date +%s) - start )) s (fresh venv, fresh clone, CI=true bash .ci/run)"
 trap - ERR

@@ -27,13 +27,13 @@ import pandas as pd  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.core.global_hydra import GlobalHydra  # noqa: E402
 
-import zen.cli  # noqa: F401, E402  (registers the zen_repo resolver the configs use)
+import zen  # noqa: F401, E402  (registers the zen_data resolver the configs use)
 from zen.data import load_copenhagen, split_users  # noqa: E402
 from zen.io import atomic_path  # noqa: E402
 from zen.io.dataset import read_dataset, write_dataset  # noqa: E402
 from zen.stages.evaluate import evaluate  # noqa: E402
 
-COPENHAGEN = Path(os.environ.get("ZEN_SHARED_DATA", REPO.parent / "shared" / "data")) / "copenhagen"
+COPENHAGEN = Path(os.environ.get("ZEN_DATA") or REPO.parent / "shared" / "data") / "copenhagen"
 
 
 def run(args: list[str]) -> float:
@@ -45,7 +45,7 @@ def run(args: list[str]) -> float:
 
 def compose_config(name: str, overrides: list[str]):
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(REPO / "zen" / "configs"), version_base="1.3"):
         cfg = compose(config_name=name, overrides=overrides)
     GlobalHydra.instance().clear()
     return cfg

@@ -207,9 +207,9 @@ def build_generators(args: argparse.Namespace, work: Path) -> list[Generator]:
         for kind, label in (("baseline", "Zen Poisson baseline"), ("lstm", "Zen LSTM")):
             module = KINDS[kind].split(":")[0]
             if (REPO / (module.replace(".", "/") + ".py")).exists():
-                model = yaml_config(REPO / "configs" / "model" / f"{kind}.yaml")
+                model = yaml_config(REPO / "zen" / "configs" / "model" / f"{kind}.yaml")
                 model.pop("kind")
-                trainer = yaml_config(REPO / "configs" / "trainer" / "default.yaml")
+                trainer = yaml_config(REPO / "zen" / "configs" / "trainer" / "default.yaml")
                 trainer["max_epochs"] = args.lstm_epochs
                 gens.append(Generator(label, "zen", {"kind": kind, "data": str(args.data), "model": model,
                                                      "seed": args.seed, "trainer": trainer},

@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("ZEN_SHARED_DATA", REPO.parent / "shared" / "data"))
+SHARED_DATA = Path(os.environ.get("ZEN_DATA") or os.environ.get("ZEN_SHARED_DATA")
+                   or REPO.parent / "shared" / "data")
 
 
 def require_data(*parts: str) -> Path:
     """Path under the shared data folder; fails under CI=true, skips elsewhere, when missing."""
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
-        message = f"real data not found at {path} (set ZEN_SHARED_DATA or put ../shared beside the repo)"
+        message = f"real data not found at {path} (set ZEN_DATA or put ../shared beside the repo)"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)

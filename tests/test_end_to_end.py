@@ -53,23 +53,24 @@ def test_same_seed_same_records(dataset, model_dir, tmp_path):
 
 
 def test_killed_run_resumes_to_the_same_dataset(dataset, model_dir, tmp_path, monkeypatch):
+    import zen.generation.pipeline as pipeline
     import zen.stages.generate as stage
 
     out = tmp_path / "resumed"
     calls = {"n": 0}
-    original = stage._ShardContext.generate_own
+    original = pipeline.generate_shard
 
-    def dies_on_second_shard(self, *args, **kwargs):
+    def dies_on_second_shard(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt("killed")
-        return original(self, *args, **kwargs)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(stage._ShardContext, "generate_own", dies_on_second_shard)
+    monkeypatch.setattr(pipeline, "generate_shard", dies_on_second_shard)
     with pytest.raises(KeyboardInterrupt):
         stage.generate(small_generate_config(model_dir, out))
     assert not (out / "manifest.json").exists()
-    monkeypatch.setattr(stage._ShardContext, "generate_own", original)
+    monkeypatch.setattr(pipeline, "generate_shard", original)
     stage.generate(small_generate_config(model_dir, out))
     fresh = read_dataset(dataset).manifest["checksums"]
     resumed = read_dataset(out).manifest["checksums"]

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 def compose_evaluate(overrides: list[str]):
     GlobalHydra.instance().clear()
     try:
-        with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+        with initialize_config_dir(config_dir=str(REPO / "zen" / "configs"), version_base="1.3"):
             return compose(config_name="evaluate", overrides=overrides)
     finally:
         GlobalHydra.instance().clear()

@@ -15,7 +15,7 @@ from zen.mobility.measures import home_share_at_night, visits_from_stays, work_s
 from zen.mobility.places import GravityIndex, haversine_m
 from zen.schema import ZenInputError
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "mobility" / "default.yaml"
+CONFIG = Path(__file__).resolve().parents[1] / "zen" / "configs" / "mobility" / "default.yaml"
 START = pd.Timestamp("2013-02-04", tz="UTC")  # a Monday
 
 

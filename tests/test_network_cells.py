@@ -124,7 +124,7 @@ def test_synthetic_layout_is_denser_in_the_centre_and_seeded():
 
 def test_build_infrastructure_from_both_configs(shared_data):
     for name in ("milan", "synthetic_city"):
-        cfg = yaml.safe_load((REPO / "configs" / "network" / f"{name}.yaml").read_text())
+        cfg = yaml.safe_load((REPO / "zen" / "configs" / "network" / f"{name}.yaml").read_text())
         antennas, places = build_infrastructure(cfg, shared_data, seed=0)
         assert places["place_id"].tolist() == list(range(len(places)))
         assert np.isclose(places["home_weight"].sum(), 1) and np.isclose(places["work_weight"].sum(), 1)

@@ -165,25 +165,26 @@ def test_cli_without_model_dir_is_one_line(tmp_path):
 # ----------------------------------------------------------------------------- crash hygiene
 def test_resume_sweeps_temporaries_and_the_manifest_lists_only_final_files(dataset, model_dir, tmp_path,
                                                                             monkeypatch):
+    import zen.generation.pipeline as pipeline
     import zen.stages.generate as stage
 
     out = tmp_path / "resumed"
-    original = stage._ShardContext.generate_own
+    original = pipeline.generate_shard
     calls = {"n": 0}
 
-    def killed_on_third_shard(self, *args, **kwargs):
+    def killed_on_third_shard(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt("killed")
-        return original(self, *args, **kwargs)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(stage._ShardContext, "generate_own", killed_on_third_shard)
+    monkeypatch.setattr(pipeline, "generate_shard", killed_on_third_shard)
     with pytest.raises(KeyboardInterrupt):
         stage.generate(small_generate_config(model_dir, out))
     day = sorted((out / "records").iterdir())[0]  # what a SIGKILL mid-write leaves behind
     (day / ".shard-00002-own.parquet.k1ll3d00.tmp").write_bytes(b"half a parquet file")
     (out / ".users.parquet.k1ll3d01.tmp").write_bytes(b"half")
-    monkeypatch.setattr(stage._ShardContext, "generate_own", original)
+    monkeypatch.setattr(pipeline, "generate_shard", original)
     stage.generate(small_generate_config(model_dir, out))
     assert temporaries(out) == []
     assert not any(name.startswith(".") or "/." in name for name in read_dataset(out).manifest["checksums"])
@@ -205,10 +206,11 @@ def test_a_second_run_on_the_same_folder_is_refused_with_the_holders_pid(model_d
 
 def test_disk_full_leaves_no_partial_file_and_the_same_command_resumes(dataset, model_dir, tmp_path,
                                                                         monkeypatch):
+    import zen.generation.pipeline as pipeline
     import zen.stages.generate as stage
 
     out = tmp_path / "full"
-    original = stage.write_table
+    original = pipeline.write_table
     calls = {"n": 0}
 
     def disk_fills_up(df, path, fmt=None):
@@ -220,11 +222,11 @@ def test_disk_full_leaves_no_partial_file_and_the_same_command_resumes(dataset, 
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         return original(df, path, fmt=fmt)
 
-    monkeypatch.setattr(stage, "write_table", disk_fills_up)
+    monkeypatch.setattr(pipeline, "write_table", disk_fills_up)
     with pytest.raises(OSError, match="No space left"):
         stage.generate(small_generate_config(model_dir, out))
     assert temporaries(out) == [] and not (out / "manifest.json").exists()
-    monkeypatch.setattr(stage, "write_table", original)
+    monkeypatch.setattr(pipeline, "write_table", original)
     stage.generate(small_generate_config(model_dir, out))
     assert _record_checksums(out) == _record_checksums(dataset)
     assert json.loads((out / "manifest.json").read_text())["rows"]["records"] > 0

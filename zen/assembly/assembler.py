@@ -31,7 +31,7 @@ callee), and a user's expected number of records matches what the model sampled.
 The cell of every record is the cell serving its user's place at the event time (the
 mobility emulator's stays). An incoming record whose receiver belongs to another shard is
 handed to that shard ("pending"), where the receiver's stays are known; see
-``zen.stages.generate``.
+``zen.generation.pipeline``.
 """
 
 from __future__ import annotations

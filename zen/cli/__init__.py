@@ -1,16 +1,6 @@
-"""Hydra entry points. Configs live in the repository's ``configs/`` (install with ``pip install -e``)."""
+"""Hydra entry points. The configs ship inside the package (``zen/configs``; ``--config-dir`` adds yours)."""
 
-from pathlib import Path
+import zen  # noqa: F401  (registers the ${zen_data:} resolver)
+from zen.paths import CONFIG_DIR as _CONFIG_DIR
 
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
-REPO_DIR = str(Path(__file__).resolve().parents[2])
-
-
-def _register_resolvers() -> None:
-    from omegaconf import OmegaConf
-
-    if not OmegaConf.has_resolver("zen_repo"):
-        OmegaConf.register_new_resolver("zen_repo", lambda: REPO_DIR)
-
-
-_register_resolvers()
+CONFIG_DIR = str(_CONFIG_DIR)

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import (
     ConfigAttributeError,
     ConfigKeyError,
@@ -26,6 +26,7 @@ from omegaconf.errors import (
     ValidationError,
 )
 
+from zen.paths import missing_data
 from zen.schema import ZenInputError
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -80,15 +81,17 @@ def _explain_os(err: OSError, stage: str) -> str | None:
     return None
 
 
-def explain(err: BaseException, stage: str) -> str | None:
+def explain(err: BaseException, stage: str, data_root: str | None = None) -> str | None:
     """The one line for an expected failure of ``zen-<stage>``; None for a bug (keep its traceback).
 
     Args:
         err: what the stage raised.
         stage: the stage's name (``train``, ``generate``, ...), used in the hints.
+        data_root: the run's ``paths.data``: a file missing under it, when it does not exist,
+            is told as "set ZEN_DATA".
     """
     if isinstance(err, ZenInputError):
-        return str(err)
+        return str(missing_data(err, data_root) or err)
     if isinstance(err, OmegaConfBaseException):
         return _explain_config(err, stage)
     if isinstance(err, OSError):
@@ -129,7 +132,8 @@ def run_stage(fn: Callable[[DictConfig], object], cfg: DictConfig) -> None:
     try:
         fn(cfg)
     except (ZenInputError, OmegaConfBaseException, OSError) as err:
-        message = explain(err, fn.__name__)
+        data_root = OmegaConf.select(cfg, "paths.data", default=None) if OmegaConf.is_config(cfg) else None
+        message = explain(err, fn.__name__, data_root)
         if message is None:
             raise
         _remove_empty_run_dir()

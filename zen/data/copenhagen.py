@@ -50,7 +50,7 @@ def load_copenhagen(path: str | Path = "../shared/data/copenhagen",
     root = Path(path)
     if not root.is_dir():
         raise ZenInputError("Copenhagen data folder not found; set data.loader.path "
-                            "(or ZEN_SHARED_DATA)", str(root))
+                            "(or ZEN_DATA)", str(root))
     start = pd.Timestamp(start_date, tz="UTC")
     calls = _read_ints(root / "calls.csv", ["timestamp", "caller", "callee", "duration"])
     if (calls["duration"] < -1).any():

@@ -10,3 +10,10 @@ The ``zen-evaluate`` stage (:func:`zen.stages.evaluate.evaluate`) glues these to
 - :mod:`zen.evaluation.privacy`: distance to closest record, membership inference, exact copies.
 - :mod:`zen.evaluation.plots`, :mod:`zen.evaluation.report`: figures, pass/fail, the report folder.
 """
+
+from zen.evaluation.fidelity import fidelity_scores, overall_score
+from zen.evaluation.privacy import privacy_scores
+from zen.evaluation.sample import CDRSample
+from zen.evaluation.usefulness import usefulness_scores
+
+__all__ = ["CDRSample", "fidelity_scores", "overall_score", "privacy_scores", "usefulness_scores"]

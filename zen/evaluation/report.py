@@ -136,8 +136,8 @@ def terminal_table(ev: Evaluation, rows: list[dict]) -> str:
              f"real-vs-real floor {_fmt(o['floor_overall_score'])}",
              f"{'metric':<48} {'synthetic':>10} {'floor':>10}  verdict"]
     for r in rows:
-        if r["passed"] is None or r["name"].endswith(("/w1", "/jsd")):
-            continue
+        if r["passed"] is None or (r["passed"] and r["name"].endswith(("/w1", "/jsd"))):
+            continue  # every failing row is listed: the count below counts them
         value, floor = _fmt(r["value"]), _fmt(r["floor"])
         lines.append(f"{r['name']:<48} {value:>10} {floor:>10}  {_verdict(r['passed'])}")
     judged = [r for r in rows if r["passed"] is not None]

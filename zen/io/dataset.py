@@ -22,12 +22,23 @@ from zen.schema import ZenInputError, validate
 
 @dataclass
 class Dataset:
+    """A dataset folder in memory: ``records`` (schema ``records``), the population tables and the
+    manifest; ``extra`` holds ``stays`` and ``places`` when the folder has them (``mode=mobility``
+    datasets have only those: ``records`` is empty); ``path`` is the folder it was read from."""
+
     records: pd.DataFrame
     manifest: dict
     antennas: pd.DataFrame | None = None
     users: pd.DataFrame | None = None
     edges: pd.DataFrame | None = None
     extra: dict = field(default_factory=dict)
+    path: Path | None = None
+
+    def to_arrow(self):
+        """The records as a :class:`pyarrow.Table`."""
+        import pyarrow as pa
+
+        return pa.Table.from_pandas(self.records, preserve_index=False)
 
     @property
     def start(self) -> pd.Timestamp:
@@ -55,13 +66,20 @@ def read_dataset(path: str | Path) -> Dataset:
     manifest = json.loads(manifest_file.read_text())
     rec_dir = root / "records"
     files = sorted(rec_dir.rglob("*.parquet")) + sorted(rec_dir.rglob("*.csv"))
+    extra = {}
+    if (root / "stays").is_dir():  # write_stays=true or mode=mobility; place_id indexes places
+        extra["stays"] = pd.concat([read_table(f) for f in sorted((root / "stays").glob("*.parquet"))],
+                                   ignore_index=True)
+        extra["places"] = _optional(root, "places")
+    if not files and manifest.get("mode") == "mobility":
+        return Dataset(pd.DataFrame(), manifest, _optional(root, "antennas"), extra=extra, path=root)
     if not files:
         raise ZenInputError("the dataset has no record files", str(rec_dir))
     frames = [read_table(f) for f in files]
     records = validate(pd.concat(frames, ignore_index=True), "records", str(rec_dir))
     records = records.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
     return Dataset(records, manifest, _optional(root, "antennas"), _optional(root, "users"),
-                   _optional(root, "edges"))
+                   _optional(root, "edges"), extra=extra, path=root)
 
 
 def write_dataset(path: str | Path, records: pd.DataFrame, start: pd.Timestamp, days: float,

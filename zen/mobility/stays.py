@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from zen.schema import ZenInputError
+
+_META = b"zen_stays"  # Parquet schema metadata: period_s and n_users
 
 
 def _utc(start: pd.Timestamp | str) -> pd.Timestamp:
@@ -68,6 +74,28 @@ class Stays:
             "end": _timestamps(t0, self.end_s),
             "place_id": self.place.astype("int64"),
         })
+
+    def save(self, path: str | Path) -> Path:
+        """Write these stays to a Parquet file (atomically), period and shard size included."""
+        from zen.io import atomic_path
+
+        table = pa.table({"user": self.user, "start_s": self.start_s, "end_s": self.end_s,
+                          "place": self.place})
+        meta = json.dumps({"period_s": float(self.period_s), "n_users": int(self.n_users)}).encode()
+        with atomic_path(path) as tmp:
+            pq.write_table(table.replace_schema_metadata({_META: meta}), tmp)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Stays:
+        """Stays written by :meth:`save`."""
+        try:
+            table = pq.read_table(path)
+            meta = json.loads((table.schema.metadata or {})[_META])
+        except (OSError, KeyError, pa.ArrowException, ValueError) as err:
+            raise ZenInputError(f"not a stays file written by Stays.save ({err})", str(path)) from err
+        col = {name: table.column(name).to_numpy() for name in ("user", "start_s", "end_s", "place")}
+        return cls(period_s=float(meta["period_s"]), n_users=int(meta["n_users"]), **col)
 
     def locate(self, user: np.ndarray, t_s: np.ndarray) -> np.ndarray:
         """Place index of each (user, time) pair, ``-1`` outside ``[0, period_s)`` or unknown users.

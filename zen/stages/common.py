@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 
-import torch
 from omegaconf import DictConfig, OmegaConf
 
+from zen.checks import config_number, config_seed, require, resolve_device  # noqa: F401 (re-exported)
 from zen.data import CDRData, UserSplit, load_dataset, split_users
 from zen.schema import ZenInputError
 
 log = logging.getLogger("zen")
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` → CUDA when present, else CPU; otherwise the named device."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def load_real(cfg_data: DictConfig) -> tuple[CDRData, UserSplit]:
@@ -34,34 +26,55 @@ def shared_data_dir(cfg: DictConfig) -> Path:
     return Path(cfg.paths.shared_data)
 
 
-def require(cfg: DictConfig, key: str, how: str) -> None:
-    """One line when the mandatory ``key`` (``???`` in the config) was not given."""
-    if OmegaConf.is_missing(cfg, key):
-        raise ZenInputError(f"{key} is required: {how}")
-
-
-def config_number(cfg: DictConfig, key: str, kind: type = int, minimum: float | None = None,
-                  above: float | None = None) -> int | float:
-    """``cfg[key]`` as a finite int or float within bounds, or one line naming the key and the fix."""
-    value = cfg[key]
-    bound = f" >= {minimum:g}" if minimum is not None else ""
-    bound += f" > {above:g}" if above is not None else ""
-    wanted = f"{key} must be {'an integer' if kind is int else 'a number'}{bound}"
-    if isinstance(value, bool):
-        raise ZenInputError(f"{wanted}, not {value!r}")
+def _told_on_command_line(prefix: str) -> bool:
+    """Whether a ``prefix...=`` override was given on the command line (False outside Hydra)."""
     try:
-        number = float(value)
-    except (TypeError, ValueError) as err:
-        raise ZenInputError(f"{wanted}, not {value!r}") from err
-    if not math.isfinite(number) or (kind is int and number != int(number)) \
-            or (minimum is not None and number < minimum) or (above is not None and number <= above):
-        raise ZenInputError(f"{wanted}, not {value!r}")
-    return int(number) if kind is int else number
+        from hydra.core.hydra_config import HydraConfig
+
+        overrides = HydraConfig.get().overrides.task
+    except ValueError:
+        return False
+    return any(o.lstrip("+~").split("=")[0].split(".")[0] == prefix for o in overrides)
 
 
-def config_seed(cfg: DictConfig) -> int:
-    """The run's seed: an integer in [0, 2**63)."""
-    seed = config_number(cfg, "seed", int, minimum=0)
-    if seed >= 1 << 63:
-        raise ZenInputError(f"seed must be below 2**63, not {seed}")
-    return seed
+def with_model_data(cfg: DictConfig, manifest: dict) -> DictConfig:
+    """``cfg`` with ``data`` (source, loader, split) taken from the model that made the synthetic data.
+
+    ``zen-evaluate`` compares like with like: the real users are those of the data the model was
+    trained on (its ``model.json``), unless ``data_from_model=false`` or ``data=...`` was given.
+    """
+    from omegaconf import open_dict
+
+    from zen.io.model_files import read_json
+
+    model_json = Path(str(manifest.get("model_dir", ""))) / "model.json"
+    if not cfg.get("data_from_model", True) or _told_on_command_line("data") or not model_json.is_file():
+        return cfg
+    model_data = read_json(model_json, "the model's model.json").get("config", {}).get("data")
+    if not model_data:
+        return cfg
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        cfg.data = model_data
+    log.info("real users from the model's data: %s", model_data.get("name"))
+    return cfg
+
+
+def check_window(synthetic_days: float, real_days: float, real_label: str,
+                 policy: str = "warn") -> str | None:
+    """Refuse (``refuse``) or warn loudly (``warn``) when the synthetic and real windows differ in length.
+
+    Returns:
+        the warning (None when the windows match or ``policy`` is ``ignore``).
+    """
+    if abs(float(synthetic_days) - float(real_days)) < 1e-6 or policy == "ignore":
+        return None
+    message = (f"the synthetic data covers {synthetic_days:g} days and the real users ({real_label}) "
+               f"{real_days:g} days: per-day rates, weekly profiles and contact counts compare different "
+               f"windows; generate days={real_days:g} (or pass window_mismatch=ignore)")
+    if policy == "refuse":
+        raise ZenInputError(message)
+    import sys
+
+    print(f"zen-evaluate: WARNING: {message}", file=sys.stderr)
+    return message

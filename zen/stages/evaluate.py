@@ -24,7 +24,9 @@ from zen.evaluation.report import (
 from zen.evaluation.sample import CDRSample
 from zen.evaluation.usefulness import usefulness_scores
 from zen.io.dataset import read_dataset
+from zen.io.model_files import read_json
 from zen.schema import ZenInputError
+from zen.stages.common import check_window, with_model_data
 
 SPLITS = ("train", "val", "holdout", "all")
 
@@ -88,8 +90,10 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         raise ZenInputError("synthetic=<dataset folder> is required (the folder zen-generate wrote)")
     out_dir = check_report_dir(Path(cfg.out_dir))  # refuse before the work, not after it
     synthetic = _non_empty(_from_folder(str(cfg.synthetic), "synthetic"), "synthetic")
+    cfg = with_model_data(cfg, read_json(Path(str(cfg.synthetic)) / "manifest.json", "the manifest"))
     source = _RealData(cfg)
     real = _non_empty(source.sample(str(cfg.real), "real"), "real")
+    window = check_window(synthetic.days, real.days, real.label, str(cfg.window_mismatch))
     train = _non_empty(source.sample(str(cfg.train), "train"), "training")
     scores, skipped = fidelity_scores(synthetic, real)
     floor, _ = fidelity_scores(train, real)
@@ -114,7 +118,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     inputs = {"synthetic": str(cfg.synthetic), "real": str(cfg.real), "train": str(cfg.train),
               "privacy_floor": cfg.privacy_floor, "seed": int(cfg.seed),
               "users": {s.label: s.n_users for s in (synthetic, real, train)},
-              "days": {s.label: s.days for s in (synthetic, real, train)}}
+              "days": {s.label: s.days for s in (synthetic, real, train)},
+              "data": cfg.data.name, "window_mismatch": window}
     figures = _figures(cfg, synthetic, real, train, scores, useful, private)
     ev = Evaluation(scores, floor, skipped, Thresholds(**cfg.thresholds), inputs, figures)
     document = write_report(ev, out_dir)

@@ -1,0 +1,300 @@
+"""Generation as pure steps over user shards.
+
+``build_population`` makes the population-wide state (activity levels, home/work anchors, the
+social graph); then two passes over the shards (:func:`shard_bounds`):
+
+1. :func:`generate_shard` samples a shard's traffic and mobility, assembles its users' own
+   records with cells and counterparts (``zen.assembly``), and hands the mirror records of
+   on-network calls/SMS whose other user is in another shard to that shard (``.work/pending/``);
+2. :func:`resolve_mirrors` gives a shard's pending mirror records their user's serving cell
+   (from the stays the first pass saved).
+
+:func:`finish` writes the population tables and the manifest. Each shard step depends only on
+its arguments and on files under ``layout``, returns its counts and timings (:class:`ShardResult`)
+and leaves a marker when it is done, so shards may run in any order, in a process pool or on
+Ray, and a rerun resumes from the finished ones. ``mode=mobility`` runs :func:`generate_stays`
+per shard and :func:`finish_stays`. Seeds come from ``zen.seeds``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from zen import SCHEMA_VERSION, __version__
+from zen.assembly import Population, assemble_shard, mirror_on_network
+from zen.assembly.export import write_bandicoot
+from zen.checks import resolve_device
+from zen.generation.layout import Layout
+from zen.generation.spec import GenerationSpec
+from zen.io import read_table, write_table
+from zen.io.dataset import write_manifest
+from zen.io.model_files import read_json
+from zen.schema import ZenInputError, validate
+from zen.seeds import component_seed
+from zen.sessions import SessionModel
+from zen.traffic.base import TrafficModel, load_traffic_model
+
+
+@dataclass(frozen=True)
+class Models:
+    """What ``zen-train`` saved in a model folder: the fitted models and ``model.json``."""
+
+    traffic: TrafficModel
+    social: object  # zen.network.SocialParams
+    mobility: object  # zen.mobility.MobilityParams
+    info: dict
+    path: Path
+    sessions: SessionModel | None = None  # XDR session laws for data records (zen.sessions)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Users ``first..end-1`` of the population, the ``index``-th shard."""
+
+    index: int
+    first: int
+    end: int
+
+    @property
+    def size(self) -> int:
+        return self.end - self.first
+
+
+@dataclass(frozen=True)
+class ShardResult:
+    """What a shard step did: rows written and seconds spent, by part."""
+
+    shard: int
+    rows: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def load_models(model_dir: str | Path, device="cpu") -> Models:
+    """The traffic model, social-graph and mobility parameters saved by ``zen-train``."""
+    from zen.mobility import MobilityParams
+    from zen.network import SocialParams
+
+    model_dir = Path(model_dir)
+    if not (model_dir / "model.json").exists():
+        raise ZenInputError("not a Zen model folder (no model.json); pass model_dir=<the 'model' "
+                            "folder that zen-train wrote>", str(model_dir))
+    traffic = load_traffic_model(model_dir, device)
+    if not (model_dir / "social.json").exists():
+        raise ZenInputError("the model folder has no social.json; retrain it with zen-train",
+                            str(model_dir))
+    social = SocialParams.load(model_dir / "social.json")
+    mobility = MobilityParams.load(model_dir / "mobility.json") \
+        if (model_dir / "mobility.json").exists() else MobilityParams()
+    return Models(traffic, social, mobility, read_json(model_dir / "model.json", "model.json"), model_dir)
+
+
+def shard_bounds(spec: GenerationSpec) -> list[Shard]:
+    """The shards of ``spec``'s population, ``spec.shard_users`` users each (the last may be smaller)."""
+    return [Shard(s, lo, min(spec.n_users, lo + spec.shard_users))
+            for s, lo in enumerate(range(0, spec.n_users, spec.shard_users))]
+
+
+def shard_of(spec: GenerationSpec, user_id: np.ndarray) -> np.ndarray:
+    """Index of the shard that holds each population user id."""
+    return np.asarray(user_id, dtype=np.int64) // spec.shard_users
+
+
+def build_population(spec: GenerationSpec, models: Models,
+                     places: pd.DataFrame) -> tuple[Population, pd.DataFrame]:
+    """Activity levels, home/work anchors and the social graph of the whole population.
+
+    Returns:
+        the population state and the social graph's edges (``src, dst, weight``).
+    """
+    from zen.mobility.population import population_anchors
+    from zen.network import OFFNET_BASE, contact_table, generate_social_graph
+
+    n_users, seed = spec.n_users, spec.seed
+    rng = np.random.default_rng(component_seed(seed, "activity"))
+    activity = models.traffic.sample_activity(n_users, rng)
+    home, work = population_anchors(places, n_users, models.mobility, seed)
+    lat, lon = places["lat"].to_numpy(), places["lon"].to_numpy()
+    edges = generate_social_graph(models.social, lat[home], lon[home], activity,
+                                  component_seed(seed, "graph"))
+    contacts = contact_table(edges, n_users, spec.max_rank)
+    pop = Population(activity=activity, home=home, work=work, contacts=contacts,
+                     degree=(contacts >= 0).sum(axis=1), offnet_base=OFFNET_BASE,
+                     offnet_pool=max(1, int(spec.offnet_pool_per_user * n_users)),
+                     new_on_network_share=1.0 - float(models.social.offnet_share))
+    return pop, edges
+
+
+def population_users(pop: Population, place_cell: np.ndarray) -> pd.DataFrame:
+    """The users table: home and work cell, and an activity quartile as ``profile``."""
+    users = pd.DataFrame({
+        "user_id": np.arange(pop.n_users, dtype=np.int64),
+        "home_cell": place_cell[pop.home],
+        "work_cell": np.where(pop.work >= 0, place_cell[np.maximum(pop.work, 0)], -1),
+        "profile": np.digitize(pop.activity, np.quantile(pop.activity, [0.25, 0.5, 0.75]))})
+    return validate(users, "users", "<users>")
+
+
+def _seconds(records: pd.DataFrame, start: pd.Timestamp) -> np.ndarray:
+    return (records["timestamp"] - start).dt.total_seconds().to_numpy()
+
+
+def _write_by_day(records: pd.DataFrame, layout: Layout, shard: int, part: str) -> None:
+    records = records.sort_values(["user_id", "timestamp"], kind="stable")
+    day = records["timestamp"].dt.strftime("%Y-%m-%d").to_numpy()
+    for d in np.unique(day):
+        chunk = records[day == d].reset_index(drop=True)
+        if layout.ext == "csv":
+            chunk = chunk.assign(timestamp=chunk["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+        write_table(chunk, layout.records(str(d), shard, part), fmt=layout.ext)
+
+
+def generate_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Population,
+                   places: pd.DataFrame, layout: Layout) -> ShardResult:
+    """First pass for one shard: write its users' own records, its stays and others' pending records.
+
+    ``spec`` must be resolved for the model (:meth:`GenerationSpec.for_model`).
+    """
+    from zen.mobility import MobilityEmulator
+    from zen.mobility.population import shard_stays
+
+    s, a, b, start = shard.index, shard.first, shard.end, spec.start
+    device, place_cell, timings = resolve_device(spec.device), places["cell_id"].to_numpy(), {}
+    t = time.perf_counter()
+    tl = models.traffic.sample(b - a, spec.days, start, component_seed(spec.seed, "traffic", s),
+                               device=device, activity=pop.activity[a:b])
+    timings["traffic"] = time.perf_counter() - t
+    t = time.perf_counter()
+    stays = shard_stays(MobilityEmulator(models.mobility), places, pop.home, pop.work, a, b, s, spec.days,
+                        start, spec.seed, device=device)
+    timings["mobility"] = time.perf_counter() - t
+    t = time.perf_counter()
+    rng = np.random.default_rng(component_seed(spec.seed, "assembly", s))
+    own = assemble_shard(tl, a, pop, start, stays, place_cell, rng, spec.pairing, spec.conversation_gap_s,
+                         models.sessions)
+    mirrors = mirror_on_network(own, pop.n_users)
+    target = shard_of(spec, mirrors["user_id"].to_numpy())
+    local = target == s
+    mine = mirrors[local]
+    mine_cells = place_cell[stays.locate(mine["user_id"].to_numpy() - a, _seconds(mine, start))]
+    own = pd.concat([own, mine.assign(cell_id=mine_cells)], ignore_index=True)
+    timings["assembly"] = time.perf_counter() - t
+    t = time.perf_counter()
+    for to in np.unique(target[~local]):
+        write_table(mirrors[target == to], layout.pending(int(to), s))
+    stays.save(layout.work_stays(s))
+    if spec.write_stays:
+        write_table(stays.to_frame(np.arange(a, b), start), layout.stays(s))
+    _write_by_day(own, layout, s, "own")
+    layout.mark("own", s)
+    timings["write"] = time.perf_counter() - t
+    return ShardResult(s, len(own), timings)
+
+
+def resolve_mirrors(spec: GenerationSpec, shard: Shard, place_cell: np.ndarray,
+                    layout: Layout) -> ShardResult:
+    """Second pass for one shard: give its pending mirror records their user's cell and write them."""
+    from zen.mobility import Stays
+
+    t = time.perf_counter()
+    folder = layout.pending(shard.index, 0).parent
+    files = sorted(folder.glob("from-*.parquet")) if folder.exists() else []
+    n = 0
+    if files:
+        pending = pd.concat([read_table(f) for f in files], ignore_index=True)
+        pending = validate(pending, "records", str(folder))
+        stays = Stays.load(layout.work_stays(shard.index))
+        place = stays.locate(pending["user_id"].to_numpy() - shard.first, _seconds(pending, spec.start))
+        pending["cell_id"] = place_cell[place]
+        _write_by_day(pending, layout, shard.index, "mirror")
+        n = len(pending)
+    layout.mark("mirror", shard.index)
+    return ShardResult(shard.index, n, {"assembly": time.perf_counter() - t})
+
+
+def _record_counts(record_files: list[Path]) -> tuple[int, dict[str, int]]:
+    counts: dict[str, int] = {}
+    n_records = 0
+    for f in record_files:
+        r = read_table(f, columns=["event", "direction"])
+        n_records += len(r)
+        for (e, d), n in r.groupby(["event", "direction"], observed=True).size().items():
+            counts[f"{e}_{d}"] = counts.get(f"{e}_{d}", 0) + int(n)
+    return n_records, counts
+
+
+def finish(spec: GenerationSpec, layout: Layout, antennas: pd.DataFrame, places: pd.DataFrame,
+           users: pd.DataFrame, edges: pd.DataFrame, settings: dict, model_dir: Path,
+           timings: dict[str, float]) -> dict[str, float]:
+    """Write the population tables, count rows, export, and write the manifest last.
+
+    Args:
+        settings: the run's settings as the manifest records them (``config``).
+        timings: seconds by part so far (recorded in the manifest).
+
+    Returns:
+        ``users``, ``records``, ``records_per_user_day`` and ``records/<event>_<direction>``.
+    """
+    out = layout.out
+    write_table(antennas, out / "antennas.parquet")
+    write_table(users, out / "users.parquet")
+    write_table(edges, out / "edges.parquet")
+    if spec.write_stays:  # the table that stays/*.parquet's place_id refers to
+        write_table(places, out / "places.parquet")
+    record_files = sorted((out / "records").rglob(f"*.{layout.ext}"))
+    n_records, counts = _record_counts(record_files)
+    if spec.format == "bandicoot":
+        write_bandicoot(record_files, antennas, out / "bandicoot")
+    rows = {"records": n_records, "antennas": len(antennas), "users": len(users), "edges": len(edges),
+            **({"places": len(places)} if spec.write_stays else {}),
+            **{f"records_{k}": v for k, v in sorted(counts.items())}}
+    write_manifest(out, {
+        "zen_version": __version__, "schema_version": SCHEMA_VERSION, "config": settings,
+        "seed": spec.seed, "model_dir": str(Path(model_dir).resolve()), "start": str(spec.start),
+        "days": spec.days, "n_users": spec.n_users, "n_shards": len(shard_bounds(spec)),
+        "format": spec.format, "rows": rows,
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},  # before the final write
+    })
+    shutil.rmtree(layout.work, ignore_errors=True)
+    summary = {"users": spec.n_users, "records": n_records,
+               "records_per_user_day": n_records / spec.n_users / spec.days}
+    summary.update({f"records/{k}": v for k, v in counts.items()})
+    return summary
+
+
+def generate_stays(spec: GenerationSpec, shard: Shard, models: Models, home: np.ndarray, work: np.ndarray,
+                   places: pd.DataFrame, layout: Layout) -> ShardResult:
+    """``mode=mobility``: write one shard's stays table (``stays/``); the same as the library's
+    :func:`zen.mobility.iter_stay_frames` and as the stays of ``mode=full`` for the same seed."""
+    from zen.mobility import MobilityEmulator
+    from zen.mobility.population import shard_stays
+
+    path = layout.stays(shard.index)
+    if layout.done("stays", shard.index).exists():
+        return ShardResult(shard.index, len(read_table(path, columns=["user_id"])))
+    t = time.perf_counter()
+    stays = shard_stays(MobilityEmulator(models.mobility), places, home, work, shard.first, shard.end,
+                        shard.index, spec.days, spec.start, spec.seed, device=resolve_device(spec.device))
+    took = time.perf_counter() - t
+    t = time.perf_counter()
+    write_table(stays.to_frame(np.arange(shard.first, shard.end), spec.start), path)
+    layout.mark("stays", shard.index)
+    return ShardResult(shard.index, len(stays.user), {"mobility": took, "write": time.perf_counter() - t})
+
+
+def finish_stays(spec: GenerationSpec, layout: Layout, antennas: pd.DataFrame, places: pd.DataFrame,
+                 settings: dict, n_stays: int) -> None:
+    """``mode=mobility``: the antennas and places tables, then the manifest."""
+    write_table(antennas, layout.out / "antennas.parquet")
+    write_table(places, layout.out / "places.parquet")
+    write_manifest(layout.out, {
+        "zen_version": __version__, "schema_version": SCHEMA_VERSION, "mode": "mobility",
+        "config": settings, "seed": spec.seed, "start": str(spec.start), "days": spec.days,
+        "n_users": spec.n_users, "rows": {"stays": n_stays, "antennas": len(antennas), "places": len(places)},
+    })
+    shutil.rmtree(layout.work, ignore_errors=True)

@@ -1,0 +1,156 @@
+"""Run a whole generation in this process: the shard steps of :mod:`zen.generation.pipeline` in
+order, inside the output folder's lock, with resume, the memory check and progress bars.
+
+A process pool or Ray runs the same steps (the *scale-out* issue); this is the local driver that
+``zen-generate`` and :func:`zen.generate` call.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from zen.assembly.budget import GIB, available_memory, check_memory, estimate_memory
+from zen.checks import resolve_device
+from zen.generation import pipeline
+from zen.generation.layout import Layout
+from zen.generation.output import forget_unstarted, prepare_out_dir
+from zen.generation.spec import GenerationSpec
+from zen.io.ownership import check_out_dir, exclusive
+from zen.seeds import component_seed
+from zen.sessions import SessionModel
+
+log = logging.getLogger("zen.generate")
+
+
+def check_memory_fits(spec: GenerationSpec, models: pipeline.Models, limit_gb: float | None = None) -> None:
+    """Refuse, before anything is built, a ``mode=full`` run that would not fit in memory.
+
+    Args:
+        limit_gb: the memory the run may use (None: what the machine has available now).
+    """
+    rate = float(np.mean(models.traffic.sample_activity(10_000, np.random.default_rng(0))))
+    limit = float(limit_gb) * GIB if limit_gb else available_memory()
+    check_memory(estimate_memory(spec.n_users, spec.days, spec.shard_users, rate), limit, spec.n_users,
+                 spec.days, rate)
+
+
+def fingerprint(spec: GenerationSpec, model_dir: Path, network: dict, sessions: str | None = None) -> dict:
+    """What must match for a rerun to resume an unfinished run."""
+    fp = {**spec.settings(), "model_dir": str(Path(model_dir).resolve()), "network": network,
+          "sessions": sessions}
+    return json.loads(json.dumps(fp, default=str))
+
+
+def generate_dataset(spec: GenerationSpec, model_dir: str | Path, out_dir: str | Path, network: dict,
+                     data_root: str | Path, *, overwrite: bool = False, memory_check: bool = True,
+                     memory_limit_gb: float | None = None, torch_threads: int | None = None,
+                     settings: dict | None = None, progress: bool = False,
+                     sessions: str | Path | None = None) -> dict[str, float]:
+    """Write the dataset of ``spec`` to ``out_dir`` and return a summary (row counts, ``time/*``).
+
+    Args:
+        spec: what to generate (``pairing=auto`` is resolved from the model).
+        model_dir: the model folder ``zen-train`` wrote.
+        out_dir: the dataset folder (created; resumed when it holds this run unfinished).
+        network: the cells/places settings (``configs/network/*.yaml``).
+        data_root: the folder relative tower/place paths of ``network`` are read from.
+        overwrite: replace a finished dataset (only Zen's files).
+        memory_check, memory_limit_gb: refuse a run whose estimated peak exceeds the limit.
+        torch_threads: torch CPU threads for the whole run (None: leave torch's setting).
+        settings: the run's settings recorded in the manifest (default: ``spec``'s).
+        progress: show progress bars.
+        sessions: the folder of the published session models (``zen.sessions``): every data record
+            gets a service, volume and duration; None keeps the traffic model's durations.
+    """
+    from zen.network import build_infrastructure
+
+    t0 = time.perf_counter()
+    if torch_threads:
+        torch.set_num_threads(int(torch_threads))
+    models = pipeline.load_models(model_dir, resolve_device(spec.device))
+    if sessions:
+        models = replace(models, sessions=SessionModel.load(sessions))
+    spec = spec.for_model(models.info)
+    if spec.mode == "full" and memory_check:
+        check_memory_fits(spec, models, memory_limit_gb)
+    antennas, places = build_infrastructure(network, Path(data_root), component_seed(spec.seed, "cells"))
+    out = check_out_dir(out_dir)
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    settings = settings if settings is not None else spec.settings()
+    try:
+        with exclusive(out, "zen-generate"):
+            layout = Layout(out, spec.ext)
+            fp = fingerprint(spec, models.path, network, str(sessions) if sessions else None)
+            prepare_out_dir(layout, fp, overwrite)  # the first write
+            if spec.mode == "mobility":
+                return _stays_only(spec, models, layout, antennas, places, settings, progress, t0)
+            return _records(spec, models, layout, antennas, places, settings, progress, t0)
+    except BaseException:
+        forget_unstarted(out, created)
+        raise
+
+
+def _add(timings: dict[str, float], result: pipeline.ShardResult) -> None:
+    for k, v in result.timings.items():
+        timings[k] = timings.get(k, 0.0) + v
+
+
+def _records(spec: GenerationSpec, models: pipeline.Models, layout: Layout, antennas: pd.DataFrame,
+             places: pd.DataFrame, settings: dict, progress: bool, t0: float) -> dict[str, float]:
+    """``mode=full``: the population, then both passes over the shards, then the manifest."""
+    timings = {"setup": time.perf_counter() - t0, "traffic": 0.0, "mobility": 0.0, "assembly": 0.0,
+               "write": 0.0}
+    t = time.perf_counter()
+    pop, edges = pipeline.build_population(spec, models, places)
+    timings["population"] = time.perf_counter() - t
+    log.info("population: %d users, %d ties, %d places, %d cells", spec.n_users, len(edges), len(places),
+             len(antennas))
+    shards, n_events = pipeline.shard_bounds(spec), 0
+    bar = tqdm(total=spec.n_users, desc="generate", unit="user", disable=not progress)
+    for shard in shards:
+        if not layout.done("own", shard.index).exists():
+            result = pipeline.generate_shard(spec, shard, models, pop, places, layout)
+            n_events += result.rows
+            _add(timings, result)
+        bar.update(shard.size)
+        bar.set_postfix(events_per_s=f"{n_events / max(time.perf_counter() - t0, 1e-9):,.0f}")
+    bar.close()
+    place_cell = places["cell_id"].to_numpy()
+    for shard in tqdm(shards, desc="mirrors", unit="shard", disable=not progress):
+        if not layout.done("mirror", shard.index).exists():
+            _add(timings, pipeline.resolve_mirrors(spec, shard, place_cell, layout))
+    t = time.perf_counter()
+    users = pipeline.population_users(pop, place_cell)
+    timings["write"] += time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0
+    summary = pipeline.finish(spec, layout, antennas, places, users, edges, settings, models.path, timings)
+    summary.update({f"time/{k}": v for k, v in timings.items()})
+    summary["time/total"] = time.perf_counter() - t0
+    return summary
+
+
+def _stays_only(spec: GenerationSpec, models: pipeline.Models, layout: Layout, antennas: pd.DataFrame,
+                places: pd.DataFrame, settings: dict, progress: bool, t0: float) -> dict[str, float]:
+    """``mode=mobility``: only the mobility emulator; writes ``stays/`` instead of records."""
+    from zen.mobility.population import population_anchors
+
+    timings = {"setup": time.perf_counter() - t0, "mobility": 0.0, "write": 0.0}
+    home, work = population_anchors(places, spec.n_users, models.mobility, spec.seed)
+    n_stays = 0
+    for shard in tqdm(pipeline.shard_bounds(spec), desc="mobility", unit="shard", disable=not progress):
+        result = pipeline.generate_stays(spec, shard, models, home, work, places, layout)
+        n_stays += result.rows
+        _add(timings, result)
+    pipeline.finish_stays(spec, layout, antennas, places, settings, n_stays)
+    return {"users": spec.n_users, "stays": n_stays, "time/total": time.perf_counter() - t0,
+            **{f"time/{k}": v for k, v in timings.items()}}

@@ -1,0 +1,119 @@
+"""What a generation run makes: a typed, frozen :class:`GenerationSpec`, checked on creation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+
+import pandas as pd
+
+from zen.checks import config_number, config_seed
+from zen.measures.conversations import CONVERSATION_GAP_S
+from zen.schema import ZenInputError
+
+PAIRINGS = ("auto", "starter", "conversation", "half", "outgoing")
+MODES = ("full", "mobility")
+FORMATS = ("parquet", "csv", "bandicoot")
+
+
+def parse_start(start_date: object, days: float) -> pd.Timestamp:
+    """``start_date`` (``YYYY-MM-DD`` or a timestamp) as UTC, checked to hold ``days`` more days."""
+    try:
+        start = pd.Timestamp(str(start_date), tz="UTC") if not isinstance(start_date, pd.Timestamp) \
+            else (start_date.tz_convert("UTC") if start_date.tzinfo else start_date.tz_localize("UTC"))
+    except ValueError as err:
+        raise ZenInputError(f"start_date {start_date!r} is not a date (YYYY-MM-DD)") from err
+    if start is pd.NaT or days > (pd.Timestamp.max.tz_localize("UTC") - start).total_seconds() / 86400:
+        raise ZenInputError(f"start_date {start_date!r} + days={days:g} is not a time window pandas "
+                            "can hold; give fewer days or an earlier start_date")
+    return start
+
+
+@dataclass(frozen=True)
+class GenerationSpec:
+    """One generation run, independent of how it is launched (CLI, Python, a pool, Ray).
+
+    Attributes:
+        n_users: population size; user ids are 0..n_users-1.
+        days: length of the generated period (days, > 0).
+        start: first instant of the period (UTC; a ``YYYY-MM-DD`` string is accepted).
+        seed: run seed in [0, 2**63); every component and shard derives its own (``zen.seeds``).
+        shard_users: users per shard (memory stays flat as ``n_users`` grows).
+        pairing: how both ends of on-network events are made (``auto``: the model's rule, see
+            :meth:`for_model`).
+        conversation_gap_s: a pause (s) that ends a conversation (None: the model's).
+        max_rank: ties per user that the traffic model's "k-th contact" can point at.
+        offnet_pool_per_user: distinct off-network ids per user for new contacts.
+        mode: ``full`` (records) or ``mobility`` (stays only).
+        format: ``parquet``, ``csv`` or ``bandicoot`` (Parquet records plus the bandicoot export).
+        write_stays: also write the stays and places tables.
+        device: torch device of the samplers (``auto``: CUDA when present).
+    """
+
+    n_users: int
+    days: float
+    start: pd.Timestamp = pd.Timestamp("2013-02-04", tz="UTC")
+    seed: int = 0
+    shard_users: int = 20000
+    pairing: str = "auto"
+    conversation_gap_s: float | None = None
+    max_rank: int = 32
+    offnet_pool_per_user: float = 2.0
+    mode: str = "full"
+    format: str = "parquet"
+    write_stays: bool = False
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        fields = asdict(self)
+        fix = {"n_users": config_number(fields, "n_users", int, minimum=1),
+               "days": config_number(fields, "days", float, above=0),
+               "shard_users": config_number(fields, "shard_users", int, minimum=1),
+               "seed": config_seed(fields)}
+        if self.pairing not in PAIRINGS:
+            raise ZenInputError(f"unknown pairing {self.pairing!r}; use one of {', '.join(PAIRINGS)}")
+        if self.conversation_gap_s is not None:
+            fix["conversation_gap_s"] = config_number(fields, "conversation_gap_s", float, above=0)
+        if self.mode not in MODES:
+            raise ZenInputError(f"unknown mode {self.mode!r}; use full or mobility")
+        if self.format not in FORMATS:
+            raise ZenInputError(f"unknown format {self.format!r}; use parquet, csv or bandicoot")
+        fix["start"] = parse_start(self.start, fix["days"])
+        fix["max_rank"] = config_number(fields, "max_rank", int, minimum=1)
+        fix["offnet_pool_per_user"] = config_number(fields, "offnet_pool_per_user", float, above=0)
+        fix["write_stays"], fix["device"] = bool(self.write_stays), str(self.device)
+        for key, value in fix.items():
+            object.__setattr__(self, key, value)
+
+    @classmethod
+    def from_settings(cls, settings: Mapping) -> GenerationSpec:
+        """The spec of a ``generate.yaml``-shaped mapping (``start_date`` names the start)."""
+        keys = [k for k in cls.__dataclass_fields__ if k != "start"]
+        days = config_number(settings, "days", float, above=0) if "days" in settings else None
+        if days is not None and "start_date" in settings:
+            parse_start(settings["start_date"], days)  # its wording names start_date
+        return cls(start=settings.get("start_date", "2013-02-04"),
+                   **{k: settings[k] for k in keys if k in settings})
+
+    def for_model(self, model_info: Mapping) -> GenerationSpec:
+        """This spec with the assembly rule and conversation gap the model was trained for.
+
+        A model trained on starter views (``zen-train conversations=starter``) samples the
+        conversations each user starts, so ``pairing=auto`` keeps them all (``starter``); a model
+        trained on whole timelines samples both ends of each exchange and gets ``conversation``.
+        """
+        view = model_info.get("conversations", "all")
+        pairing = self.pairing if self.pairing != "auto" else ("starter" if view == "starter"
+                                                               else "conversation")
+        gap = self.conversation_gap_s if self.conversation_gap_s is not None \
+            else model_info.get("conversation_gap_s", CONVERSATION_GAP_S)
+        return replace(self, pairing=pairing, conversation_gap_s=float(gap))
+
+    @property
+    def ext(self) -> str:
+        """Suffix of the record files."""
+        return "csv" if self.format == "csv" else "parquet"
+
+    def settings(self) -> dict:
+        """JSON-friendly fields (``start`` as text)."""
+        return {**asdict(self), "start": str(self.start)}

@@ -13,7 +13,7 @@ from zen.schema import validate
 from zen.traffic.base import load_traffic_model, save_traffic_model
 from zen.traffic.lstm import LSTMTrafficModel
 from zen.traffic.profiles import Chronotypes, hour_of_day_counts
-from zen.traffic.tokenizer import WEEK_S, WeeklyClock
+from zen.traffic.tokenizer import TICK_KIND, WEEK_S, WeeklyClock
 
 TINY = {"hidden": 16, "layers": 1, "n_mix": 4, "mark_hidden": 16, "profile_components": 2, "bptt": 64}
 START = pd.Timestamp("2024-03-04", tz="UTC")  # a Monday
@@ -144,3 +144,24 @@ def test_no_start_up_burst_and_no_drift_over_13_weeks(copenhagen, tmp_path):
     slope = np.polyfit(np.arange(len(later)), later, 1)[0] / later.mean()
     assert rates[0] / later.mean() < 1.15, rates
     assert abs(slope) < 0.01, rates
+
+
+def test_ticks_cut_silences_without_changing_events():
+    data = rhythm_data(5, 5)
+    model = LSTMTrafficModel(**TINY, chronotypes=2, tick_days=None)
+    model._fit_population(data, seed=0)
+    plain = model._encode(data, 16)[0]
+    model.config["tick_days"] = 0.5
+    ticked = model._encode(data, 16)[0]
+    tick_s = 0.5 * 86400
+    assert int(ticked.is_event.sum()) == int(plain.is_event.sum())
+    assert int(ticked.valid.sum()) > int(plain.valid.sum())
+    # every event keeps its marks, in order; only censored (non-event) steps are added
+    for f in ("kind_next", "outcome_next", "rank_next", "dur_next", "log_jac"):
+        torch.testing.assert_close(getattr(ticked, f)[ticked.is_event], getattr(plain, f)[plain.is_event])
+    # the rescaled time of each user is the same, cut into pieces no longer than tick_s
+    total = [torch.where(b.valid, b.gap, 0.0).sum(1) for b in (plain, ticked)]
+    torch.testing.assert_close(total[0], total[1])
+    censored = ticked.valid & ~ticked.is_event
+    assert float(ticked.gap[censored].max()) <= tick_s + 1e-6
+    assert bool((ticked.kind[ticked.valid] == TICK_KIND).any())

@@ -97,6 +97,9 @@ class LSTMTrafficModel:
         count_anchor: the LSTM reads, at every step, how far the user's count so far is ahead
             of or behind their profile's rate (no start-up burst, no drift over long horizons;
             experiments/traffic_drift.md).
+        tick_days: a silence of this many (rescaled) days gets a tick step, in training and in
+            sampling, so that a long drawn gap is cut and redrawn with the count anchor updated
+            (None: no ticks; 2.0 measured in experiments/traffic_drift.md).
     """
 
     kind = "lstm"
@@ -105,13 +108,15 @@ class LSTMTrafficModel:
                  mark_hidden: int = 64, profile_components: int = 4, clock_smoothing: float = 1.0,
                  bptt: int = 128, eval_users: int = 300, eval_days: float = 7.0,
                  burst_share: bool = False, num_threads: int | None = 1, chronotypes: int = 4,
-                 chronotype_prior: float = 240.0, count_anchor: bool = True):
+                 chronotype_prior: float = 240.0, count_anchor: bool = True,
+                 tick_days: float | None = None):
         self.config = {"hidden": hidden, "layers": layers, "n_mix": n_mix, "max_rank": max_rank,
                        "mark_hidden": mark_hidden, "profile_components": profile_components,
                        "clock_smoothing": clock_smoothing, "bptt": bptt, "eval_users": eval_users,
                        "eval_days": eval_days, "burst_share": burst_share,
                        "num_threads": num_threads, "chronotypes": chronotypes,
-                       "chronotype_prior": chronotype_prior, "count_anchor": count_anchor}
+                       "chronotype_prior": chronotype_prior, "count_anchor": count_anchor,
+                       "tick_days": tick_days}
         self.net: TrafficLSTM | None = None
         self.clock: WeeklyClock | None = None  # one clock per chronotype
         self.profiles: ProfileDistribution | None = None
@@ -144,8 +149,12 @@ class LSTMTrafficModel:
         order = np.argsort(np.bincount(tl.user, minlength=len(uids)), kind="stable")
         offset = week_offset_s(data.start)
         return [encode_users(tl, order[i:i + batch_size], data.days, offset, self.clock, net_prof, contacts,
-                             self.config["max_rank"], chrono, activity)
+                             self.config["max_rank"], chrono, activity, self._tick_s())
                 for i in range(0, len(order), batch_size)]
+
+    def _tick_s(self) -> float | None:
+        days = self.config.get("tick_days")
+        return None if days is None else float(days) * 86400.0
 
     def _fit_population(self, train: CDRData, seed: int) -> None:
         """Profile features, their scaling, the population profile law, the chronotypes and
@@ -228,7 +237,7 @@ class LSTMTrafficModel:
         n_chrono = 0 if self.chronotypes is None else self.chronotypes.n
         return TrafficLSTM(len(self.features) + n_chrono, hidden=c["hidden"], layers=c["layers"],
                            n_mix=c["n_mix"], max_rank=c["max_rank"], mark_hidden=c["mark_hidden"],
-                           anchor=bool(c["count_anchor"]))
+                           anchor=bool(c["count_anchor"]), ticks=c["tick_days"] is not None)
 
     # ----------------------------------------------------------------------------- save / load
     def save(self, traffic_dir: Path) -> None:
@@ -256,7 +265,7 @@ class LSTMTrafficModel:
         weights = load_tensors(path).get("model")
         try:
             # folders written before chronotypes and the count anchor: one clock, no anchor
-            model = cls(**{"chronotypes": 1, "count_anchor": False, **meta["config"]})
+            model = cls(**{"chronotypes": 1, "count_anchor": False, "tick_days": None, **meta["config"]})
             model.features = tuple(meta["features"])
             model.clock = WeeklyClock(np.asarray(meta["clock_rate"]))
             model.profiles = ProfileDistribution.from_state_dict(meta["profiles"])
@@ -313,7 +322,8 @@ class LSTMTrafficModel:
                                  torch.as_tensor(contacts, dtype=torch.long, device=device),
                                  self.scalers, days * 86400.0, week_offset_s(start), gen,
                                  chronotype=torch.as_tensor(chrono, device=device),
-                                 activity=torch.as_tensor(np.exp(raw[:, ACTIVITY]), device=device))
+                                 activity=torch.as_tensor(np.exp(raw[:, ACTIVITY]), device=device),
+                                 tick_s=self._tick_s())
 
     def nll_per_event(self, data: CDRData, device: torch.device | str = "cpu") -> float:
         """Mean NLL per event (nats) of ``data``'s users: event times (density in seconds,

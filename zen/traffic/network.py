@@ -64,15 +64,16 @@ class TrafficLSTM(nn.Module):
         mark_hidden: width of the layer shared by the mark heads.
         kind_emb, rank_emb: embedding sizes.
         anchor: read the count anchor (LSTM input and time head).
+        ticks: one more input token, the tick (a silence of ``tick_s``; see ``encode_users``).
     """
 
     def __init__(self, profile_dim: int, hidden: int = 64, layers: int = 2, n_mix: int = 8,
                  max_rank: int = 24, mark_hidden: int = 64, kind_emb: int = 8, rank_emb: int = 4,
-                 anchor: bool = False):
+                 anchor: bool = False, ticks: bool = False):
         super().__init__()
         self.max_rank = max_rank
         self.anchor = anchor
-        self.kind_emb = nn.Embedding(N_KINDS + 1, kind_emb)  # + start token
+        self.kind_emb = nn.Embedding(N_KINDS + 1 + int(ticks), kind_emb)  # + start (+ tick) token
         self.rank_emb = nn.Embedding(max_rank + 1, rank_emb)  # + none
         in_dim = kind_emb + rank_emb + 3 + N_CLOCK + profile_dim + int(anchor)
         self.lstm = nn.LSTM(in_dim, hidden, layers, batch_first=True)

@@ -19,6 +19,7 @@ from zen.traffic.tokenizer import (
     OUTCOME_MISSED,
     OUTCOME_POSITIVE,
     START_KIND,
+    TICK_KIND,
     WeeklyClock,
     clock_features,
     count_anchor,
@@ -29,7 +30,7 @@ from zen.traffic.tokenizer import (
 def sample_population(net: TrafficLSTM, clock: WeeklyClock, profile: torch.Tensor,
                       n_contacts: torch.Tensor, scalers: dict[str, float], horizon_s: float,
                       offset_s: float, generator: torch.Generator, chronotype: torch.Tensor | None = None,
-                      activity: torch.Tensor | None = None) -> Timelines:
+                      activity: torch.Tensor | None = None, tick_s: float | None = None) -> Timelines:
     """Sample every user's events in ``[0, horizon_s)`` seconds.
 
     Args:
@@ -38,6 +39,8 @@ def sample_population(net: TrafficLSTM, clock: WeeklyClock, profile: torch.Tenso
         profile: ``[n, P]`` standardised profiles; n_contacts: ``[n]`` int64 (>= 1).
         chronotype: ``[n]`` int64 clock of each user (None: clock 0 for all).
         activity: ``[n]`` profile events/day, for the count anchor (None: anchor 0).
+        tick_s: a drawn gap longer than this (rescaled seconds) stops at it with a tick, no
+            event, and the next gap is drawn from there (the model was trained so; None: never).
         horizon_s: length of the period (seconds); offset_s: seconds from the Monday 00:00
             before the period start to the start.
         generator: a seeded ``torch.Generator`` on the network's device.
@@ -74,6 +77,9 @@ def sample_population(net: TrafficLSTM, clock: WeeklyClock, profile: torch.Tenso
         h = h[:, 0]
         y = mixture_sample(net.time_params(h, prof, anchor), generator)  # standardised log gap
         gap = torch.exp(y.double() * scalers["gap_scale"] + scalers["gap_loc"]).clamp_min(MIN_GAP)
+        if tick_s is not None:
+            tick = gap > tick_s
+            gap = torch.where(tick, torch.full_like(gap, tick_s), gap)
         lam = lam + gap
         u = clock.inverse(lam, chrono)
         alive = u < end
@@ -81,6 +87,8 @@ def sample_population(net: TrafficLSTM, clock: WeeklyClock, profile: torch.Tenso
             keep = alive.nonzero()[:, 0]
             idx, h, lam, u, prof, gap, y, chrono, rate, lam0, count = (
                 v[keep] for v in (idx, h, lam, u, prof, gap, y, chrono, rate, lam0, count))
+            if tick_s is not None:
+                tick = tick[keep]
             state = tuple(s[:, keep] for s in state)
             if idx.numel() == 0:
                 break
@@ -99,13 +107,21 @@ def sample_population(net: TrafficLSTM, clock: WeeklyClock, profile: torch.Tenso
         rank = torch.multinomial(torch.softmax(rank_logits, -1), 1, generator=generator)[:, 0]
         is_data = kind == DATA_OUT
         rank = torch.where(is_data, torch.full_like(rank, CONTACT_NONE), rank)
+        emit = None if tick_s is None else (~tick).nonzero()[:, 0]
         for k, v in (("user", idx), ("u", u), ("kind", kind), ("outcome", outcome), ("dur", dur),
                      ("rank", rank)):
-            out[k].append(v)
+            out[k].append(v if emit is None else v[emit])
         gap_in, dur_in = torch.log(gap).float(), torch.log1p(dur)
         ans_in = (outcome != OUTCOME_MISSED).float()
         rank_in = torch.where(rank < 0, torch.full_like(rank, net.max_rank), rank)
-        count = count + 1.0
+        if tick_s is None:
+            count = count + 1.0
+        else:  # a tick reads as the tick token, no duration, no contact; the count stays
+            kind = torch.where(tick, torch.full_like(kind, TICK_KIND), kind)
+            dur_in = torch.where(tick, torch.zeros_like(dur_in), dur_in)
+            ans_in = torch.where(tick, torch.ones_like(ans_in), ans_in)
+            rank_in = torch.where(tick, torch.full_like(rank_in, net.max_rank), rank_in)
+            count = count + (~tick).double()
     return _to_timelines(out, offset_s)
 
 

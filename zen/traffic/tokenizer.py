@@ -32,6 +32,7 @@ N_HOW = 168  # hours in a week
 MIN_GAP = 0.5  # rescaled seconds; real gaps of 0 s (same-second events) are floored here
 N_KINDS = len(EVENTS) * len(DIRECTIONS)  # event x direction classes (data/in is never used)
 START_KIND = N_KINDS  # the start token's kind
+TICK_KIND = N_KINDS + 1  # a tick: no event for tick_s rescaled seconds (see encode_users)
 N_CLOCK = 6  # clock features, see clock_features
 OUTCOME_MISSED, OUTCOME_ZERO, OUTCOME_POSITIVE = 0, 1, 2  # missed call / 0 s / > 0 s
 
@@ -248,7 +249,8 @@ def count_anchor(count: torch.Tensor | np.ndarray, expected: torch.Tensor | np.n
 
 def encode_users(tl: Timelines, users: np.ndarray, days: float, offset_s: float, clock: WeeklyClock,
                  profile: np.ndarray, n_contacts: np.ndarray, max_rank: int,
-                 chronotype: np.ndarray | None = None, activity: np.ndarray | None = None) -> StepBatch:
+                 chronotype: np.ndarray | None = None, activity: np.ndarray | None = None,
+                 tick_s: float | None = None) -> StepBatch:
     """Build the padded step tensors of ``users`` (indices into ``tl``'s users).
 
     Args:
@@ -260,60 +262,93 @@ def encode_users(tl: Timelines, users: np.ndarray, days: float, offset_s: float,
         profile: ``[n_users, P]`` standardised profiles; ``n_contacts``: ``[n_users]``.
         chronotype: ``[n_users]`` int chronotype of each user (None: clock 0 for all).
         activity: ``[n_users]`` profile events/day, for the count anchor (None: anchor 0).
+        tick_s: a silence of this many rescaled seconds gets a tick step (kind
+            :data:`TICK_KIND`, no event, censored gap), and another after each further
+            ``tick_s``, so the model's state (and count anchor) moves on during silences as the
+            sampler's does (None: no ticks).
     """
     users = np.asarray(users, np.int64)
     bounds = np.searchsorted(tl.user, np.stack([users, users + 1]))  # [2, B]
     n_ev = bounds[1] - bounds[0]
-    B, L = len(users), int(n_ev.max()) + 1
-    # position of every event of these users in the padded [B, L] grid (events at steps 1..n)
-    row = np.repeat(np.arange(B), n_ev)
-    within = np.arange(n_ev.sum()) - np.repeat(np.cumsum(n_ev) - n_ev, n_ev)  # 0..n-1 per user
-    ev = np.repeat(bounds[0], n_ev) + within  # index into tl
-    col = within + 1
-    t = np.zeros((B, L + 1))  # t[:, 0] = window start, t[:, n+1] = window end
-    t[row, col] = tl.t_s[ev]
-    end = days * 86400.0
-    t[np.arange(B), n_ev + 1] = end
-    valid = np.arange(L)[None, :] <= n_ev[:, None]
-    is_event = np.arange(L)[None, :] < n_ev[:, None]
-    u = t + offset_s
+    B = len(users)
     k = np.zeros(B, np.int64) if chronotype is None else np.asarray(chronotype, np.int64)[users]
-    k_t = torch.from_numpy(k)[:, None]
-    lam = clock.compensator(u, k_t).numpy()
-    gap = np.maximum(np.diff(lam, axis=1), MIN_GAP)  # [B, L] gap from step i's event to next
-    gap = np.where(valid, gap, 1.0)
+    # points of each user: the window start, then their events (point p = event p, 1-based)
+    n_pt = n_ev + 1
+    prow = np.repeat(np.arange(B), n_pt)
+    p_in = np.arange(n_pt.sum()) - np.repeat(np.cumsum(n_pt) - n_pt, n_pt)  # 0..n per user
+    ev = np.where(p_in > 0, np.repeat(bounds[0], n_pt) + p_in - 1, -1)  # index into tl, -1 = start
+    u_pt = np.where(ev >= 0, tl.t_s[np.maximum(ev, 0)], 0.0) + offset_s
+    lam_pt = clock.compensator(u_pt, torch.from_numpy(k[prow])).numpy()
+    end_u = days * 86400.0 + offset_s
+    lam_end = clock.compensator(np.full(B, end_u), torch.from_numpy(k)).numpy()
+    nxt = np.append(lam_pt[1:], 0.0)
+    last = p_in == n_ev[prow]
+    lam_nxt = np.where(last, lam_end[prow], nxt)  # the next point (or the window end)
+    ticks = np.zeros(len(lam_pt), np.int64) if tick_s is None else \
+        np.maximum(np.ceil((lam_nxt - lam_pt) / tick_s).astype(np.int64) - 1, 0)
+    # steps: each point, then its ticks; step j of a user predicts step j + 1 (or the window end)
+    n_st = np.bincount(prow, weights=1 + ticks, minlength=B).astype(np.int64)
+    L = int(n_st.max())
+    src = np.repeat(np.arange(len(lam_pt)), 1 + ticks)  # the point each step follows
+    j = np.arange(len(src)) - np.repeat(np.cumsum(1 + ticks) - (1 + ticks), 1 + ticks)  # 0 = the point
+    row = prow[src]
+    col = np.arange(len(src)) - np.repeat(np.cumsum(n_st) - n_st, n_st)
+    lam = lam_pt[src] + j * (tick_s or 0.0)
+    is_tick = j > 0
+    u = np.where(is_tick, clock.inverse(lam, torch.from_numpy(k[row])).numpy(), u_pt[src])
+    first = np.zeros(len(src), bool)
+    first[np.cumsum(n_st) - n_st] = True
+    lam_prev = np.where(first, lam, np.roll(lam, 1))
+    final = np.zeros(len(src), bool)
+    final[np.cumsum(n_st) - 1] = True
+    lam_next = np.where(final, lam_end[row], np.roll(lam, -1))
+    next_is_event = ~final & ~np.roll(is_tick, -1)
+    ev_next = np.where(next_is_event, ev[np.minimum(src + 1, len(ev) - 1)], -1)
+    u_next = np.where(final, end_u, np.roll(u, -1))
 
     def grid(values: np.ndarray, fill, dtype) -> np.ndarray:
-        out = np.full((B, L + 1), fill, dtype)
-        out[row, col] = values[ev]
+        out = np.full((B, L), fill, dtype)
+        out[row, col] = values
         return out
 
-    kind = grid(kind_of(tl.event, tl.direction), START_KIND, np.int64)
-    outcome = grid(outcome_of(tl.duration_s, tl.answered), OUTCOME_ZERO, np.int64)
-    dur = grid(tl.duration_s.astype(np.float64), 0.0, np.float64)
-    answered = grid(tl.answered.astype(np.float64), 1.0, np.float64)
-    rank = grid(tl.contact_rank.astype(np.int64), CONTACT_NONE, np.int64)
-    gap_in = np.concatenate([np.zeros((B, 1)), np.log(gap[:, :-1])], 1)
-    rank_next = np.where(rank[:, 1:] < 0, -1, np.minimum(rank[:, 1:], max_rank - 1))
+    def of_event(e: np.ndarray, values: np.ndarray, fill) -> np.ndarray:
+        return np.where(e >= 0, values[np.maximum(e, 0)], fill)
+
+    ev_in = np.where(is_tick, -1, ev[src])  # the event a step reads (-1: start or tick)
+    kinds, outcomes = kind_of(tl.event, tl.direction), outcome_of(tl.duration_s, tl.answered)
+    kind_in = np.where(is_tick, TICK_KIND, of_event(ev_in, kinds, START_KIND))
+    valid = np.arange(L)[None, :] < n_st[:, None]
+    is_event = grid(next_is_event, False, bool)
+    gap = grid(np.maximum(lam_next - lam, MIN_GAP), 1.0, np.float64)
+    gap_in = grid(np.where(first, 0.0, np.log(np.maximum(lam - lam_prev, MIN_GAP))), 0.0, np.float64)
+    count = np.maximum(p_in[src], 0).astype(np.float64)  # events read so far
     if activity is None:
-        anchor = np.zeros((B, L))
-    else:  # step i has read i events; expected: activity x rescaled days since the window start
-        expected = np.asarray(activity, np.float64)[users, None] * (lam[:, :L] - lam[:, :1]) / 86400.0
-        anchor = np.where(valid, count_anchor(np.arange(L, dtype=np.float64)[None, :], expected), 0.0)
+        anchor = np.zeros(len(src))
+    else:  # expected: profile events/day x rescaled days since the window start
+        lam0 = lam_pt[(np.cumsum(n_pt) - n_pt)[row]]
+        anchor = count_anchor(count, np.asarray(activity, np.float64)[users][row] * (lam - lam0) / 86400.0)
+    rank_in = rank_bucket(of_event(ev_in, tl.contact_rank.astype(np.int64), CONTACT_NONE), max_rank)
+    rank_nx = of_event(ev_next, tl.contact_rank.astype(np.int64), -1)
+    rank_nx = np.where(rank_nx < 0, -1, np.minimum(rank_nx, max_rank - 1))
+    durations, answered = tl.duration_s.astype(np.float64), tl.answered.astype(np.float64)
+    u_next_grid = grid(u_next, offset_s, np.float64)
+    log_jac = np.where(is_event, clock.log_rate(u_next_grid, torch.from_numpy(k)[:, None]).numpy(), 0.0)
     f32 = torch.float32
     return StepBatch(
-        kind=torch.from_numpy(kind[:, :L]), gap_in=torch.tensor(gap_in, dtype=f32),
-        dur_in=torch.tensor(np.log1p(dur[:, :L]), dtype=f32),
-        answered_in=torch.tensor(answered[:, :L], dtype=f32),
-        rank_in=torch.from_numpy(rank_bucket(rank[:, :L], max_rank)),
-        clock_in=clock_features(u[:, :L]), gap=torch.from_numpy(gap),
-        log_jac=torch.tensor(np.where(is_event, clock.log_rate(u[:, 1:], k_t).numpy(), 0.0), dtype=f32),
-        clock_next=clock_features(u[:, 1:]),
-        kind_next=torch.from_numpy(np.where(is_event, kind[:, 1:], 0)),
-        outcome_next=torch.from_numpy(np.where(is_event, outcome[:, 1:], OUTCOME_ZERO)),
-        dur_next=torch.tensor(dur[:, 1:], dtype=f32),
-        rank_next=torch.from_numpy(np.where(is_event, rank_next, -1)),
+        kind=torch.from_numpy(grid(kind_in, START_KIND, np.int64)),
+        gap_in=torch.tensor(gap_in, dtype=f32),
+        dur_in=torch.tensor(grid(np.log1p(of_event(ev_in, durations, 0.0)), 0.0, np.float64), dtype=f32),
+        answered_in=torch.tensor(grid(of_event(ev_in, answered, 1.0), 1.0, np.float64), dtype=f32),
+        rank_in=torch.from_numpy(grid(rank_in, max_rank, np.int64)),
+        clock_in=clock_features(grid(u, offset_s, np.float64)), gap=torch.from_numpy(gap),
+        log_jac=torch.tensor(log_jac, dtype=f32),
+        clock_next=clock_features(u_next_grid),
+        kind_next=torch.from_numpy(grid(of_event(ev_next, kinds, 0), 0, np.int64)),
+        outcome_next=torch.from_numpy(grid(of_event(ev_next, outcomes, OUTCOME_ZERO), OUTCOME_ZERO,
+                                           np.int64)),
+        dur_next=torch.tensor(grid(of_event(ev_next, durations, 0.0), 0.0, np.float64), dtype=f32),
+        rank_next=torch.from_numpy(grid(rank_nx, -1, np.int64)),
         valid=torch.from_numpy(valid), is_event=torch.from_numpy(is_event),
-        anchor=torch.tensor(anchor, dtype=f32),
+        anchor=torch.tensor(grid(anchor, 0.0, np.float64), dtype=f32),
         profile=torch.tensor(profile[users], dtype=f32),
         n_contacts=torch.from_numpy(np.asarray(n_contacts, np.int64)[users]))

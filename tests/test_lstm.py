@@ -201,3 +201,25 @@ def test_user_profiles_on_hand_made_records():
     # user 1: 3 events in 2 days, 1 call of 3, 2 contacts, 1 of 2 gaps under 5 min
     np.testing.assert_allclose(raw[0], [np.log(1.5), np.log(1.5 / 2.5), np.log(2), 0.0])
     assert raw[1, 3] == 0.0 and raw[2, 0] == np.log(0.25)
+
+
+def test_a_runaway_model_is_stopped_and_named(tiny, monkeypatch, caplog):
+    """Gaps that collapse to the minimum would sample ~170k events per user-day and never finish."""
+    import zen.traffic.sampler as sampler
+    from zen.traffic.lstm import RUNAWAY_FACTOR, RUNAWAY_MIN_PER_DAY
+
+    model, _, _ = tiny
+    real_draw, calls = sampler.mixture_sample, {"n": 0}
+
+    def collapsed_time_head(params, generator):  # each step draws the gap first, then a duration
+        calls["n"] += 1
+        y = real_draw(params, generator)
+        return torch.full_like(y, -50.0) if calls["n"] % 2 == 1 else y
+
+    monkeypatch.setattr(sampler, "mixture_sample", collapsed_time_head)
+    activity = np.full(8, 2.0)
+    with caplog.at_level("WARNING", logger="zen.traffic"):
+        tl = model.sample(8, 1.0, pd.Timestamp("2013-02-04", tz="UTC"), seed=0, activity=activity)
+    per_user = np.bincount(tl.user, minlength=8)
+    assert per_user.max() <= max(RUNAWAY_FACTOR * 2.0, RUNAWAY_MIN_PER_DAY)
+    assert "runaway" in caplog.text

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,9 @@ from zen.traffic.sampler import sample_population
 from zen.traffic.timeline import Timelines
 from zen.traffic.tokenizer import N_KINDS, StepBatch, WeeklyClock, encode_users, kind_of, week_offset_s
 
+log = logging.getLogger("zen.traffic")
+RUNAWAY_FACTOR = 50.0  # a user sampling this many times their profile's rate is a runaway...
+RUNAWAY_MIN_PER_DAY = 200.0  # ...once past this many events per day
 WEIGHTS = "lstm.pt"  # tensors only
 META = "lstm.json"  # everything else
 
@@ -318,12 +322,20 @@ class LSTMTrafficModel:
             self.chronotypes.sample(prof, rng)
         prof = torch.tensor(self._net_profile(prof, chrono), dtype=torch.float32, device=device)
         gen = torch.Generator(device=device).manual_seed(int(seed))
-        return sample_population(net, self.clock.to(device), prof,
-                                 torch.as_tensor(contacts, dtype=torch.long, device=device),
-                                 self.scalers, days * 86400.0, week_offset_s(start), gen,
-                                 chronotype=torch.as_tensor(chrono, device=device),
-                                 activity=torch.as_tensor(np.exp(raw[:, ACTIVITY]), device=device),
-                                 tick_s=self._tick_s())
+        rate = np.exp(raw[:, ACTIVITY])
+        cap = np.ceil(np.maximum(RUNAWAY_FACTOR * rate, RUNAWAY_MIN_PER_DAY) * days)
+        tl = sample_population(net, self.clock.to(device), prof,
+                               torch.as_tensor(contacts, dtype=torch.long, device=device),
+                               self.scalers, days * 86400.0, week_offset_s(start), gen,
+                               chronotype=torch.as_tensor(chrono, device=device),
+                               activity=torch.as_tensor(rate, device=device), tick_s=self._tick_s(),
+                               max_events=torch.as_tensor(cap, device=device))
+        runaway = int((np.bincount(tl.user, minlength=n_users) >= cap).sum())
+        if runaway:
+            log.warning("%d of %d users reached %g x their profile's rate and were stopped: the model "
+                        "samples runaway bursts (retrain it, or check its training data)", runaway, n_users,
+                        RUNAWAY_FACTOR)
+        return tl
 
     def nll_per_event(self, data: CDRData, device: torch.device | str = "cpu") -> float:
         """Mean NLL per event (nats) of ``data``'s users: event times (density in seconds,

@@ -30,7 +30,8 @@ from zen.traffic.tokenizer import (
 def sample_population(net: TrafficLSTM, clock: WeeklyClock, profile: torch.Tensor,
                       n_contacts: torch.Tensor, scalers: dict[str, float], horizon_s: float,
                       offset_s: float, generator: torch.Generator, chronotype: torch.Tensor | None = None,
-                      activity: torch.Tensor | None = None, tick_s: float | None = None) -> Timelines:
+                      activity: torch.Tensor | None = None, tick_s: float | None = None,
+                      max_events: torch.Tensor | None = None) -> Timelines:
     """Sample every user's events in ``[0, horizon_s)`` seconds.
 
     Args:
@@ -41,6 +42,9 @@ def sample_population(net: TrafficLSTM, clock: WeeklyClock, profile: torch.Tenso
         activity: ``[n]`` profile events/day, for the count anchor (None: anchor 0).
         tick_s: a drawn gap longer than this (rescaled seconds) stops at it with a tick, no
             event, and the next gap is drawn from there (the model was trained so; None: never).
+        max_events: ``[n]`` events after which a user stops (None: no bound). A runaway model
+            (one whose gaps collapse to the minimum) would otherwise sample millions of events
+            and never finish; the caller warns when a user reaches the bound.
         horizon_s: length of the period (seconds); offset_s: seconds from the Monday 00:00
             before the period start to the start.
         generator: a seeded ``torch.Generator`` on the network's device.
@@ -59,6 +63,8 @@ def sample_population(net: TrafficLSTM, clock: WeeklyClock, profile: torch.Tenso
     rate = torch.zeros(n, dtype=torch.float64, device=device) if activity is None else \
         activity.to(torch.float64) / 86400.0
     lam0, count = lam.clone(), torch.zeros(n, dtype=torch.float64, device=device)
+    cap = torch.full((n,), float("inf"), dtype=torch.float64, device=device) if max_events is None \
+        else max_events.to(torch.float64)
     kind = torch.full((n,), START_KIND, dtype=torch.long, device=device)
     gap_in = torch.zeros(n, device=device)
     dur_in = torch.zeros(n, device=device)
@@ -82,11 +88,11 @@ def sample_population(net: TrafficLSTM, clock: WeeklyClock, profile: torch.Tenso
             gap = torch.where(tick, torch.full_like(gap, tick_s), gap)
         lam = lam + gap
         u = clock.inverse(lam, chrono)
-        alive = u < end
+        alive = (u < end) & (count < cap)
         if not bool(alive.all()):
             keep = alive.nonzero()[:, 0]
-            idx, h, lam, u, prof, gap, y, chrono, rate, lam0, count = (
-                v[keep] for v in (idx, h, lam, u, prof, gap, y, chrono, rate, lam0, count))
+            idx, h, lam, u, prof, gap, y, chrono, rate, lam0, count, cap = (
+                v[keep] for v in (idx, h, lam, u, prof, gap, y, chrono, rate, lam0, count, cap))
             if tick_s is not None:
                 tick = tick[keep]
             state = tuple(s[:, keep] for s in state)

@@ -31,8 +31,9 @@ import torch
 
 from zen.data.base import CDRData
 from zen.io import atomic_path, write_json_atomic
+from zen.privacy import PrivacyLedger, private_clock_rate, private_gaussian_profile
 from zen.schema import ZenInputError
-from zen.traffic import train_loop
+from zen.traffic import dp_train, train_loop
 from zen.traffic.network import DATA_OUT, TrafficLSTM
 from zen.traffic.profiles import ACTIVITY, PROFILE_FEATURES, ProfileDistribution, user_profiles
 from zen.traffic.sampler import sample_population
@@ -40,6 +41,9 @@ from zen.traffic.timeline import Timelines
 from zen.traffic.tokenizer import StepBatch, WeeklyClock, encode_users, week_offset_s
 
 WEIGHTS = "lstm.pt"
+#: Standardisation of the heads' log gap / log duration in DP runs: public constants (log
+#: rescaled seconds and log seconds; the mixtures adapt around them), so they cost no budget.
+PUBLIC_SCALERS = {"gap_loc": 9.0, "gap_scale": 2.0, "dur_loc": 4.0, "dur_scale": 1.5}
 
 
 def _cpu_threads(method: Callable) -> Callable:
@@ -99,6 +103,7 @@ class LSTMTrafficModel:
         self.profile_mean = self.profile_std = np.zeros(0)
         self.scalers: dict[str, float] = {}
         self.history_: list[dict[str, float | None]] = []  # per-epoch NLL of the last fit
+        self.privacy_ledger: PrivacyLedger | None = None  # releases of a DP fit (None: not private)
 
     # ----------------------------------------------------------------------------- data -> tensors
     def _encode(self, data: CDRData, batch_size: int) -> list[StepBatch]:
@@ -114,16 +119,58 @@ class LSTMTrafficModel:
         return [encode_users(tl, order[i:i + batch_size], data.days, offset, self.clock, prof, contacts,
                              self.config["max_rank"]) for i in range(0, len(order), batch_size)]
 
-    def _fit_population(self, train: CDRData, seed: int) -> None:
-        """Weekly clock, profile features, their scaling and the population profile law."""
-        offset = week_offset_s(train.start)
-        t_s = (train.records["timestamp"] - train.start).dt.total_seconds().to_numpy()
-        self.clock = WeeklyClock.fit(t_s + offset, offset, train.days, self.config["clock_smoothing"])
+    def _encoder(self, data: CDRData) -> tuple[Callable[[np.ndarray], StepBatch], np.ndarray]:
+        """A function that encodes any subset of ``data``'s users (indices into
+        ``data.user_ids``), and each user's number of steps (events + 1). For DP-SGD, which
+        samples a new set of users every step."""
+        uids = data.user_ids
+        tl = Timelines.from_records(data.records, data.start, user_index=uids)
+        raw, contacts = user_profiles(data.records, data.days, uids, self.features)
+        prof = (raw - self.profile_mean) / self.profile_std
+        offset = week_offset_s(data.start)
+        lengths = np.bincount(tl.user, minlength=len(uids)) + 1
+
+        def encode(users: np.ndarray) -> StepBatch:
+            return encode_users(tl, users, data.days, offset, self.clock, prof, contacts,
+                                self.config["max_rank"])
+        return encode, lengths
+
+    def _select_features(self, train: CDRData) -> None:
+        """Profile features from the data's schema (whether it has data sessions: public)."""
         has_data = bool((train.records["event"].astype(str) == "data").any())
         dropped = {"logit_data_share"} if not has_data else set()
         if not self.config["burst_share"]:
             dropped.add("logit_burst_share")
         self.features = tuple(f for f in PROFILE_FEATURES if f not in dropped)
+
+    def _fit_population_private(self, train: CDRData, ledger: PrivacyLedger, eps_clock: float,
+                                eps_profile: float, rng: np.random.Generator) -> None:
+        """The weekly clock and the profile law with Laplace noise (``zen.privacy.mechanisms``);
+        the scalers of the heads are public constants."""
+        self._select_features(train)
+        offset = week_offset_s(train.start)
+        t_s = (train.records["timestamp"] - train.start).dt.total_seconds().to_numpy()
+        rate, info = private_clock_rate(train.records["user_id"].to_numpy(), t_s + offset, offset,
+                                        train.days, eps_clock, rng)
+        self.clock = WeeklyClock(rate)
+        ledger.private("weekly clock (hour of day x day of week)", "Laplace on user-normalised histograms",
+                       eps_clock, **info)
+        raw, _ = user_profiles(train.records, train.days, train.user_ids, self.features)
+        mean, cov, info = private_gaussian_profile(raw, self.features, train.days, eps_profile, rng)
+        self.profile_mean, self.profile_std = mean, np.sqrt(np.diag(cov)) + 1e-6
+        self.profiles = ProfileDistribution(np.ones(1), mean[None], cov[None])
+        ledger.private("population profile law (one Gaussian) and profile scaling",
+                       "Laplace on clipped sufficient statistics", eps_profile, **info)
+        self.scalers = dict(PUBLIC_SCALERS)
+        ledger.public("scalers of the time and duration heads", "public constants (no data)")
+        ledger.public("profile features used", "from the data's schema (has data sessions or not)")
+
+    def _fit_population(self, train: CDRData, seed: int) -> None:
+        """Weekly clock, profile features, their scaling and the population profile law."""
+        offset = week_offset_s(train.start)
+        t_s = (train.records["timestamp"] - train.start).dt.total_seconds().to_numpy()
+        self.clock = WeeklyClock.fit(t_s + offset, offset, train.days, self.config["clock_smoothing"])
+        self._select_features(train)
         raw, _ = user_profiles(train.records, train.days, train.user_ids, self.features)
         self.profile_mean, self.profile_std = raw.mean(0), raw.std(0) + 1e-6
         self.profiles = ProfileDistribution.fit(raw, self.config["profile_components"], seed)
@@ -149,6 +196,9 @@ class LSTMTrafficModel:
         """
         device = torch.device(device)
         trainer = {"bptt": self.config["bptt"], **dict(trainer)}
+        if dp_enabled(trainer):
+            return self._fit_private(train, val, trainer, Path(work_dir), device, seed, resume)
+        self.privacy_ledger = None
         self._fit_population(train, seed)
         batch_size = int(trainer["batch_size"])
         train_batches = self._encode(train, batch_size)
@@ -175,17 +225,59 @@ class LSTMTrafficModel:
         self.history_ = result.pop("history")
         return result
 
-    def _build_net(self) -> TrafficLSTM:
+    def _fit_private(self, train: CDRData, val: CDRData | None, trainer: dict[str, Any], work_dir: Path,
+                     device: torch.device, seed: int, resume: bool) -> dict[str, float]:
+        """User-level DP: noisy side models, then DP-SGD (``dp_train``) within the rest of the
+        budget. ``self.privacy_ledger`` lists every release and their composed (epsilon, delta)."""
+        dp = dict(trainer["dp"])
+        n = len(train.user_ids)
+        if dp.get("epsilon") is not None:
+            total = float(dp["epsilon"])
+            side = float(dp.get("side_share", 0.2)) * total
+            dp["epsilon"] = total - side
+        else:
+            side = float(dp.get("side_epsilon", 1.0))
+        secure = bool(dp.get("secure_rng", False))
+        rng = np.random.default_rng(None if secure else [seed, 31337])
+        ledger = PrivacyLedger("user: every record whose user_id is that user", n)
+        self._fit_population_private(train, ledger, side / 2, side / 2, rng)
+        encode, lengths = self._encoder(train)
+        has_val = val is not None and len(val.records)
+        val_batches = self._encode(val, int(trainer["batch_size"])) if has_val else []
+        plain = self._build_net()
+        plain.init_weights(torch.Generator().manual_seed(seed))
+        net = self._build_net(dp=True)
+        net.load_weights(plain.weights())  # same initial weights as the non-private model
+        if "logit_data_share" not in self.features:
+            net.kind_allowed[DATA_OUT] = False
+        net.to(device)
+        writer = _summary_writer(work_dir.parent / "tensorboard")
+        result = dp_train.train_private(net, encode, lengths, val_batches, self.scalers,
+                                        {**trainer, "dp": dp}, work_dir, device, seed, resume, writer)
+        if writer is not None:
+            writer.close()
+        plain.load_weights(net.weights())  # back to nn.LSTM for fast sampling
+        self.net = plain.to(device).eval()
+        priv = result.pop("privacy")
+        ledger.private("traffic LSTM weights", f"DP-SGD (Opacus {_opacus_version()}), Poisson sampling of "
+                       "users, per-user clipping of the summed gradient of the user's timeline",
+                       priv["epsilon"], priv["delta"],
+                       **{k: v for k, v in priv.items() if k not in ("epsilon", "delta")})
+        self.privacy_ledger = ledger
+        self.history_ = result.pop("history")
+        return result
+
+    def _build_net(self, dp: bool = False) -> TrafficLSTM:
         c = self.config
         return TrafficLSTM(len(self.features), hidden=c["hidden"], layers=c["layers"], n_mix=c["n_mix"],
-                           max_rank=c["max_rank"], mark_hidden=c["mark_hidden"])
+                           max_rank=c["max_rank"], mark_hidden=c["mark_hidden"], dp=dp)
 
     # ----------------------------------------------------------------------------- save / load
     def save(self, traffic_dir: Path) -> None:
         """Weights, config, clock, profile law, scalers: all that sampling needs."""
         traffic_dir = Path(traffic_dir)
         traffic_dir.mkdir(parents=True, exist_ok=True)
-        state = {"model": {k: v.cpu() for k, v in self.net.state_dict().items()}, "config": self.config,
+        state = {"model": self.net.weights(), "config": self.config,
                  "features": list(self.features), "clock_rate": self.clock.rate.cpu().numpy().tolist(),
                  "profiles": self.profiles.state_dict(), "profile_mean": self.profile_mean.tolist(),
                  "profile_std": self.profile_std.tolist(), "scalers": self.scalers}
@@ -207,7 +299,7 @@ class LSTMTrafficModel:
         model.profile_std = np.asarray(state["profile_std"])
         model.scalers = dict(state["scalers"])
         model.net = model._build_net()
-        model.net.load_state_dict(state["model"])
+        model.net.load_weights(state["model"])  # DP-trained or not
         model.net.to(device).eval()
         return model
 
@@ -256,6 +348,18 @@ class LSTMTrafficModel:
         ``rank``) and their ``total``."""
         device = torch.device(device)
         return train_loop.evaluate_nll(self.net.to(device), self._encode(data, 64), self.scalers, device)
+
+
+def dp_enabled(trainer: dict[str, Any]) -> bool:
+    """True when the trainer config asks for DP-SGD (a target epsilon or a noise multiplier)."""
+    dp = trainer.get("dp") or {}
+    return dp.get("epsilon") is not None or dp.get("noise_multiplier") is not None
+
+
+def _opacus_version() -> str:
+    import opacus
+
+    return opacus.__version__
 
 
 def _summary_writer(log_dir: Path):

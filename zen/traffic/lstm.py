@@ -343,6 +343,24 @@ class LSTMTrafficModel:
         return self.nll_breakdown(data, device)["total"]
 
     @_cpu_threads
+    @torch.no_grad()
+    def nll_per_user(self, data: CDRData, device: torch.device | str = "cpu") -> np.ndarray:
+        """Each user's NLL per step (nats; events + the final survival step), in the order of
+        ``data.user_ids``: what a white-box membership attack scores. ``[n_users]``."""
+        device = torch.device(device)
+        net = self.net.to(device).eval()
+        encode, lengths = self._encoder(data)
+        order = np.argsort(lengths, kind="stable")
+        out = np.zeros(len(lengths))
+        for i in range(0, len(order), 64):
+            idx = order[i:i + 64]
+            batch = encode(idx).to(device)
+            h, _ = net(batch)
+            parts = net.nll(batch, h, self.scalers, per_user=True)
+            out[idx] = (sum(parts.values()) / torch.as_tensor(lengths[idx], device=device)).cpu().numpy()
+        return out
+
+    @_cpu_threads
     def nll_breakdown(self, data: CDRData, device: torch.device | str = "cpu") -> dict[str, float]:
         """:meth:`nll_per_event` per head (``time``, ``kind``, ``outcome``, ``duration``,
         ``rank``) and their ``total``."""

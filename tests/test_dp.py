@@ -199,3 +199,18 @@ def test_dp_training_run_records_its_budget(copenhagen_dir, compose, tmp_path):
     tl = model.sample(20, 2.0, START, seed=0)
     again = LSTMTrafficModel.load(out / "traffic").sample(20, 2.0, START, seed=0)
     assert len(tl.t_s) > 0 and np.array_equal(tl.t_s, again.t_s)
+
+
+def test_crop_keeps_one_window_per_user():
+    from zen.traffic.dp_train import crop
+
+    _, _, batch, _, _, lengths = _dp_setup(bptt=16)
+    out = crop(batch, 32, np.random.default_rng(0))
+    assert out.kind.shape == (2, 32) and out.clock_in.shape == (2, 32, 6)
+    assert out.valid.sum(1).tolist() == [32, 4]  # the long user: a window; the short one: all
+    assert torch.equal(out.kind[1, :4], batch.kind[1, :4])
+    assert torch.equal(out.kind_next[0, :-1], out.kind[0, 1:])  # inputs and targets stay aligned
+    fields = ("kind", "kind_next", "gap_in", "gap", "clock_in")
+    starts = [s for s in range(151 - 32 + 1)
+              if all(torch.equal(getattr(out, f)[0], getattr(batch, f)[0, s:s + 32]) for f in fields)]
+    assert starts  # one contiguous window of the user's own steps

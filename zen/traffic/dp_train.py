@@ -11,6 +11,10 @@ adds is the **privacy unit: one sample = one user**, not one event or one window
   the non-private loop; the per-sample gradients of all the user's chunks are **summed** into
   one gradient per user before Opacus clips it to ``max_grad_norm`` (Opacus alone would clip
   every backward pass's rows separately, i.e. per chunk, giving a long timeline more weight);
+* a user longer than ``max_user_steps`` contributes a random window of that many steps of
+  their timeline (LSTM state from zero at its start) instead of all of it: still one sample
+  per user and per step (the window's randomness only adds to the privacy), and the cost of a
+  step no longer follows the most active user's thousands of events;
 * the user's loss is their mean NLL per step, so light and heavy users weigh alike before
   clipping; noise ``N(0, sigma^2 C^2)`` is added to the sum of clipped gradients and the sum is
   divided by the expected batch ``q * n_users``;
@@ -78,6 +82,22 @@ def _noise_generator(secure: bool, seed: int, step: int) -> torch.Generator:
     seeded = int(np.random.default_rng([seed, step, 7]).integers(1 << 62))
     g.manual_seed(secrets.randbits(63) if secure else seeded)
     return g
+
+
+def crop(batch: StepBatch, max_steps: int | None, rng: np.random.Generator) -> StepBatch:
+    """Each user's steps cut to a random window of at most ``max_steps`` (users no longer than
+    that keep all of theirs). ``[B, L] -> [B, min(L, max_steps)]``."""
+    n = batch.valid.sum(1).cpu().numpy()
+    if not max_steps or batch.length <= max_steps:
+        return batch
+    start = np.where(n > max_steps, rng.integers(0, np.maximum(n - max_steps, 0) + 1), 0)
+    idx = torch.as_tensor(start[:, None] + np.arange(max_steps)[None, :], device=batch.kind.device)
+
+    def take(v: torch.Tensor) -> torch.Tensor:
+        i = idx if v.dim() == 2 else idx.unsqueeze(-1).expand(-1, -1, v.shape[-1])
+        return v.gather(1, i)
+    return StepBatch(**{k: (take(v) if v.dim() >= 2 and k != "profile" else v)
+                        for k, v in batch.__dict__.items()})
 
 
 def user_gradient_step(gsm, batches: list[StepBatch], weights: list[torch.Tensor],
@@ -152,7 +172,7 @@ def train_private(net: TrafficLSTM, encode: Callable[[np.ndarray], StepBatch], l
                             generator=_noise_generator(secure, seed, 0))
     warmup = int(trainer.get("warmup", 20))
     scheduler = torch.optim.lr_scheduler.LambdaLR(inner, lambda s: lr_factor(s, p["steps"], warmup))
-    weights_all = torch.tensor(1.0 / np.maximum(lengths, 1), dtype=torch.float32)
+    max_user_steps = dp.get("max_user_steps")
     state = {"step": 0, "history": [], "sums": dict.fromkeys(HEADS, 0.0), "events": 0}
     ckpt_path = Path(work_dir) / "checkpoints" / CHECKPOINT
     if resume and ckpt_path.exists():
@@ -167,10 +187,10 @@ def train_private(net: TrafficLSTM, encode: Callable[[np.ndarray], StepBatch], l
         step = state["step"]
         rng = np.random.default_rng([seed, step])
         users = np.flatnonzero(rng.random(n) < p["sample_rate"])  # Poisson sampling of users
-        users = users[np.argsort(lengths[users], kind="stable")]
+        users = users[np.argsort(np.minimum(lengths[users], max_user_steps or 1 << 62), kind="stable")]
         groups = [users[i:i + micro] for i in range(0, len(users), micro)]
-        batches = [encode(g).to(device) for g in groups]
-        weights = [weights_all[g].to(device) for g in groups]
+        batches = [crop(encode(g), max_user_steps, rng).to(device) for g in groups]
+        weights = [1.0 / b.valid.sum(1).clamp_min(1).float() for b in batches]  # mean NLL per user
         optimizer.generator = _noise_generator(secure, seed, step)
         optimizer.zero_grad(set_to_none=True)
         sums = user_gradient_step(gsm, batches, weights, scalers, bptt)

@@ -214,3 +214,14 @@ def test_crop_keeps_one_window_per_user():
     starts = [s for s in range(151 - 32 + 1)
               if all(torch.equal(getattr(out, f)[0], getattr(batch, f)[0, s:s + 32]) for f in fields)]
     assert starts  # one contiguous window of the user's own steps
+
+
+def test_dp_with_the_baseline_is_a_clear_error(copenhagen_dir, compose, tmp_path):
+    from zen.schema import ZenInputError
+    from zen.stages.train import train
+
+    cfg = compose("train", ["model=baseline", f"model_dir={tmp_path / 'model'}",
+                            f"data.loader.path={copenhagen_dir}", "device=cpu", "trainer.dp.epsilon=3"])
+    with pytest.raises(ZenInputError, match="model=lstm"):
+        train(cfg)
+    assert not (tmp_path / "model" / "model.json").exists()

@@ -76,8 +76,10 @@ def plan(dp: dict[str, Any], n_users: int, epochs: float) -> dict[str, float]:
 
 
 def _noise_generator(secure: bool, seed: int, step: int) -> torch.Generator:
-    """Seeded per step (reproducible, resumable) unless ``secure``: then fresh OS entropy, as a
-    deployment must (an attacker who knows the seed can subtract seeded noise)."""
+    """Seeded per step (reproducible, resumable) unless ``secure``: then seeded from OS entropy
+    at every step, as a released model needs (an attacker who knows the seed can subtract
+    seeded noise). torch's generator is not a CSPRNG: Opacus's ``secure_mode`` (torchcsprng)
+    is the stronger option, not wired here."""
     g = torch.Generator()
     seeded = int(np.random.default_rng([seed, step, 7]).integers(1 << 62))
     g.manual_seed(secrets.randbits(63) if secure else seeded)

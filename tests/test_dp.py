@@ -225,3 +225,38 @@ def test_dp_with_the_baseline_is_a_clear_error(copenhagen_dir, compose, tmp_path
     with pytest.raises(ZenInputError, match="model=lstm"):
         train(cfg)
     assert not (tmp_path / "model" / "model.json").exists()
+
+
+def test_dp_kill_and_resume_equals_uninterrupted(copenhagen, tmp_path, monkeypatch):
+    from zen.traffic import dp_train
+
+    data = copenhagen.subset(np.sort(copenhagen.user_ids)[:40])
+    cfg = {"max_epochs": 2, "max_steps": None, "batch_size": 16, "lr": 1e-2, "weight_decay": 0.0,
+           "grad_clip": 1.0, "patience": 4, "eval_every": 0, "amp": False,
+           "dp": {"epsilon": None, "noise_multiplier": 1.0, "delta": None, "max_grad_norm": 1.0,
+                  "sample_rate": 0.5, "epochs": 2, "lr": 1e-2, "max_user_steps": 64,
+                  "side_share": 0.2, "side_epsilon": 1.0, "accountant": "rdp", "secure_rng": False}}
+    tiny = {"hidden": 8, "layers": 1, "n_mix": 2, "mark_hidden": 8, "eval_users": 5}
+
+    def fit(folder: str, resume: bool = False) -> LSTMTrafficModel:
+        model = LSTMTrafficModel(**tiny)
+        model.fit(data, None, trainer=cfg, work_dir=tmp_path / folder / "model", device=torch.device("cpu"),
+                  seed=3, resume=resume)
+        return model
+
+    straight = fit("a")
+    real_save = dp_train._save
+
+    def save_then_die(*args, **kwargs):
+        real_save(*args, **kwargs)
+        raise KeyboardInterrupt("killed after the first checkpoint")
+
+    monkeypatch.setattr(dp_train, "_save", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        fit("b")
+    monkeypatch.setattr(dp_train, "_save", real_save)
+    resumed = fit("b", resume=True)
+    assert resumed.history_ == straight.history_ and len(straight.history_) == 2
+    assert resumed.privacy_ledger.epsilon == straight.privacy_ledger.epsilon
+    for k, v in straight.net.state_dict().items():
+        torch.testing.assert_close(resumed.net.state_dict()[k], v, rtol=0, atol=0)

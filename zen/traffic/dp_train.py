@@ -216,7 +216,7 @@ def train_private(net: TrafficLSTM, encode: Callable[[np.ndarray], StepBatch], l
     val = evaluate_nll(net, val_batches, scalers, device)["total"] if val_batches else float("nan")
     eps = epsilon_spent(p["noise_multiplier"], p["sample_rate"], state["step"], p["delta"], p["accountant"])
     train_nll = state["history"][-1]["train"] if state["history"] else float("nan")
-    if state["history"]:
+    if state["history"] and val_batches:
         state["history"][-1]["val"] = val
     privacy = {**p, "steps_taken": int(state["step"]), "epsilon": eps, "expected_batch_users": expected,
                "secure_rng": secure, "epochs": state["step"] * p["sample_rate"]}

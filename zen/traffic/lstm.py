@@ -238,6 +238,9 @@ class LSTMTrafficModel:
         else:
             side = float(dp.get("side_epsilon", 1.0))
         secure = bool(dp.get("secure_rng", False))
+        if secure and resume:
+            raise ZenInputError("resume=true with trainer.dp.secure_rng=true would draw the side models' "
+                                "noise again (a second release of them); start a new run instead")
         rng = np.random.default_rng(None if secure else [seed, 31337])
         ledger = PrivacyLedger("user: every record whose user_id is that user", n)
         self._fit_population_private(train, ledger, side / 2, side / 2, rng)

@@ -260,3 +260,24 @@ def test_dp_kill_and_resume_equals_uninterrupted(copenhagen, tmp_path, monkeypat
     assert resumed.privacy_ledger.epsilon == straight.privacy_ledger.epsilon
     for k, v in straight.net.state_dict().items():
         torch.testing.assert_close(resumed.net.state_dict()[k], v, rtol=0, atol=0)
+
+
+@pytest.mark.slow
+def test_dp_train_generate_evaluate_reports_the_guarantee(copenhagen_dir, compose, generate_cfg, tmp_path):
+    from zen.stages.evaluate import evaluate
+    from zen.stages.generate import generate
+    from zen.stages.train import train
+
+    model_dir = tmp_path / "model"
+    train(compose("train", ["model=lstm_small", f"model_dir={model_dir}", "device=cpu",
+                            f"data.loader.path={copenhagen_dir}", "trainer.dp.epsilon=3",
+                            "trainer.dp.epochs=1"]))
+    generate(generate_cfg(model_dir, tmp_path / "dataset", days=28))
+    overrides = [f"synthetic={tmp_path / 'dataset'}", f"out_dir={tmp_path / 'report'}",
+                 f"data.loader.path={copenhagen_dir}", "tasks.usefulness=false"]
+    scores = evaluate(compose("evaluate", overrides))
+    assert scores["privacy/epsilon"] <= 3.0 + 1e-9
+    for name in ("whitebox_auc", "whitebox_tpr_at_1fpr", "whitebox_eps_lower", "lr_auc", "lr_eps_lower"):
+        assert np.isfinite(scores[f"privacy/{name}"]), name
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "Formal guarantee: (2.99" in report and "social graph" in report

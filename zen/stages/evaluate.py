@@ -93,8 +93,8 @@ def _attacks(synthetic: CDRSample, train: CDRSample, real: CDRSample, reference:
     dp = record.get("privacy") or {"private": False}
     n_train = train.n_users
     delta = float(dp["delta"]) if dp.get("private") else 1.0 / (10 * n_train)
-    scores["privacy/epsilon"] = float(dp["epsilon"]) if dp.get("private") else float("inf")
-    scores["privacy/delta"] = delta if dp.get("private") else float("nan")
+    if dp.get("private"):  # a non-private model has no (epsilon, delta): the report says so
+        scores["privacy/epsilon"], scores["privacy/delta"] = float(dp["epsilon"]), delta
     if record.get("traffic_kind") == "lstm":
         from zen.data.base import CDRData
         from zen.traffic.lstm import LSTMTrafficModel

@@ -75,12 +75,12 @@ def plan(dp: dict[str, Any], n_users: int, epochs: float) -> dict[str, float]:
             "max_grad_norm": float(dp["max_grad_norm"])}
 
 
-def _noise_generator(secure: bool, seed: int, step: int) -> torch.Generator:
+def _noise_generator(secure: bool, seed: int, step: int, device: torch.device) -> torch.Generator:
     """Seeded per step (reproducible, resumable) unless ``secure``: then seeded from OS entropy
     at every step, as a released model needs (an attacker who knows the seed can subtract
     seeded noise). torch's generator is not a CSPRNG: Opacus's ``secure_mode`` (torchcsprng)
     is the stronger option, not wired here."""
-    g = torch.Generator()
+    g = torch.Generator(device=device)  # Opacus draws the noise on the parameters' device
     seeded = int(np.random.default_rng([seed, step, 7]).integers(1 << 62))
     g.manual_seed(secrets.randbits(63) if secure else seeded)
     return g
@@ -171,7 +171,7 @@ def train_private(net: TrafficLSTM, encode: Callable[[np.ndarray], StepBatch], l
     expected = max(1, round(p["sample_rate"] * n))
     optimizer = DPOptimizer(inner, noise_multiplier=p["noise_multiplier"], max_grad_norm=p["max_grad_norm"],
                             expected_batch_size=expected, loss_reduction="mean",
-                            generator=_noise_generator(secure, seed, 0))
+                            generator=_noise_generator(secure, seed, 0, device))
     warmup = int(trainer.get("warmup", 20))
     scheduler = torch.optim.lr_scheduler.LambdaLR(inner, lambda s: lr_factor(s, p["steps"], warmup))
     max_user_steps = dp.get("max_user_steps")
@@ -193,7 +193,7 @@ def train_private(net: TrafficLSTM, encode: Callable[[np.ndarray], StepBatch], l
         groups = [users[i:i + micro] for i in range(0, len(users), micro)]
         batches = [crop(encode(g), max_user_steps, rng).to(device) for g in groups]
         weights = [1.0 / b.valid.sum(1).clamp_min(1).float() for b in batches]  # mean NLL per user
-        optimizer.generator = _noise_generator(secure, seed, step)
+        optimizer.generator = _noise_generator(secure, seed, step, device)
         optimizer.zero_grad(set_to_none=True)
         sums = user_gradient_step(gsm, batches, weights, scalers, bptt)
         optimizer.step()

@@ -281,3 +281,20 @@ def test_dp_train_generate_evaluate_reports_the_guarantee(copenhagen_dir, compos
         assert np.isfinite(scores[f"privacy/{name}"]), name
     report = (tmp_path / "report" / "report.md").read_text()
     assert "Formal guarantee: (2.99" in report and "social graph" in report
+
+
+def test_private_clock_states_its_scale_and_converges_without_noise():
+    from zen.privacy import private_clock_rate
+
+    rng = np.random.default_rng(4)
+    user = rng.integers(0, 200, 5000)
+    week_s = rng.uniform(0, 7 * 86400, 5000) * (1 + (user % 2))  # two kinds of users
+    week_s = week_s % (7 * 86400)
+    rate, info = private_clock_rate(user, week_s, 0.0, 28.0, epsilon=1.0, rng=np.random.default_rng(0))
+    assert info["laplace_scale"] == 2.0 and info["sensitivity_l1"] == 1.0
+    assert rate.shape == (168,) and np.all(rate > 0) and rate.mean() == pytest.approx(1.0)
+    other, _ = private_clock_rate(user, week_s, 0.0, 28.0, epsilon=1.0, rng=np.random.default_rng(1))
+    assert not np.allclose(rate, other)  # the noise is there
+    a, _ = private_clock_rate(user, week_s, 0.0, 28.0, epsilon=1e6, rng=np.random.default_rng(0))
+    b, _ = private_clock_rate(user, week_s, 0.0, 28.0, epsilon=1e6, rng=np.random.default_rng(1))
+    np.testing.assert_allclose(a, b, rtol=1e-3)  # and only the noise

@@ -298,3 +298,12 @@ def test_private_clock_states_its_scale_and_converges_without_noise():
     a, _ = private_clock_rate(user, week_s, 0.0, 28.0, epsilon=1e6, rng=np.random.default_rng(0))
     b, _ = private_clock_rate(user, week_s, 0.0, 28.0, epsilon=1e6, rng=np.random.default_rng(1))
     np.testing.assert_allclose(a, b, rtol=1e-3)  # and only the noise
+
+
+def test_diagonal_profile_covariance_has_less_noise():
+    raw = np.random.default_rng(5).normal(0.0, 0.5, (300, 3))
+    feats = ("log_events_per_day", "logit_call_share", "logit_out_share")
+    _, cov, full = private_gaussian_profile(raw, feats, 28.0, 1.0, np.random.default_rng(0))
+    _, diag, info = private_gaussian_profile(raw, feats, 28.0, 1.0, np.random.default_rng(0), "diagonal")
+    assert full["sensitivity_l1"] == 1 + 3 + 6 and info["sensitivity_l1"] == 1 + 3 + 3
+    assert np.allclose(diag, np.diag(np.diag(diag)), atol=1e-9)

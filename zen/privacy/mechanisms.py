@@ -77,14 +77,16 @@ def private_clock_rate(user: np.ndarray, week_seconds: np.ndarray, offset_s: flo
 
 
 def private_gaussian_profile(raw: np.ndarray, features: tuple[str, ...], days: float, epsilon: float,
-                             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict]:
+                             rng: np.random.Generator,
+                             covariance: str = "full") -> tuple[np.ndarray, np.ndarray, dict]:
     """Private mean and covariance of the raw profiles (one Gaussian: the population law).
 
     Each feature is clipped to its public bounds (:data:`PROFILE_BOUNDS`) and mapped to
     ``[-1, 1]``; the count, the sum of ``z`` (P numbers) and of ``z z^T`` (upper triangle,
     P(P+1)/2 numbers), each at most 1 in absolute value per user, are released with Laplace
     noise of scale ``(1 + P + P(P+1)/2) / epsilon``. The covariance is projected onto the
-    positive definite matrices (eigenvalues at least 1e-3 in ``z`` units).
+    positive definite matrices (eigenvalues at least 1e-3 in ``z`` units). ``covariance=
+    "diagonal"`` releases only the P squares (sensitivity ``1 + 2P``: less noise, no correlations).
 
     Returns:
         mean ``[P]``, covariance ``[P, P]`` (raw units), details (scale, bounds); nothing
@@ -97,7 +99,7 @@ def private_gaussian_profile(raw: np.ndarray, features: tuple[str, ...], days: f
     clipped = np.clip(raw, lo, hi)
     z = (clipped - lo) / half - 1.0  # [n, P] in [-1, 1]
     p = z.shape[1]
-    iu = np.triu_indices(p)
+    iu = np.triu_indices(p) if covariance == "full" else (np.arange(p), np.arange(p))
     stats = np.concatenate([[len(z)], z.sum(0), (z[:, :, None] * z[:, None, :]).sum(0)[iu]])
     sensitivity = 1.0 + p + len(iu[0])
     noisy, scale = laplace(stats, sensitivity, epsilon, rng)
@@ -106,10 +108,13 @@ def private_gaussian_profile(raw: np.ndarray, features: tuple[str, ...], days: f
     second = np.zeros((p, p))
     second[iu] = noisy[1 + p:] / n
     second = second + np.triu(second, 1).T
+    if covariance != "full":  # no correlations released: the off-diagonal is the mean's product
+        second = second * np.eye(p) + np.outer(mean_z, mean_z) * (1 - np.eye(p))
     cov_z = second - np.outer(mean_z, mean_z)
     w, v = np.linalg.eigh((cov_z + cov_z.T) / 2)
     cov_z = (v * np.maximum(w, 1e-3)) @ v.T
     mean = lo + (mean_z + 1.0) * half
     cov = cov_z * np.outer(half, half)
     return mean, cov, {"laplace_scale": scale, "sensitivity_l1": sensitivity,
+                       "covariance": covariance,
                        "bounds": {f: [float(a), float(b)] for f, a, b in zip(features, lo, hi, strict=True)}}

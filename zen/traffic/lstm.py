@@ -144,7 +144,8 @@ class LSTMTrafficModel:
         self.features = tuple(f for f in PROFILE_FEATURES if f not in dropped)
 
     def _fit_population_private(self, train: CDRData, ledger: PrivacyLedger, eps_clock: float,
-                                eps_profile: float, rng: np.random.Generator) -> None:
+                                eps_profile: float, rng: np.random.Generator,
+                                covariance: str = "full") -> None:
         """The weekly clock and the profile law with Laplace noise (``zen.privacy.mechanisms``);
         the scalers of the heads are public constants."""
         self._select_features(train)
@@ -156,7 +157,8 @@ class LSTMTrafficModel:
         ledger.private("weekly clock (hour of day x day of week)", "Laplace on user-normalised histograms",
                        eps_clock, **info)
         raw, _ = user_profiles(train.records, train.days, train.user_ids, self.features)
-        mean, cov, info = private_gaussian_profile(raw, self.features, train.days, eps_profile, rng)
+        mean, cov, info = private_gaussian_profile(raw, self.features, train.days, eps_profile, rng,
+                                                   covariance)
         self.profile_mean, self.profile_std = mean, np.sqrt(np.diag(cov)) + 1e-6
         self.profiles = ProfileDistribution(np.ones(1), mean[None], cov[None])
         ledger.private("population profile law (one Gaussian) and profile scaling",
@@ -243,7 +245,8 @@ class LSTMTrafficModel:
                                 "noise again (a second release of them); start a new run instead")
         rng = np.random.default_rng(None if secure else [seed, 31337])
         ledger = PrivacyLedger("user: every record whose user_id is that user", n)
-        self._fit_population_private(train, ledger, side / 2, side / 2, rng)
+        self._fit_population_private(train, ledger, side / 2, side / 2, rng,
+                                     str(dp.get("profile_covariance", "full")))
         encode, lengths = self._encoder(train)
         has_val = val is not None and len(val.records)
         val_batches = self._encode(val, int(trainer["batch_size"])) if has_val else []

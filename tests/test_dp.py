@@ -192,6 +192,7 @@ def test_dp_training_run_records_its_budget(copenhagen_dir, compose, tmp_path):
     sgd = next(r for r in privacy["releases"] if r["name"] == "traffic LSTM weights")
     assert sgd["details"]["accountant"] == "rdp" and sgd["details"]["steps_taken"] == 4
     assert "social graph" in " ".join(privacy["not_private"])
+    assert "checkpoints" in " ".join(privacy["not_private"])  # its training-NLL history
     assert "train" not in record["split"]  # no training user ids in a DP model folder
     state = torch.load(out / "traffic" / "lstm.pt", weights_only=True)  # tensors and plain containers
     assert not any(".l0.ih." in k for k in state["model"])

@@ -87,8 +87,8 @@ def _privacy_record(cfg: DictConfig, ledger) -> dict:
                            "fitted on the GeoLife sample (not the CDR users) without noise")
     else:
         ledger.public("mobility parameters (mobility.json)", "literature defaults (no data)")
-    ledger.not_private("metrics in model.json (train/val NLL)",
-                       "averages over training / validation users, without noise")
+    ledger.not_private("metrics in model.json (train/val NLL) and the per-epoch training NLL in "
+                       "checkpoints/last_dp.pt", "averages over training / validation users, without noise")
     return {"private": True, **ledger.summary()}
 
 

@@ -110,3 +110,93 @@ def privacy_scores(candidate: CDRSample, train: CDRSample,
         if 0 < member.sum() < len(member) else float("nan")
     scores["privacy/exact_copy_share"] = exact_copy_share(candidate, train)
     return scores, {"dcr_candidate": dcr_cand, "dcr_holdout": dcr_hold}
+
+
+# ------------------------------------------------------------------------------------ attacks
+def tpr_at_fpr(member: np.ndarray, nonmember: np.ndarray, fpr: float = 0.01) -> float:
+    """True-positive rate of the threshold that flags at most ``fpr`` of the non-members
+    (higher score = more likely a member)."""
+    member, nonmember = np.asarray(member, float), np.asarray(nonmember, float)
+    if len(member) == 0 or len(nonmember) == 0:
+        return float("nan")
+    k = int(np.floor(fpr * len(nonmember)))  # non-members allowed above the threshold
+    threshold = np.sort(nonmember)[::-1][k] if k < len(nonmember) else -np.inf
+    return float((member > threshold).mean())
+
+
+def _clopper_pearson(k: int, n: int, alpha: float) -> tuple[float, float]:
+    from scipy.stats import beta
+
+    lo = 0.0 if k == 0 else float(beta.ppf(alpha / 2, k, n - k + 1))
+    hi = 1.0 if k == n else float(beta.ppf(1 - alpha / 2, k + 1, n - k))
+    return lo, hi
+
+
+def epsilon_lower_bound(member: np.ndarray, nonmember: np.ndarray, delta: float,
+                        confidence: float = 0.95) -> float:
+    """An empirical lower bound on epsilon from a membership attack (Jagielski et al., NeurIPS
+    2020; Nasr et al., IEEE S&P 2021).
+
+    (epsilon, delta)-DP bounds every threshold test: TPR <= e^eps FPR + delta and
+    1 - FPR <= e^eps (1 - TPR) + delta. With Clopper-Pearson intervals at ``confidence``
+    (TPR's lower end, FPR's upper end, Bonferroni over the two), each threshold gives
+    ``eps >= log((TPR_lo - delta) / FPR_hi)`` and ``log((1 - FPR_hi - delta) / (1 - TPR_lo))``;
+    the bound is the best
+    over thresholds. It holds for the users scored, is 0 when the attack is no better than
+    chance, and can never exceed what the data size allows (a few hundred users cap it near 2).
+    """
+    member, nonmember = np.asarray(member, float), np.asarray(nonmember, float)
+    if len(member) == 0 or len(nonmember) == 0:
+        return float("nan")
+    alpha = (1 - confidence) / 2
+    best = 0.0
+    for t in np.unique(np.concatenate([member, nonmember])):
+        tp, fp = int((member >= t).sum()), int((nonmember >= t).sum())
+        tpr_lo, _ = _clopper_pearson(tp, len(member), alpha)
+        _, fpr_hi = _clopper_pearson(fp, len(nonmember), alpha)
+        # both forms use the pessimistic ends: TPR low, FPR high (so 1 - FPR low, 1 - TPR high)
+        if fpr_hi > 0 and tpr_lo - delta > 0:
+            best = max(best, np.log((tpr_lo - delta) / fpr_hi))
+        if 1 - tpr_lo > 0 and 1 - fpr_hi - delta > 0:
+            best = max(best, np.log((1 - fpr_hi - delta) / (1 - tpr_lo)))
+    return float(best)
+
+
+def membership_audit(member: np.ndarray, nonmember: np.ndarray, delta: float,
+                     prefix: str) -> dict[str, float]:
+    """AUC, TPR at 1 % FPR and the empirical epsilon lower bound of one attack's scores
+    (higher = more likely a member), keyed ``privacy/<prefix>_<measure>``."""
+    member, nonmember = np.asarray(member, float), np.asarray(nonmember, float)
+    labels = np.concatenate([np.ones(len(member)), np.zeros(len(nonmember))])
+    scores = np.concatenate([member, nonmember])
+    auc = float(roc_auc_score(labels, scores)) if len(member) and len(nonmember) else float("nan")
+    return {f"privacy/{prefix}_auc": auc,
+            f"privacy/{prefix}_tpr_at_1fpr": tpr_at_fpr(member, nonmember, 0.01),
+            f"privacy/{prefix}_eps_lower": epsilon_lower_bound(member, nonmember, delta)}
+
+
+def likelihood_ratio_scores(candidate: CDRSample, reference: CDRSample, train: CDRSample,
+                            queries: list[CDRSample], components: int = 4,
+                            seed: int = 0) -> list[np.ndarray]:
+    """Density-ratio (likelihood-ratio) membership scores from the released data (DOMIAS, van
+    Breugel et al., AISTATS 2023): ``log p_synthetic(x) - log p_reference(x)`` for each query
+    user's feature vector ``x``, with Gaussian mixtures fitted on the synthetic users and on
+    real users the attacker holds (``reference``, never trained on; a shadow population). A
+    generator that memorised puts extra density on its training users.
+
+    Features are scaled by the ``train`` users, as in the DCR (the attacker could use any
+    public scaling; this one is what the other audits use).
+    """
+    from sklearn.mixture import GaussianMixture
+
+    x_cand = feature_matrix(candidate.features, train.features)
+    x_ref = feature_matrix(reference.features, train.features)
+    k_c = int(min(components, max(1, len(x_cand) // 20)))
+    k_r = int(min(components, max(1, len(x_ref) // 20)))
+    p_syn = GaussianMixture(k_c, covariance_type="full", reg_covar=1e-2, random_state=seed).fit(x_cand)
+    p_ref = GaussianMixture(k_r, covariance_type="full", reg_covar=1e-2, random_state=seed).fit(x_ref)
+    out = []
+    for q in queries:
+        x = feature_matrix(q.features, train.features)
+        out.append(p_syn.score_samples(x) - p_ref.score_samples(x))
+    return out

@@ -30,6 +30,8 @@ class Thresholds:
     dcr_ratio_min: float = 0.8         # privacy: median DCR of synthetic / of held-out real users
     mia_auc_max: float = 0.6           # privacy: membership-inference AUC (0.5 = no leak)
     exact_copy_share_max: float = 0.0  # privacy: share of synthetic users copying a training user
+    whitebox_auc_max: float = 0.55     # privacy: white-box (model likelihood) membership AUC
+    tpr_at_1fpr_max: float = 0.02      # privacy: attacks' true-positive rate at 1 % false positives
 
 
 @dataclass
@@ -64,7 +66,11 @@ def _rule(name: str, value: float, floor: float | None, th: Thresholds) -> bool 
     if name.startswith("privacy/"):
         limits = {"privacy/dcr_ratio": lambda v: v >= th.dcr_ratio_min,
                   "privacy/mia_auc": lambda v: v <= th.mia_auc_max,
-                  "privacy/exact_copy_share": lambda v: v <= th.exact_copy_share_max}
+                  "privacy/exact_copy_share": lambda v: v <= th.exact_copy_share_max,
+                  "privacy/whitebox_auc": lambda v: v <= th.whitebox_auc_max,
+                  "privacy/lr_auc": lambda v: v <= th.mia_auc_max,
+                  "privacy/whitebox_tpr_at_1fpr": lambda v: v <= th.tpr_at_1fpr_max,
+                  "privacy/lr_tpr_at_1fpr": lambda v: v <= th.tpr_at_1fpr_max}
         return limits[name](value) if name in limits else None
     if name.startswith("usefulness/"):
         if name.count("/") != 2:
@@ -119,6 +125,23 @@ def metrics_document(ev: Evaluation, rows: list[dict]) -> dict:
             "thresholds": vars(ev.thresholds), "inputs": ev.inputs}
 
 
+def guarantee_line(ev: Evaluation) -> str | None:
+    """One sentence on the model's formal privacy guarantee (from its ``model.json``), shown at
+    the head of the privacy section beside the audits' empirical lower bounds."""
+    dp = ev.inputs.get("privacy")
+    if not dp:
+        return None
+    lower = [ev.scores.get(f"privacy/{a}_eps_lower") for a in ("whitebox", "lr")]
+    lower = max((x for x in lower if _finite(x)), default=float("nan"))
+    if not dp.get("private"):
+        return (f"Formal guarantee: none (trained without differential privacy, epsilon = inf). "
+                f"Empirical lower bound on epsilon from the audits: {_fmt(lower)}.")
+    gaps = "; ".join(dp.get("not_private", [])) or "none"
+    return (f"Formal guarantee: ({_fmt(dp['epsilon'])}, {dp['delta']:.2g})-DP per {dp.get('unit', 'user')} "
+            f"(accountant {dp.get('accountant')}, noise multiplier {_fmt(dp.get('noise_multiplier'))}); "
+            f"empirical lower bound from the audits: {_fmt(lower)}. Not covered: {gaps}.")
+
+
 def _fmt(x: float) -> str:
     if not _finite(x):
         return "n/a"
@@ -156,6 +179,8 @@ def markdown(ev: Evaluation, rows: list[dict], images: list[str]) -> str:
            "| metric | synthetic | floor | verdict |", "|---|---:|---:|---|"]
     out += [f"| {r['name']} | {_fmt(r['value'])} | {_fmt(r['floor'])} | {_verdict(r['passed'])} |"
             for r in rows]
+    if guarantee_line(ev):
+        out += ["", "## Privacy guarantee", "", guarantee_line(ev)]
     if ev.skipped:
         out += ["", "## Skipped or partial", ""] + [f"- `{k}`: {v}" for k, v in ev.skipped.items()]
     out += ["", "## Plots", ""] + [f"![{Path(i).stem}]({i})" for i in images]
@@ -195,8 +220,10 @@ def html_report(ev: Evaluation, rows: list[dict], pngs: dict[str, bytes]) -> str
         srows = [r for r in rows if r["section"] == section]
         if not srows:
             continue
-        parts.append(f"<h2>{section}</h2><table><tr><th>metric</th><th>synthetic</th><th>floor</th>"
-                     "<th>verdict</th></tr>")
+        parts.append(f"<h2>{section}</h2>")
+        if section == "privacy" and guarantee_line(ev):
+            parts.append(f"<p>{esc(guarantee_line(ev))}</p>")
+        parts.append("<table><tr><th>metric</th><th>synthetic</th><th>floor</th><th>verdict</th></tr>")
         for r in srows:
             cls = {True: "pass", False: "fail", None: ""}[r["passed"]]
             parts.append(_html_row(r, cls))

@@ -4,6 +4,7 @@ real-vs-real floor computed in the same run, written as a report folder.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -12,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from zen.data import load_dataset, split_users
 from zen.evaluation import plots
 from zen.evaluation.fidelity import fidelity_scores
-from zen.evaluation.privacy import privacy_scores
+from zen.evaluation.privacy import likelihood_ratio_scores, membership_audit, privacy_scores
 from zen.evaluation.report import (
     Evaluation,
     Thresholds,
@@ -79,6 +80,61 @@ def _figures(cfg: DictConfig, synthetic: CDRSample, real: CDRSample, train: CDRS
     return figures
 
 
+def _model_record(synthetic: CDRSample) -> tuple[Path | None, dict]:
+    """The model folder the synthetic dataset was generated from (its manifest's config) and
+    its ``model.json`` (empty when not found)."""
+    try:
+        manifest = json.loads((Path(synthetic.meta["path"]) / "manifest.json").read_text())
+        model_dir = Path(manifest["config"]["model_dir"])
+        return model_dir, json.loads((model_dir / "model.json").read_text())
+    except (OSError, KeyError, TypeError, json.JSONDecodeError):
+        return None, {}
+
+
+def _attacks(synthetic: CDRSample, train: CDRSample, real: CDRSample, reference: CDRSample | None,
+             scores: dict, floor: dict, skipped: dict) -> dict:
+    """Issue 19's audits, beside the accountant's epsilon: the white-box attack (the model's own
+    per-user likelihood, training vs held-out users; floor: validation vs held-out users, both
+    unseen), the likelihood-ratio attack on the synthetic data (attacker's shadow population:
+    the validation users) and the empirical epsilon lower bound of each. Returns what the
+    report shows of the model's formal guarantee."""
+    model_dir, record = _model_record(synthetic)
+    dp = record.get("privacy") or {"private": False}
+    n_train = train.n_users
+    delta = float(dp["delta"]) if dp.get("private") else 1.0 / (10 * n_train)
+    if dp.get("private"):  # a non-private model has no (epsilon, delta): the report says so
+        scores["privacy/epsilon"], scores["privacy/delta"] = float(dp["epsilon"]), delta
+    if record.get("traffic_kind") == "lstm":
+        from zen.data.base import CDRData
+        from zen.traffic.lstm import LSTMTrafficModel
+
+        model = LSTMTrafficModel.load(model_dir / "traffic")
+
+        def nll(s: CDRSample):
+            return model.nll_per_user(CDRData(s.records, s.start, s.days, name=s.label))
+        nll_train, nll_real = nll(train), nll(real)
+        scores.update(membership_audit(-nll_train, -nll_real, delta, "whitebox"))
+        if reference is not None:
+            floor.update(membership_audit(-nll(reference), -nll_real, delta, "whitebox"))
+    else:
+        skipped["privacy/whitebox"] = ("white-box attack needs the LSTM's model folder "
+                                       f"(found {model_dir}, kind {record.get('traffic_kind')})")
+    if reference is not None:
+        member, nonmember = likelihood_ratio_scores(synthetic, reference, train, [train, real])
+        scores.update(membership_audit(member, nonmember, delta, "lr"))
+        skipped["privacy/lr floor"] = ("the likelihood-ratio attack's floor is not defined: its "
+                                       "shadow population is the floor's reference users")
+    else:
+        skipped["privacy/lr"] = "no real reference users (privacy_floor) for the likelihood-ratio attack"
+    keep = ("private", "epsilon", "delta", "unit", "not_private", "covers_everything")
+    out = {k: dp[k] for k in keep if k in dp}
+    sgd = next((r for r in dp.get("releases", []) if r["name"] == "traffic LSTM weights"), None)
+    if sgd is not None:
+        out["accountant"] = sgd["details"].get("accountant")
+        out["noise_multiplier"] = sgd["details"].get("noise_multiplier")
+    return out
+
+
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Compare ``cfg.synthetic`` with the real users ``cfg.real`` and write the report to ``cfg.out_dir``.
 
@@ -97,7 +153,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     train = _non_empty(source.sample(str(cfg.train), "train"), "training")
     scores, skipped = fidelity_scores(synthetic, real)
     floor, _ = fidelity_scores(train, real)
-    useful = private = None
+    useful = private = dp_record = None
     if cfg.tasks.usefulness:
         u = cfg.usefulness
         args = (list(u.ran_thresholds), float(u.anomaly_rate), float(u.z_threshold), int(cfg.seed))
@@ -115,9 +171,12 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
             floor.update(privacy_scores(reference, train, real)[0])
         else:
             skipped["privacy/floor"] = "no real reference users (privacy_floor) to compute the floor"
+            reference = None
+        dp_record = _attacks(synthetic, train, real, reference, scores, floor, skipped)
     inputs = {"synthetic": str(cfg.synthetic), "real": str(cfg.real), "train": str(cfg.train),
               "privacy_floor": cfg.privacy_floor, "seed": int(cfg.seed),
               "users": {s.label: s.n_users for s in (synthetic, real, train)},
+              "privacy": dp_record if cfg.tasks.privacy else None,
               "days": {s.label: s.days for s in (synthetic, real, train)},
               "data": cfg.data.name, "window_mismatch": window}
     figures = _figures(cfg, synthetic, real, train, scores, useful, private)

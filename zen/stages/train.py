@@ -17,6 +17,7 @@ from zen.measures.conversations import started_by_user
 from zen.schema import ZenInputError
 from zen.stages.common import load_real, resolve_device, shared_data_dir
 from zen.traffic.base import resolve_kind, save_traffic_model
+from zen.traffic.lstm import dp_enabled
 
 log = logging.getLogger("zen.train")
 MIN_TRAIN_USERS = 10  # fewer cannot support a fitted population distribution of profiles
@@ -41,23 +42,38 @@ def train(cfg: DictConfig) -> dict[str, float]:
              data.name, len(data.user_ids), len(split.train), len(split.val), len(split.holdout),
              len(data.records), device)
 
+    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
+    private = dp_enabled(trainer_cfg)
+    if private and cfg.model.kind != "lstm":
+        raise ZenInputError(f"differential privacy (trainer.dp) is implemented for model=lstm, not "
+                            f"model={cfg.model.kind}")
     model_cfg = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items()
                  if k != "kind"}
     traffic = resolve_kind(cfg.model.kind)(**model_cfg)
     metrics = traffic.fit(train_data, val_data if len(split.val) else None,
-                          trainer=OmegaConf.to_container(cfg.trainer, resolve=True),
+                          trainer=trainer_cfg,
                           work_dir=model_dir, device=device, seed=int(cfg.seed),
                           resume=bool(cfg.resume))
     save_traffic_model(traffic, model_dir)
     metrics.update(_fit_side_models(cfg, data, split, model_dir))
+    privacy = _privacy_record(cfg, traffic.privacy_ledger) if private else {"private": False}
+    # a DP model folder must not name its training users: the split is kept as sizes + seed
+    # (zen-evaluate recomputes it from the data config)
+    split_record = split.as_dict() if not private else \
+        {"sizes": {k: len(v) for k, v in split.as_dict().items()}, "seed": int(cfg.data.split.get("seed", 0)),
+         "ids": "omitted (differential privacy): recompute with zen.data.split_users"}
 
     write_json_atomic({
         "zen_version": __version__, "schema_version": SCHEMA_VERSION,
         "traffic_kind": cfg.model.kind, "conversations": cfg.conversations,
         "conversation_gap_s": float(cfg.conversation_gap_s), "data": data.name, "start": str(data.start),
-        "days": data.days, "seed": int(cfg.seed), "split": split.as_dict(),
+        "days": data.days, "seed": int(cfg.seed), "split": split_record,
         "config": OmegaConf.to_container(cfg, resolve=False), "metrics": metrics,
+        "privacy": privacy,
     }, model_dir / "model.json")
+    if private:
+        metrics["privacy/epsilon"] = privacy["epsilon"]
+        metrics["privacy/delta"] = privacy["delta"]
     metrics["time_s"] = time.perf_counter() - t0
     print(f"zen-train: model written to {model_dir}")
     for k, v in sorted(metrics.items()):
@@ -74,6 +90,21 @@ def _traffic_view(data: CDRData, cfg: DictConfig) -> CDRData:
         raise ZenInputError(f"unknown conversations={cfg.conversations!r}; use starter or all")
     keep = started_by_user(data.records, float(cfg.conversation_gap_s))
     return replace(data, records=data.records[keep].reset_index(drop=True))
+
+
+def _privacy_record(cfg: DictConfig, ledger) -> dict:
+    """What ``model.json`` records of a DP run: the ledger of the traffic model plus the side
+    models this stage fits, and the composed (epsilon, delta)."""
+    ledger.not_private("social graph (social.json: degree law, reciprocity, clustering, tie "
+                       "strengths, off-network share)", "fitted on the training users without noise")
+    if bool(cfg.mobility.calibrate):
+        ledger.not_private("mobility calibration (mobility.json)",
+                           "fitted on the GeoLife sample (not the CDR users) without noise")
+    else:
+        ledger.public("mobility parameters (mobility.json)", "literature defaults (no data)")
+    ledger.not_private("metrics in model.json (train/val NLL) and the per-epoch training NLL in "
+                       "checkpoints/last_dp.pt", "averages over training / validation users, without noise")
+    return {"private": True, **ledger.summary()}
 
 
 def _fit_side_models(cfg: DictConfig, data, split, model_dir: Path) -> dict[str, float]:

@@ -34,8 +34,9 @@ import torch
 from zen.data.base import CDRData
 from zen.io import atomic_path, write_json_atomic
 from zen.io.model_files import load_tensors, read_json
+from zen.privacy import PrivacyLedger, private_clock_rate, private_gaussian_profile
 from zen.schema import ZenInputError
-from zen.traffic import train_loop
+from zen.traffic import dp_train, train_loop
 from zen.traffic.network import DATA_IN, TrafficLSTM
 from zen.traffic.profiles import (
     ACTIVITY,
@@ -54,6 +55,9 @@ RUNAWAY_FACTOR = 50.0  # a user sampling this many times their profile's rate is
 RUNAWAY_MIN_PER_DAY = 200.0  # ...once past this many events per day
 WEIGHTS = "lstm.pt"  # tensors only
 META = "lstm.json"  # everything else
+#: Standardisation of the heads' log gap / log duration in DP runs: public constants (log
+#: rescaled seconds and log seconds; the mixtures adapt around them), so they cost no budget.
+PUBLIC_SCALERS = {"gap_loc": 9.0, "gap_scale": 2.0, "dur_loc": 4.0, "dur_scale": 1.5}
 
 
 def _cpu_threads(method: Callable) -> Callable:
@@ -130,6 +134,7 @@ class LSTMTrafficModel:
         self.profile_mean = self.profile_std = np.zeros(0)
         self.scalers: dict[str, float] = {}
         self.history_: list[dict[str, float | None]] = []  # per-epoch NLL of the last fit
+        self.privacy_ledger: PrivacyLedger | None = None  # releases of a DP fit (None: not private)
 
     # ----------------------------------------------------------------------------- data -> tensors
     def _net_profile(self, prof: np.ndarray, chronotype: np.ndarray) -> np.ndarray:
@@ -138,10 +143,10 @@ class LSTMTrafficModel:
             return prof
         return np.concatenate([prof, np.eye(self.chronotypes.n)[chronotype]], 1)
 
-    def _encode(self, data: CDRData, batch_size: int) -> list[StepBatch]:
-        """Step tensors of ``data``'s users, sorted by length and cut into batches of users."""
-        if len(data.records) == 0:
-            raise ZenInputError("no records to fit or score the LSTM on", data.name)
+    def _encoder(self, data: CDRData) -> tuple[Callable[[np.ndarray], StepBatch], np.ndarray]:
+        """A function that encodes any subset of ``data``'s users (indices into
+        ``data.user_ids``), and each user's number of steps (events + 1). DP-SGD samples a new
+        set of users every step; :meth:`_encode` cuts all users into fixed batches."""
         uids = data.user_ids
         tl = Timelines.from_records(data.records, data.start, user_index=uids)
         raw, contacts = user_profiles(data.records, data.days, uids, self.features)
@@ -150,24 +155,68 @@ class LSTMTrafficModel:
             self.chronotypes.assign(hour_of_day_counts(data.records, uids))
         activity = np.exp(raw[:, ACTIVITY]) if self.config["count_anchor"] else None
         net_prof = self._net_profile(prof, chrono)
-        order = np.argsort(np.bincount(tl.user, minlength=len(uids)), kind="stable")
         offset = week_offset_s(data.start)
-        return [encode_users(tl, order[i:i + batch_size], data.days, offset, self.clock, net_prof, contacts,
-                             self.config["max_rank"], chrono, activity, self._tick_s())
-                for i in range(0, len(order), batch_size)]
+        lengths = np.bincount(tl.user, minlength=len(uids)) + 1
+
+        def encode(users: np.ndarray) -> StepBatch:
+            return encode_users(tl, users, data.days, offset, self.clock, net_prof, contacts,
+                                self.config["max_rank"], chrono, activity, self._tick_s())
+        return encode, lengths
+
+    def _encode(self, data: CDRData, batch_size: int) -> list[StepBatch]:
+        """Step tensors of ``data``'s users, sorted by length and cut into batches of users."""
+        if len(data.records) == 0:
+            return []
+        encode, lengths = self._encoder(data)
+        order = np.argsort(lengths, kind="stable")
+        return [encode(order[i:i + batch_size]) for i in range(0, len(order), batch_size)]
 
     def _tick_s(self) -> float | None:
         days = self.config.get("tick_days")
         return None if days is None else float(days) * 86400.0
 
-    def _fit_population(self, train: CDRData, seed: int) -> None:
-        """Profile features, their scaling, the population profile law, the chronotypes and
-        their weekly clocks, and the event kinds the model may emit."""
+    def _select_features(self, train: CDRData) -> None:
+        """Profile features from the data's schema (whether it has data sessions: public)."""
         has_data = bool((train.records["event"].astype(str) == "data").any())
         dropped = {"logit_data_share"} if not has_data else set()
         if not self.config["burst_share"]:
             dropped.add("logit_burst_share")
         self.features = tuple(f for f in PROFILE_FEATURES if f not in dropped)
+        events = train.records["event"].cat.codes.to_numpy()
+        directions = train.records["direction"].cat.codes.to_numpy()
+        self.kinds = sorted(int(k) for k in np.unique(kind_of(events, directions)) if k != DATA_IN)
+
+    def _fit_population_private(self, train: CDRData, ledger: PrivacyLedger, eps_clock: float,
+                                eps_profile: float, rng: np.random.Generator,
+                                covariance: str = "full") -> None:
+        """The weekly clock and the profile law with Laplace noise (``zen.privacy.mechanisms``);
+        the scalers of the heads are public constants. One clock for all users: chronotypes are
+        a clustering of users' rhythms that no mechanism here makes private."""
+        self._select_features(train)
+        self.chronotypes = None
+        offset = week_offset_s(train.start)
+        t_s = (train.records["timestamp"] - train.start).dt.total_seconds().to_numpy()
+        rate, info = private_clock_rate(train.records["user_id"].to_numpy(), t_s + offset, offset,
+                                        train.days, eps_clock, rng)
+        self.clock = WeeklyClock(rate)
+        ledger.private("weekly clock (hour of day x day of week)", "Laplace on user-normalised histograms",
+                       eps_clock, **info)
+        raw, _ = user_profiles(train.records, train.days, train.user_ids, self.features)
+        mean, cov, info = private_gaussian_profile(raw, self.features, train.days, eps_profile, rng,
+                                                   covariance)
+        self.profile_mean, self.profile_std = mean, np.sqrt(np.diag(cov)) + 1e-6
+        self.profiles = ProfileDistribution(np.ones(1), mean[None], cov[None])
+        ledger.private("population profile law (one Gaussian) and profile scaling",
+                       "Laplace on clipped sufficient statistics", eps_profile, **info)
+        self.scalers = dict(PUBLIC_SCALERS)
+        ledger.public("scalers of the time and duration heads", "public constants (no data)")
+        ledger.public("profile features used and event kinds emitted",
+                      "from the data's schema (which event kinds and directions it has)")
+
+    def _fit_population(self, train: CDRData, seed: int) -> None:
+        """Profile features, their scaling, the population profile law, the chronotypes and
+        their weekly clocks, and the event kinds the model may emit."""
+        self._select_features(train)
         uids = train.user_ids
         raw, _ = user_profiles(train.records, train.days, uids, self.features)
         self.profile_mean, self.profile_std = raw.mean(0), raw.std(0) + 1e-6
@@ -186,9 +235,6 @@ class LSTMTrafficModel:
             self.clock = WeeklyClock.fit_chronotypes(u, event_chrono, self.chronotypes.n, offset, train.days,
                                                      self.config["clock_smoothing"],
                                                      float(self.config["chronotype_prior"]))
-        events = train.records["event"].cat.codes.to_numpy()
-        directions = train.records["direction"].cat.codes.to_numpy()
-        self.kinds = sorted(int(k) for k in np.unique(kind_of(events, directions)) if k != DATA_IN)
 
     @staticmethod
     def _scalers(batches: list[StepBatch]) -> dict[str, float]:
@@ -211,6 +257,9 @@ class LSTMTrafficModel:
         """
         device = torch.device(device)
         trainer = {"bptt": self.config["bptt"], **dict(trainer)}
+        if dp_enabled(trainer):
+            return self._fit_private(train, val, trainer, Path(work_dir), device, seed, resume)
+        self.privacy_ledger = None
         self._fit_population(train, seed)
         batch_size = int(trainer["batch_size"])
         train_batches = self._encode(train, batch_size)
@@ -236,12 +285,57 @@ class LSTMTrafficModel:
         self.history_ = result.pop("history")
         return result
 
-    def _build_net(self) -> TrafficLSTM:
+    def _fit_private(self, train: CDRData, val: CDRData | None, trainer: dict[str, Any], work_dir: Path,
+                     device: torch.device, seed: int, resume: bool) -> dict[str, float]:
+        """User-level DP: noisy side models, then DP-SGD (``dp_train``) within the rest of the
+        budget. ``self.privacy_ledger`` lists every release and their composed (epsilon, delta)."""
+        dp = dict(trainer["dp"])
+        n = len(train.user_ids)
+        if dp.get("epsilon") is not None:
+            total = float(dp["epsilon"])
+            side = float(dp.get("side_share", 0.2)) * total
+            dp["epsilon"] = total - side
+        else:
+            side = float(dp.get("side_epsilon", 1.0))
+        secure = bool(dp.get("secure_rng", False))
+        if secure and resume:
+            raise ZenInputError("resume=true with trainer.dp.secure_rng=true would draw the side models' "
+                                "noise again (a second release of them); start a new run instead")
+        rng = np.random.default_rng(None if secure else [seed, 31337])
+        ledger = PrivacyLedger("user: every record whose user_id is that user", n)
+        self._fit_population_private(train, ledger, side / 2, side / 2, rng,
+                                     str(dp.get("profile_covariance", "full")))
+        encode, lengths = self._encoder(train)
+        has_val = val is not None and len(val.records)
+        val_batches = self._encode(val, int(trainer["batch_size"])) if has_val else []
+        plain = self._build_net()
+        plain.init_weights(torch.Generator().manual_seed(seed))
+        net = self._build_net(dp=True)
+        net.load_weights(plain.weights())  # same initial weights as the non-private model
+        net.kind_allowed[:] = torch.isin(torch.arange(N_KINDS), torch.tensor(self.kinds))
+        net.to(device)
+        writer = _summary_writer(work_dir.parent / "tensorboard")
+        result = dp_train.train_private(net, encode, lengths, val_batches, self.scalers,
+                                        {**trainer, "dp": dp}, work_dir, device, seed, resume, writer)
+        if writer is not None:
+            writer.close()
+        plain.load_weights(net.weights())  # back to nn.LSTM for fast sampling
+        self.net = plain.to(device).eval()
+        priv = result.pop("privacy")
+        ledger.private("traffic LSTM weights", f"DP-SGD (Opacus {_opacus_version()}), Poisson sampling of "
+                       "users, per-user clipping of the summed gradient of the user's timeline",
+                       priv["epsilon"], priv["delta"],
+                       **{k: v for k, v in priv.items() if k not in ("epsilon", "delta")})
+        self.privacy_ledger = ledger
+        self.history_ = result.pop("history")
+        return result
+
+    def _build_net(self, dp: bool = False) -> TrafficLSTM:
         c = self.config
         n_chrono = 0 if self.chronotypes is None else self.chronotypes.n
         return TrafficLSTM(len(self.features) + n_chrono, hidden=c["hidden"], layers=c["layers"],
                            n_mix=c["n_mix"], max_rank=c["max_rank"], mark_hidden=c["mark_hidden"],
-                           anchor=bool(c["count_anchor"]), ticks=c["tick_days"] is not None)
+                           anchor=bool(c["count_anchor"]), ticks=c["tick_days"] is not None, dp=dp)
 
     # ----------------------------------------------------------------------------- save / load
     def save(self, traffic_dir: Path) -> None:
@@ -256,7 +350,7 @@ class LSTMTrafficModel:
                 "profile_mean": self.profile_mean.tolist(), "profile_std": self.profile_std.tolist(),
                 "scalers": self.scalers}
         with atomic_path(traffic_dir / WEIGHTS) as tmp:
-            torch.save({"model": {k: v.cpu() for k, v in self.net.state_dict().items()}}, tmp)
+            torch.save({"model": self.net.weights()}, tmp)
         write_json_atomic(meta, traffic_dir / META)
 
     @classmethod
@@ -280,7 +374,7 @@ class LSTMTrafficModel:
             model.profile_std = np.asarray(meta["profile_std"])
             model.scalers = dict(meta["scalers"])
             model.net = model._build_net()
-            model.net.load_state_dict(weights)
+            model.net.load_weights(weights)  # DP-trained or not
             if "kinds" not in meta:  # older folders: the kinds are the weights' kind_allowed mask
                 model.kinds = model.net.kind_allowed.nonzero()[:, 0].tolist()
         except (KeyError, TypeError, ValueError, RuntimeError) as err:
@@ -346,11 +440,41 @@ class LSTMTrafficModel:
         return self.nll_breakdown(data, device)["total"]
 
     @_cpu_threads
+    @torch.no_grad()
+    def nll_per_user(self, data: CDRData, device: torch.device | str = "cpu") -> np.ndarray:
+        """Each user's NLL per step (nats; events + the final survival step), in the order of
+        ``data.user_ids``: what a white-box membership attack scores. ``[n_users]``."""
+        device = torch.device(device)
+        net = self.net.to(device).eval()
+        encode, lengths = self._encoder(data)
+        order = np.argsort(lengths, kind="stable")
+        out = np.zeros(len(lengths))
+        for i in range(0, len(order), 64):
+            idx = order[i:i + 64]
+            batch = encode(idx).to(device)
+            h, _ = net(batch)
+            parts = net.nll(batch, h, self.scalers, per_user=True)
+            out[idx] = (sum(parts.values()) / torch.as_tensor(lengths[idx], device=device)).cpu().numpy()
+        return out
+
+    @_cpu_threads
     def nll_breakdown(self, data: CDRData, device: torch.device | str = "cpu") -> dict[str, float]:
         """:meth:`nll_per_event` per head (``time``, ``kind``, ``outcome``, ``duration``,
         ``rank``) and their ``total``."""
         device = torch.device(device)
         return train_loop.evaluate_nll(self.net.to(device), self._encode(data, 64), self.scalers, device)
+
+
+def dp_enabled(trainer: dict[str, Any]) -> bool:
+    """True when the trainer config asks for DP-SGD (a target epsilon or a noise multiplier)."""
+    dp = trainer.get("dp") or {}
+    return dp.get("epsilon") is not None or dp.get("noise_multiplier") is not None
+
+
+def _opacus_version() -> str:
+    import opacus
+
+    return opacus.__version__
 
 
 def _summary_writer(log_dir: Path):

@@ -17,6 +17,7 @@ From the hidden state ``h`` the heads predict the next event:
 from __future__ import annotations
 
 import math
+import re
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +26,8 @@ from torch import nn
 from zen.traffic.tokenizer import N_CLOCK, N_KINDS, OUTCOME_POSITIVE, StepBatch
 
 HEADS = ("time", "kind", "outcome", "duration", "rank")
+_DP_KEY = re.compile(r"^lstm\.l(?P<l>\d+)\.(?P<g>ih|hh)\.(?P<p>weight|bias)$")  # DPLSTM's own names
+_LSTM_KEY = re.compile(r"^lstm\.(?P<p>weight|bias)_(?P<g>ih|hh)_l(?P<l>\d+)$")  # nn.LSTM's names
 SMS_KINDS = (2, 3)  # kind codes of sms/out, sms/in
 DATA_OUT, DATA_IN = 4, 5  # data sessions; data/in is not a real event and is never sampled
 
@@ -65,18 +68,25 @@ class TrafficLSTM(nn.Module):
         kind_emb, rank_emb: embedding sizes.
         anchor: read the count anchor (LSTM input and time head).
         ticks: one more input token, the tick (a silence of ``tick_s``; see ``encode_users``).
+        dp: use Opacus's ``DPLSTM`` (per-sample gradients for DP-SGD) instead of ``nn.LSTM``;
+            same maths and the same state_dict keys, so either loads the other's weights.
     """
 
     def __init__(self, profile_dim: int, hidden: int = 64, layers: int = 2, n_mix: int = 8,
                  max_rank: int = 24, mark_hidden: int = 64, kind_emb: int = 8, rank_emb: int = 4,
-                 anchor: bool = False, ticks: bool = False):
+                 anchor: bool = False, ticks: bool = False, dp: bool = False):
         super().__init__()
         self.max_rank = max_rank
         self.anchor = anchor
         self.kind_emb = nn.Embedding(N_KINDS + 1 + int(ticks), kind_emb)  # + start (+ tick) token
         self.rank_emb = nn.Embedding(max_rank + 1, rank_emb)  # + none
         in_dim = kind_emb + rank_emb + 3 + N_CLOCK + profile_dim + int(anchor)
-        self.lstm = nn.LSTM(in_dim, hidden, layers, batch_first=True)
+        if dp:
+            from opacus.layers import DPLSTM
+
+            self.lstm = DPLSTM(in_dim, hidden, layers, batch_first=True)
+        else:
+            self.lstm = nn.LSTM(in_dim, hidden, layers, batch_first=True)
         self.time_head = nn.Linear(hidden + profile_dim + int(anchor), 3 * n_mix)
         self.mark_trunk = nn.Sequential(nn.Linear(hidden + N_CLOCK + 1 + profile_dim, mark_hidden),
                                         nn.Tanh())
@@ -88,6 +98,26 @@ class TrafficLSTM(nn.Module):
         allowed = torch.ones(N_KINDS, dtype=torch.bool)
         allowed[DATA_IN] = False
         self.register_buffer("kind_allowed", allowed)
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """The state dict in ``nn.LSTM`` key names (a ``DPLSTM`` lists each weight twice, under
+        its own and the ``nn.LSTM`` name), on CPU: what checkpoints hold."""
+        return {k: v.detach().cpu() for k, v in self.state_dict().items() if not _DP_KEY.match(k)}
+
+    def load_weights(self, state: dict[str, torch.Tensor]) -> None:
+        """Load a state dict of a DP or non-DP network (either key naming, with or without
+        Opacus's ``_module.`` prefix) into this one."""
+        state = {k.removeprefix("_module."): v for k, v in state.items()}
+        canonical = {}
+        for k, v in state.items():
+            m = _DP_KEY.match(k)
+            canonical[f"lstm.{m['p']}_{m['g']}_l{m['l']}" if m else k] = v
+        if isinstance(self.lstm, nn.LSTM):
+            self.load_state_dict(canonical)
+            return
+        aliases = {f"lstm.l{m['l']}.{m['g']}.{m['p']}": v for k, v in canonical.items()
+                   if (m := _LSTM_KEY.match(k))}
+        self.load_state_dict({**canonical, **aliases})
 
     def init_weights(self, generator: torch.Generator) -> None:
         """Seeded initialisation (no global RNG): uniform(+-1/sqrt(fan_in)), embeddings N(0, 1);
@@ -147,9 +177,12 @@ class TrafficLSTM(nn.Module):
         allowed = torch.arange(self.max_rank, device=mk.device) < n_contacts.unsqueeze(-1)
         return self.rank_head(mk).masked_fill(~allowed, -1e9)
 
-    def nll(self, batch: StepBatch, h: torch.Tensor, scalers: dict[str, float]) -> dict[str, torch.Tensor]:
+    def nll(self, batch: StepBatch, h: torch.Tensor, scalers: dict[str, float],
+            weight: torch.Tensor | None = None, per_user: bool = False) -> dict[str, torch.Tensor]:
         """Summed negative log-likelihood (nats) of each head over a chunk's valid steps.
 
+        ``weight`` ``[B]`` multiplies each user's terms (DP-SGD's per-user loss); ``per_user``
+        returns ``[B]`` sums per user instead of scalars.
         Time: density of the real gap in seconds (rescaled density x lambda0) for event steps,
         survival to the window end for last steps. Duration: density in seconds.
         """
@@ -177,4 +210,7 @@ class TrafficLSTM(nn.Module):
         masks = {"time": batch.valid, "kind": ev, "outcome": has_outcome, "duration": positive,
                  "rank": has_rank}
         lls = {"time": ll_time, "kind": ll_kind, "outcome": ll_out, "duration": ll_dur, "rank": ll_rank}
-        return {k: -(torch.where(masks[k], lls[k], torch.zeros_like(lls[k]))).sum() for k in HEADS}
+        out = {k: -(torch.where(masks[k], lls[k], torch.zeros_like(lls[k]))).sum(1) for k in HEADS}  # [B]
+        if weight is not None:
+            out = {k: v * weight for k, v in out.items()}
+        return out if per_user else {k: v.sum() for k, v in out.items()}

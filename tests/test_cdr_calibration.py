@@ -52,7 +52,7 @@ def test_recovers_serving_parameters_from_emulated_cell_sequences():
 def test_calibrate_mobility_modes(tmp_path):
     base, report = calibrate_mobility({"calibrate": False}, tmp_path)
     assert report is None and base == MobilityParams()
-    base, report = calibrate_mobility({"calibrate": "auto", "params": {"rho": 0.5}}, tmp_path)  # no cells: defaults
+    base, report = calibrate_mobility({"calibrate": "auto", "params": {"rho": 0.5}}, tmp_path)  # no cells
     assert report is None and base.rho == 0.5
     from zen.schema import ZenInputError
 

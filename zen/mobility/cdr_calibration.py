@@ -63,7 +63,7 @@ BANDS = ((0, 6), (6, 12), (12, 18), (18, 24))
 
 
 class CellEvents:
-    """Located events of some users: ``user`` (0..U-1), ``t_s`` since ``start``, ``hour``, ``cell``, ``lat``, ``lon``."""
+    """Located events: ``user`` (0..U-1), ``t_s`` since the start, ``hour``, ``cell``, ``lat``, ``lon``."""
 
     def __init__(self, user, t_s, hour, cell, lat, lon):
         self.user, self.t_s, self.hour = np.asarray(user), np.asarray(t_s, float), np.asarray(hour)
@@ -73,7 +73,8 @@ class CellEvents:
     def from_records(cls, records: pd.DataFrame, antennas: pd.DataFrame, start: pd.Timestamp) -> CellEvents:
         ev = cell_coordinates(records, antennas).sort_values(["user_id", "timestamp"], kind="stable")
         user = pd.factorize(ev["user_id"], sort=True)[0]
-        return cls(user, (ev["timestamp"] - start).dt.total_seconds().to_numpy(), ev["timestamp"].dt.hour.to_numpy(),
+        t_s = (ev["timestamp"] - start).dt.total_seconds().to_numpy()
+        return cls(user, t_s, ev["timestamp"].dt.hour.to_numpy(),
                    ev["cell_id"].to_numpy(), ev["lat"].to_numpy(), ev["lon"].to_numpy())
 
     def take_users(self, users: np.ndarray) -> CellEvents:
@@ -82,7 +83,8 @@ class CellEvents:
         ends = np.searchsorted(self.user, users, side="right")
         idx = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)])
         new_user = np.repeat(np.arange(len(users)), ends - starts)
-        return CellEvents(new_user, self.t_s[idx], self.hour[idx], self.cell[idx], self.lat[idx], self.lon[idx])
+        return CellEvents(new_user, self.t_s[idx], self.hour[idx], self.cell[idx], self.lat[idx],
+                          self.lon[idx])
 
 
 def cell_moments(ev: CellEvents) -> np.ndarray:
@@ -102,7 +104,8 @@ def cell_moments(ev: CellEvents) -> np.ndarray:
     q = np.quantile
     return np.r_[q(np.log(rg + 100.0), [0.25, 0.5, 0.75, 0.9]), q(np.log(distinct), [0.25, 0.5, 0.75]),
                  q(top, [0.25, 0.5, 0.75]), q(entropy, [0.25, 0.5, 0.75]),
-                 q(np.log(jumps), [0.1, 0.25, 0.5, 0.75, 0.9]) if len(jumps) else np.zeros(5), changed, bands,
+                 q(np.log(jumps), [0.1, 0.25, 0.5, 0.75, 0.9]) if len(jumps) else np.zeros(5),
+                 changed, bands,
                  np.log(np.median(dwell) + 60.0) if len(dwell) else 0.0, np.log(np.median(week))]
 
 
@@ -253,13 +256,15 @@ def calibrate_mobility(cfg_mobility: dict, shared_data: str | Path, data=None, s
             load_gps(Path(shared_data) / cfg_mobility["gps_file"]),
             radius_m=float(detection.get("radius_m", 200.0)),
             min_duration_s=float(detection.get("min_duration_s", 1200.0)), base=base,
-            fit=tuple(cfg_mobility.get("fit", GPS_FITTED)), utc_offset_h=float(cfg_mobility.get("utc_offset_h", 0.0)))
+            fit=tuple(cfg_mobility.get("fit", GPS_FITTED)),
+            utc_offset_h=float(cfg_mobility.get("utc_offset_h", 0.0)))
         return params, {"source": "gps", **report}
     if source != "cells":
-        raise ZenInputError(f"mobility.source must be auto, cells or gps, not {source!r}", "mobility.source")
+        raise ZenInputError(f"mobility.source must be auto, cells or gps, not {source!r}",
+                            "mobility.source")
     if not with_cells:
-        raise ZenInputError("mobility.source=cells needs data with cell_id and an antennas table with lat/lon "
-                            "(data.loader.cells)", "mobility.source")
+        raise ZenInputError("mobility.source=cells needs data with cell_id and an antennas table with "
+                            "lat/lon (data.loader.cells)", "mobility.source")
     from zen.network.coverage import Coverage
     from zen.network.places import site_places
 

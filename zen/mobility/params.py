@@ -105,7 +105,8 @@ class MobilityParams:
             "evening_prob": 0 <= self.evening_prob <= 1, "offday_home_prob": 0 <= self.offday_home_prob <= 1,
             "max_trips_per_day": self.max_trips_per_day >= 1,
             "explore_candidates": self.explore_candidates >= 1, "max_cells": self.max_cells >= 1,
-            "serving_dwell_h": self.serving_dwell_h >= 0, "serving_main_prob": 0 <= self.serving_main_prob <= 1,
+            "serving_dwell_h": self.serving_dwell_h >= 0,
+            "serving_main_prob": 0 <= self.serving_main_prob <= 1,
             "serving_radius_m": self.serving_radius_m > 0, "serving_neighbours": self.serving_neighbours >= 1,
         }
         for name, ok in checks.items():

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +68,55 @@ def synthetic_sample(sim: CellSimulator, params: MobilityParams, data, user_ids,
     return CDRSample(records, data.start, data.days, data.antennas, "synthetic")
 
 
+DEPR_SCRIPT = r"""
+import sys
+import geopandas as gpd, pandas as pd
+from shapely.geometry import Point
+from skmob.models.epr import DensityEPR
+places = pd.read_csv(sys.argv[1])
+n_agents, days, seed = int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+start = pd.Timestamp(sys.argv[5])
+tess = gpd.GeoDataFrame({"tile_ID": places["place_id"].astype(str), "relevance": places["relevance"]},
+                        geometry=[Point(xy) for xy in zip(places["lon"], places["lat"])], crs="EPSG:4326")
+tdf = DensityEPR().generate(start, start + pd.Timedelta(days=days), tess, relevance_column="relevance",
+                            n_agents=n_agents, random_state=seed, show_progress=False)
+pd.DataFrame(tdf)[["uid", "datetime", "lat", "lng"]].to_csv(sys.argv[6], index=False)
+"""
+
+
+def depr_sample(python: str, places: pd.DataFrame, ev: CellEvents, data, user_ids, seed: int) -> CDRSample:
+    """scikit-mobility's d-EPR (DensityEPR) on the same places, observed at the same event times."""
+    n_agents = int(ev.user.max()) + 1
+    with tempfile.TemporaryDirectory() as tmp:
+        places.assign(relevance=places["home_weight"]).to_csv(f"{tmp}/places.csv", index=False)
+        (Path(tmp) / "run.py").write_text(DEPR_SCRIPT)
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+        start = str(data.start.tz_localize(None))
+        subprocess.run([python, f"{tmp}/run.py", f"{tmp}/places.csv", str(n_agents), str(data.days),
+                        str(seed), start, f"{tmp}/traj.csv"], check=True, env=env, capture_output=True)
+        traj = pd.read_csv(f"{tmp}/traj.csv")
+    tree = Coverage(data.antennas)  # the trajectory's points are the places (sites) themselves
+    traj["cell"] = tree.serving_cell(traj["lat"].to_numpy(), traj["lng"].to_numpy())
+    traj["t_s"] = (pd.to_datetime(traj["datetime"]) - start_naive(data)).dt.total_seconds()
+    traj["u"] = pd.factorize(traj["uid"], sort=True)[0]
+    traj = traj.sort_values(["u", "t_s"], kind="stable")
+    span = data.days * 86400.0 + 1.0
+    key = traj["u"].to_numpy() * span + traj["t_s"].to_numpy()
+    at = np.searchsorted(key, ev.user * span + ev.t_s, side="right") - 1
+    ok = (at >= 0) & (traj["u"].to_numpy()[np.maximum(at, 0)] == ev.user)
+    cell = traj["cell"].to_numpy()[np.maximum(at, 0)]
+    records = pd.DataFrame({"user_id": np.asarray(user_ids)[ev.user[ok]],
+                            "timestamp": data.start + pd.to_timedelta(ev.t_s[ok], unit="s"),
+                            "event": "data", "direction": "out", "duration_s": 0.0, "answered": True,
+                            "counterpart_id": -1,
+                            "cell_id": cell[ok], "volume_bytes": -1})
+    return CDRSample(records, data.start, data.days, data.antennas, "d-EPR")
+
+
+def start_naive(data) -> pd.Timestamp:
+    return data.start.tz_localize(None)
+
+
 def sample(data, ids, label) -> CDRSample:
     sub = data.subset(ids)
     return CDRSample(sub.records, sub.start, sub.days, data.antennas, label)
@@ -75,10 +127,12 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--floor-splits", type=int, default=8)
     ap.add_argument("--max-evals", type=int, default=40)
+    ap.add_argument("--skmob-python", default="/work/venvs/skmob-mob/bin/python", help="'none' to skip d-EPR")
     args = ap.parse_args()
     data = load()
     places = site_places(Coverage(data.antennas))
-    results = {"floor": [], "calibrated": [], "defaults": [], "fits": []}
+    results = {"floor": [], "calibrated": [], "defaults": [], "d-EPR": [], "fits": []}
+    with_depr = args.skmob_python != "none" and Path(args.skmob_python).exists()
     for split_seed in range(max(args.floor_splits, max(args.seeds) + 1)):
         split = split_users(data.user_ids, 0.15, 0.25, split_seed)
         results["floor"].append(scores(sample(data, split.train, "train"),
@@ -94,6 +148,8 @@ def main() -> None:
         sim = CellSimulator(ev, places, data.start, data.days, seed)
         synth = {"calibrated": synthetic_sample(sim, params, data, split.train, 1000 + seed),
                  "defaults": synthetic_sample(sim, MobilityParams(), data, split.train, 1000 + seed)}
+        if with_depr:
+            synth["d-EPR"] = depr_sample(args.skmob_python, places, ev, data, split.train, 1000 + seed)
         for name, s in synth.items():
             results[name].append(scores(s, holdout))
         if seed == args.seeds[0]:
@@ -107,18 +163,21 @@ def main() -> None:
 
 def table(results: dict, seeds: list[int]) -> str:
     floor = pd.DataFrame(results["floor"])
-    cal, dflt = pd.DataFrame(results["calibrated"]), pd.DataFrame(results["defaults"])
+    models = [m for m in ("calibrated", "defaults", "d-EPR") if results.get(m)]
+    frames = {m: pd.DataFrame(results[m]) for m in models}
     floor_same = floor.iloc[seeds]
-    lines = ["| measure | floor (same splits) | floor spread over splits (mean ± sd) | Zen calibrated | "
-             "Zen literature defaults | calibrated / floor | calibrated better than defaults |",
-             "|---|---|---|---|---|---|---|"]
+    names = {"calibrated": "Zen calibrated", "defaults": "Zen literature defaults", "d-EPR": "d-EPR (skmob)"}
+    lines = ["| measure | floor (same splits) | floor over splits (mean ± sd) | "
+             + " | ".join(names[m] for m in models) + " | calibrated / floor | best model |",
+             "|---|---|---|" + "---|" * len(models) + "---|---|"]
     for row in ROWS:
-        f, c, d = floor_same[row], cal[row], dflt[row]
-        ratio = c.mean() / f.mean() if f.mean() > 0 else np.nan
+        f = floor_same[row]
+        cells = [f"{frames[m][row].mean():.3f} ({frames[m][row].min():.3f}–{frames[m][row].max():.3f})"
+                 for m in models]
+        ratio = frames["calibrated"][row].mean() / f.mean() if f.mean() > 0 else np.nan
+        best = min(models, key=lambda m: frames[m][row].mean())
         lines.append(f"| {row} | {f.mean():.3f} | {floor[row].mean():.3f} ± {floor[row].std():.3f} | "
-                     f"{c.mean():.3f} ({c.min():.3f}–{c.max():.3f}) | "
-                     f"{d.mean():.3f} ({d.min():.3f}–{d.max():.3f}) | "
-                     f"{ratio:.1f}× | {'yes' if c.mean() < d.mean() else 'no'} |")
+                     + " | ".join(cells) + f" | {ratio:.1f}× | {names[best]} |")
     return "\n".join(lines)
 
 

@@ -82,7 +82,8 @@ def _map_values(series: pd.Series, values: Mapping[str, str]) -> pd.Series:
 
 
 def load_generic(path: str | Path, mapping: ColumnMapping | Mapping | None = None,
-                 days: float | None = None, name: str = "generic") -> CDRData:
+                 days: float | None = None, name: str = "generic", cells: Mapping | None = None,
+                 calendar: Mapping | None = None) -> CDRData:
     """Load a user's CDR file into Zen's schema.
 
     Args:
@@ -90,6 +91,8 @@ def load_generic(path: str | Path, mapping: ColumnMapping | Mapping | None = Non
         mapping: a :class:`ColumnMapping` (or a dict of its fields, as Hydra gives it).
         days: observation window in days; the span of the data (rounded up) when None.
         name: a short name for reports.
+        cells: join ``cell_id`` to an antennas file (:func:`zen.data.cells.join_cells`).
+        calendar: local clock, dump-artefact rule, observed days (:func:`zen.data.cells.apply_calendar`).
 
     Raises:
         ZenInputError: one line naming file, row and column for any problem.
@@ -112,6 +115,9 @@ def load_generic(path: str | Path, mapping: ColumnMapping | Mapping | None = Non
         if short is None:
             raise
         raise short from err
+    if cells or calendar:
+        from zen.data.cells import load_operator_export
+        return load_operator_export(records, src, cells, calendar, days, name)
     records = records.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
     start = records["timestamp"].min().floor("D")
     span = (records["timestamp"].max() - start).total_seconds() / 86400.0

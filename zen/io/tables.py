@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from zen.schema import ZenInputError
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
-CSV_SUFFIXES = (".csv", ".txt", ".csv.gz", ".txt.gz")
+CSV_SUFFIXES = (".csv", ".txt", ".dat", ".csv.gz", ".txt.gz", ".dat.gz")  # .dat: delimited text (Hangzhou)
 GZIP_MAGIC = b"\x1f\x8b"
 
 

@@ -256,7 +256,7 @@ def calibrate(cfg_mobility: dict, shared_data: str | Path) -> MobilityParams:
         shared_data: folder that ``gps_file`` is relative to.
     """
     base = MobilityParams.from_dict(dict(cfg_mobility.get("params") or {}), source="mobility.params")
-    if not cfg_mobility.get("calibrate", False):
+    if cfg_mobility.get("calibrate", False) in (False, "auto"):  # auto: cells only (cdr_calibration)
         return base
     detection = dict(cfg_mobility.get("stay_detection") or {})
     points = load_gps(Path(shared_data) / cfg_mobility["gps_file"])

@@ -107,7 +107,12 @@ class MobilityEmulator:
             raise ZenInputError(f"days must be > 0, got {days}", "simulate", column="days")
         device = torch.device(device)
         run = _Run(self.params, places, home, work, days, pd.Timestamp(start), seed, device)
-        return run.simulate()
+        stays = run.simulate()
+        if self.params.serving_dwell_h > 0:
+            from zen.mobility.serving import serving_stays
+
+            stays = serving_stays(stays, places, self.params, seed)
+        return stays
 
 
 class _Run:

@@ -52,6 +52,13 @@ class MobilityParams:
         explore_candidates: gravity draws per exploration to find a place not visited yet.
         max_cells: places are grouped into at most this many spatial cells for the gravity choice
             (memory ``O(max_cells**2 + places)``); with fewer places the choice is exact.
+        serving_dwell_h: mean time (hours) between changes of the serving place while a user stays
+            put (cell reselection, load balancing: :mod:`zen.mobility.serving`); 0 = off, the
+            stay's own place serves throughout (the literature model, positions not cells).
+        serving_main_prob: at each change, the probability that the stay's own place serves again.
+        serving_radius_m: other serving places are among the ``serving_neighbours`` nearest
+            places within this distance (metres).
+        serving_neighbours: how many nearest places may serve instead.
     """
 
     rho: float = 0.6
@@ -80,6 +87,10 @@ class MobilityParams:
     max_trips_per_day: int = 6
     explore_candidates: int = 8
     max_cells: int = 2048
+    serving_dwell_h: float = 0.0
+    serving_main_prob: float = 0.5
+    serving_radius_m: float = 1500.0
+    serving_neighbours: int = 8
 
     def __post_init__(self) -> None:
         self.validate()
@@ -94,6 +105,9 @@ class MobilityParams:
             "evening_prob": 0 <= self.evening_prob <= 1, "offday_home_prob": 0 <= self.offday_home_prob <= 1,
             "max_trips_per_day": self.max_trips_per_day >= 1,
             "explore_candidates": self.explore_candidates >= 1, "max_cells": self.max_cells >= 1,
+            "serving_dwell_h": self.serving_dwell_h >= 0,
+            "serving_main_prob": 0 <= self.serving_main_prob <= 1,
+            "serving_radius_m": self.serving_radius_m > 0, "serving_neighbours": self.serving_neighbours >= 1,
         }
         for name, ok in checks.items():
             if not ok:

@@ -42,7 +42,8 @@ SITE_DECIMALS = 5  # cells within ~1 m (1e-5 degree) of each other share a site 
 
 
 def load_towers(path: str | Path, fmt: str = "opencellid", mapping: Mapping[str, str] | None = None,
-                duplicates: str = "first") -> pd.DataFrame:
+                duplicates: str = "first", read_options: Mapping | None = None,
+                bbox: list[float] | None = None) -> pd.DataFrame:
     """Read a cell-tower file into the antennas table (``cell_id, site_id, lat, lon, radio``).
 
     Args:
@@ -53,6 +54,10 @@ def load_towers(path: str | Path, fmt: str = "opencellid", mapping: Mapping[str,
         duplicates: ``first`` (keep the first row of a repeated cell id, report the rest) or
             ``error``. In ``milan_mapped`` a cell repeated at the same position is one cell mapped
             onto several grid squares, not a duplicate; only repeats at other positions count.
+        read_options: extra ``pandas.read_csv`` arguments (e.g. ``header: null, names: [...]`` for
+            a file without a header line).
+        bbox: ``[lon_min, lat_min, lon_max, lat_max]``: cells outside (mislocated ones, e.g. at
+            0°N 0°E) are dropped and counted in ``df.attrs["outside_bbox"]``.
 
     Returns:
         Antennas validated with ``zen.schema.validate(df, "antennas")``; ``site_id`` groups cells
@@ -73,7 +78,7 @@ def load_towers(path: str | Path, fmt: str = "opencellid", mapping: Mapping[str,
     if fmt == "generic" and not mapping:
         raise ZenInputError("the generic tower format needs a column mapping "
                             "(e.g. {cell_id: CellID, lat: Latitude, lon: Longitude})", source)
-    raw = _read_raw(path, fmt)
+    raw = _read_raw(path, fmt, dict(read_options or {}))
     columns = {**FORMAT_COLUMNS.get(fmt, {}), **dict(mapping or {})}
     missing = [file_col for file_col in columns.values() if file_col not in raw.columns]
     if missing:
@@ -85,15 +90,24 @@ def load_towers(path: str | Path, fmt: str = "opencellid", mapping: Mapping[str,
     if fmt == "milan_mapped":
         antennas = antennas.drop_duplicates(["cell_id", "lat", "lon"])
     antennas, dropped = _resolve_duplicates(antennas, duplicates, source)
+    outside = 0
+    if bbox is not None:
+        lon_min, lat_min, lon_max, lat_max = (float(b) for b in bbox)
+        inside = antennas["lon"].between(lon_min, lon_max) & antennas["lat"].between(lat_min, lat_max)
+        outside = int((~inside).sum())
+        antennas = antennas[inside.to_numpy()]
+        if outside:
+            log.warning("%s: %d cells outside the bbox %s dropped", source, outside, list(bbox))
     if "site_id" not in columns:
         antennas["site_id"] = _colocated_sites(antennas["lat"].to_numpy(), antennas["lon"].to_numpy())
     antennas = antennas.reset_index(drop=True)
-    antennas.attrs.update(source=source, rows_read=rows_read, duplicates_dropped=dropped)
+    antennas.attrs.update(source=source, rows_read=rows_read, duplicates_dropped=dropped,
+                          outside_bbox=outside)
     return antennas
 
 
-def _read_raw(path: Path, fmt: str) -> pd.DataFrame:
-    raw = read_table(path)
+def _read_raw(path: Path, fmt: str, read_options: dict) -> pd.DataFrame:
+    raw = read_table(path, **read_options)
     if fmt == "opencellid" and "lat" not in raw.columns and raw.shape[1] <= len(OPENCELLID_COLUMNS):
         raw = read_table(path, header=None, names=OPENCELLID_COLUMNS[:raw.shape[1]])
     raw.columns = [str(c).lstrip("# ").strip() for c in raw.columns]

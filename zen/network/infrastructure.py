@@ -10,7 +10,7 @@ import pandas as pd
 from zen.network.cells import load_towers
 from zen.network.coverage import Coverage
 from zen.network.layout import synthetic_layout
-from zen.network.places import grid_places, read_places
+from zen.network.places import grid_places, read_places, site_places
 from zen.schema import ZenInputError
 
 
@@ -37,7 +37,8 @@ def build_infrastructure(cfg: Mapping, shared_data: Path, seed: int) -> tuple[pd
     if kind == "towers":
         towers = dict(cfg["towers"])
         antennas = load_towers(_resolve(towers["path"], shared_data), fmt=towers.get("format", "opencellid"),
-                               mapping=towers.get("mapping"), duplicates=towers.get("duplicates", "first"))
+                               mapping=towers.get("mapping"), duplicates=towers.get("duplicates", "first"),
+                               read_options=towers.get("read_options"), bbox=towers.get("bbox"))
     elif kind == "synthetic":
         layout = dict(cfg["layout"])
         grid = layout.pop("population_grid", None)
@@ -50,6 +51,8 @@ def build_infrastructure(cfg: Mapping, shared_data: Path, seed: int) -> tuple[pd
     path = places_cfg.pop("path", None)
     if path:
         return antennas, read_places(_resolve(path, shared_data), coverage)
+    if places_cfg.pop("at", "grid") == "sites":
+        return antennas, site_places(coverage, **places_cfg)
     if places_cfg.get("weights") == "city":
         places_cfg.setdefault("center", center)
         places_cfg.setdefault("scale_km", dict(cfg.get("layout") or {}).get("scale_km", 4.0))

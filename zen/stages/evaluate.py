@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from zen.data import load_dataset, split_users
 from zen.evaluation import plots
 from zen.evaluation.fidelity import fidelity_scores
+from zen.evaluation.mobility import density_maps, mobility_ccdfs, mobility_scores
 from zen.evaluation.privacy import likelihood_ratio_scores, membership_audit, privacy_scores
 from zen.evaluation.report import (
     Evaluation,
@@ -72,6 +73,9 @@ def _figures(cfg: DictConfig, synthetic: CDRSample, real: CDRSample, train: CDRS
     figures = {"individual_cdfs": plots.individual_cdfs(synthetic, real, train),
                "hourly_profiles": plots.hourly_profiles(synthetic, real, train),
                "global_distributions": plots.global_distributions(synthetic, real, train)}
+    if synthetic.has_cells and real.has_cells:
+        figures["cell_density_maps"] = density_maps([real, synthetic, train])
+        figures["cell_mobility_ccdfs"] = mobility_ccdfs([real, synthetic, train])
     if useful is not None:
         figures["usefulness"] = plots.usefulness(useful, scores, list(cfg.usefulness.ran_thresholds),
                                                  synthetic.label, real.label)
@@ -153,6 +157,10 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     train = _non_empty(source.sample(str(cfg.train), "train"), "training")
     scores, skipped = fidelity_scores(synthetic, real)
     floor, _ = fidelity_scores(train, real)
+    more, why = mobility_scores(synthetic, real)  # cell-level measures (zen.evaluation.mobility)
+    scores.update(more)
+    skipped.update(why)
+    floor.update(mobility_scores(train, real)[0])
     useful = private = dp_record = None
     if cfg.tasks.usefulness:
         u = cfg.usefulness

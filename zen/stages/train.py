@@ -34,9 +34,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
             f"only {len(split.train)} training user(s) after the split; Zen learns a population and "
             f"needs at least {MIN_TRAIN_USERS} (lower data.split.val_fraction/holdout_fraction or "
             f"bring more users)", str(cfg.data.loader.path))
-    if not (data.records["counterpart_id"] >= 0).any():
+    if not (data.records["counterpart_id"] >= 0).any() and not cfg.data.get("social_from"):
         raise ZenInputError("no record has a counterpart_id, so the social graph cannot be fitted; "
-                            "map counterpart_id in the data's column mapping", str(cfg.data.loader.path))
+                            "map counterpart_id in the data's column mapping (or set data.social_from "
+                            "to data with counterparts, as data=hangzhou does)", str(cfg.data.loader.path))
     train_data, val_data = (_traffic_view(data.subset(users), cfg) for users in (split.train, split.val))
     log.info("data %s: %d users (%d train, %d val, %d holdout), %d records, device %s",
              data.name, len(data.user_ids), len(split.train), len(split.val), len(split.holdout),
@@ -109,15 +110,34 @@ def _privacy_record(cfg: DictConfig, ledger) -> dict:
 
 def _fit_side_models(cfg: DictConfig, data, split, model_dir: Path) -> dict[str, float]:
     """Social-graph and mobility parameters, saved beside the traffic model."""
-    from zen.mobility import calibrate
     from zen.network import fit_social
 
     metrics: dict[str, float] = {}
-    social = fit_social(data.records, split.train, data.friendships, days=data.days,
-                        seed=int(cfg.seed), observed_ids=data.user_ids)
+    social_data, social_users = data, split.train
+    if not (data.records["counterpart_id"] >= 0).any():  # no ties observed: fit another source's graph
+        social_data, social_users = _social_source(cfg)
+        log.info("no counterparts in %s: social graph fitted on data.social_from (%s, all %d users)",
+                 data.name, social_data.name, len(social_users))
+    social = fit_social(social_data.records, social_users, social_data.friendships, days=social_data.days,
+                        seed=int(cfg.seed), observed_ids=social_data.user_ids)
     social.save(model_dir / "social.json")
-    log.info("social graph fitted on %d training users", len(split.train))
-    mobility = calibrate(OmegaConf.to_container(cfg.mobility, resolve=True), shared_data_dir(cfg))
+    metrics["social/fitted_on_own_data"] = float(social_data is data)
+    log.info("social graph fitted on %d users of %s", len(social_users), social_data.name)
+    from zen.mobility.cdr_calibration import calibrate_mobility
+
+    mobility, report = calibrate_mobility(OmegaConf.to_container(cfg.mobility, resolve=True),
+                                          shared_data_dir(cfg), data, split, int(cfg.seed))
     mobility.save(model_dir / "mobility.json")
+    if report:
+        write_json_atomic(report, model_dir / "mobility_calibration.json")
     metrics["mobility/calibrated"] = float(bool(cfg.mobility.calibrate))
     return metrics
+
+
+def _social_source(cfg: DictConfig):
+    """The data named by ``data.social_from`` (``{name, loader}``) and all of its users."""
+    from zen.data import load_dataset
+
+    source = OmegaConf.to_container(cfg.data.social_from, resolve=True)
+    other = load_dataset(source["name"], **source.get("loader", {}))
+    return other, other.user_ids

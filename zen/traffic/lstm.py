@@ -412,6 +412,8 @@ class LSTMTrafficModel:
         device = torch.device(device)
         net = self.net.to(device).eval()
         prof = (raw - self.profile_mean) / self.profile_std
+        prof[:, self.profile_std < 1e-5] = 0.0  # constant in training (data-only users' call share...):
+        # the profile law's jitter would be blown up by 1/std and drive the time head off its range
         chrono = np.zeros(n_users, np.int64) if self.chronotypes is None else \
             self.chronotypes.sample(prof, rng)
         prof = torch.tensor(self._net_profile(prof, chrono), dtype=torch.float32, device=device)

@@ -1,0 +1,185 @@
+"""Real mobility on Hangzhou: held-out users vs the calibrated emulator, the literature defaults and
+the real-vs-real floor, on every cell-level measure. Writes experiments/mobility_real.{md,json,png}.
+
+    nice -n 5 python scripts/mobility_real.py [--seeds 0 1 2] [--floor-splits 8] [--max-evals 40]
+
+For each seed: a seeded split of the 130 users (78 train / 20 val / 32 held out); the emulator is
+fitted on the training users' cell sequences (zen.mobility.cdr_calibration); synthetic users (as
+many as training users, so they compare with held-out users exactly as the floor's training users
+do) are simulated on the real cells and observed at the training users' event times — the real
+sampling process. The floor is training vs held-out real users, over --floor-splits splits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from zen.data import split_users
+from zen.evaluation.fidelity import _cell_hour_counts
+from zen.evaluation.metrics import ks_statistic
+from zen.evaluation.mobility import mobility_ccdfs, mobility_scores
+from zen.evaluation.sample import CDRSample
+from zen.mobility import MobilityParams
+from zen.mobility.cdr_calibration import CELL_FITTED, CellEvents, CellSimulator, fit_cell_sequences
+from zen.network.coverage import Coverage
+from zen.network.places import site_places
+
+REPO = Path(__file__).resolve().parents[1]
+ROWS = ["individual/radius_of_gyration_m/ks", "individual/distinct_cells/ks", "individual/cell_entropy/ks",
+        "cells/top_cell_share/ks", "cells/jump_length_m/ks", "cells/dwell_time_s/ks",
+        "cells/distinct_cells_per_week/ks", "cells/away_share_by_hour/mean_abs_diff",
+        "cells/events_per_cell_hour/ks", "cells/cluster_density/tv", "cells/od_flows/tv"]
+
+
+def load():
+    sys.path.insert(0, str(REPO))
+    from tests.conftest import compose_config
+    from zen.stages.common import load_real
+
+    cfg = compose_config("train", ["data=hangzhou"])
+    return load_real(cfg.data)[0]
+
+
+def scores(candidate: CDRSample, real: CDRSample) -> dict[str, float]:
+    out, _ = mobility_scores(candidate, real)
+    fa, fb = candidate.features, real.features
+    for name in ("radius_of_gyration_m", "distinct_cells", "cell_entropy"):
+        out[f"individual/{name}/ks"] = ks_statistic(fa[name].dropna(), fb[name].dropna())
+    out["cells/events_per_cell_hour/ks"] = ks_statistic(_cell_hour_counts(candidate)[0],
+                                                        _cell_hour_counts(real)[0])
+    return out
+
+
+def synthetic_sample(sim: CellSimulator, params: MobilityParams, data, user_ids, seed: int) -> CDRSample:
+    ev = sim.observe(params, seed)
+    ts = data.start + pd.to_timedelta(ev.t_s, unit="s")
+    records = pd.DataFrame({"user_id": np.asarray(user_ids)[ev.user], "timestamp": ts, "event": "data",
+                            "direction": "out", "duration_s": 0.0, "answered": True, "counterpart_id": -1,
+                            "cell_id": ev.cell, "volume_bytes": -1})
+    return CDRSample(records, data.start, data.days, data.antennas, "synthetic")
+
+
+DEPR_SCRIPT = r"""
+import sys
+import geopandas as gpd, pandas as pd
+from shapely.geometry import Point
+from skmob.models.epr import DensityEPR
+places = pd.read_csv(sys.argv[1])
+n_agents, days, seed = int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+start = pd.Timestamp(sys.argv[5])
+tess = gpd.GeoDataFrame({"tile_ID": places["place_id"].astype(str), "relevance": places["relevance"]},
+                        geometry=[Point(xy) for xy in zip(places["lon"], places["lat"])], crs="EPSG:4326")
+tdf = DensityEPR().generate(start, start + pd.Timedelta(days=days), tess, relevance_column="relevance",
+                            n_agents=n_agents, random_state=seed, show_progress=False)
+pd.DataFrame(tdf)[["uid", "datetime", "lat", "lng"]].to_csv(sys.argv[6], index=False)
+"""
+
+
+def depr_sample(python: str, places: pd.DataFrame, ev: CellEvents, data, user_ids, seed: int) -> CDRSample:
+    """scikit-mobility's d-EPR (DensityEPR) on the same places, observed at the same event times."""
+    n_agents = int(ev.user.max()) + 1
+    with tempfile.TemporaryDirectory() as tmp:
+        places.assign(relevance=places["home_weight"]).to_csv(f"{tmp}/places.csv", index=False)
+        (Path(tmp) / "run.py").write_text(DEPR_SCRIPT)
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+        start = str(data.start.tz_localize(None))
+        subprocess.run([python, f"{tmp}/run.py", f"{tmp}/places.csv", str(n_agents), str(data.days),
+                        str(seed), start, f"{tmp}/traj.csv"], check=True, env=env, capture_output=True)
+        traj = pd.read_csv(f"{tmp}/traj.csv")
+    tree = Coverage(data.antennas)  # the trajectory's points are the places (sites) themselves
+    traj["cell"] = tree.serving_cell(traj["lat"].to_numpy(), traj["lng"].to_numpy())
+    traj["t_s"] = (pd.to_datetime(traj["datetime"]) - start_naive(data)).dt.total_seconds()
+    traj["u"] = pd.factorize(traj["uid"], sort=True)[0]
+    traj = traj.sort_values(["u", "t_s"], kind="stable")
+    span = data.days * 86400.0 + 1.0
+    key = traj["u"].to_numpy() * span + traj["t_s"].to_numpy()
+    at = np.searchsorted(key, ev.user * span + ev.t_s, side="right") - 1
+    ok = (at >= 0) & (traj["u"].to_numpy()[np.maximum(at, 0)] == ev.user)
+    cell = traj["cell"].to_numpy()[np.maximum(at, 0)]
+    records = pd.DataFrame({"user_id": np.asarray(user_ids)[ev.user[ok]],
+                            "timestamp": data.start + pd.to_timedelta(ev.t_s[ok], unit="s"),
+                            "event": "data", "direction": "out", "duration_s": 0.0, "answered": True,
+                            "counterpart_id": -1,
+                            "cell_id": cell[ok], "volume_bytes": -1})
+    return CDRSample(records, data.start, data.days, data.antennas, "d-EPR")
+
+
+def start_naive(data) -> pd.Timestamp:
+    return data.start.tz_localize(None)
+
+
+def sample(data, ids, label) -> CDRSample:
+    sub = data.subset(ids)
+    return CDRSample(sub.records, sub.start, sub.days, data.antennas, label)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--floor-splits", type=int, default=8)
+    ap.add_argument("--max-evals", type=int, default=40)
+    ap.add_argument("--skmob-python", default="/work/venvs/skmob-mob/bin/python", help="'none' to skip d-EPR")
+    args = ap.parse_args()
+    data = load()
+    places = site_places(Coverage(data.antennas))
+    results = {"floor": [], "calibrated": [], "defaults": [], "d-EPR": [], "fits": []}
+    with_depr = args.skmob_python != "none" and Path(args.skmob_python).exists()
+    for split_seed in range(max(args.floor_splits, max(args.seeds) + 1)):
+        split = split_users(data.user_ids, 0.15, 0.25, split_seed)
+        results["floor"].append(scores(sample(data, split.train, "train"),
+                                       sample(data, split.holdout, "holdout")))
+    for seed in args.seeds:
+        split = split_users(data.user_ids, 0.15, 0.25, seed)
+        train, holdout = sample(data, split.train, "train"), sample(data, split.holdout, "holdout")
+        ev = CellEvents.from_records(train.records, data.antennas, data.start)
+        params, report = fit_cell_sequences(ev, places, data.start, data.days, MobilityParams(), CELL_FITTED,
+                                            seed=seed, max_evals=args.max_evals, n_boot=40)
+        keys = ("fitted", "standard_error", "loss_start", "loss_fitted")
+        results["fits"].append({k: report[k] for k in keys})
+        sim = CellSimulator(ev, places, data.start, data.days, seed)
+        synth = {"calibrated": synthetic_sample(sim, params, data, split.train, 1000 + seed),
+                 "defaults": synthetic_sample(sim, MobilityParams(), data, split.train, 1000 + seed)}
+        if with_depr:
+            synth["d-EPR"] = depr_sample(args.skmob_python, places, ev, data, split.train, 1000 + seed)
+        for name, s in synth.items():
+            results[name].append(scores(s, holdout))
+        if seed == args.seeds[0]:
+            fig = mobility_ccdfs([holdout, train, synth["calibrated"], synth["defaults"]],
+                                 ["held-out real", "training real (floor)", "Zen calibrated", "Zen defaults"])
+            fig.savefig(REPO / "experiments" / "mobility_real.png", dpi=90)
+        print(f"seed {seed} done: loss {report['loss_start']:.0f} -> {report['loss_fitted']:.0f}", flush=True)
+    (REPO / "experiments" / "mobility_real.json").write_text(json.dumps(results, indent=1, default=float))
+    print(table(results, args.seeds))
+
+
+def table(results: dict, seeds: list[int]) -> str:
+    floor = pd.DataFrame(results["floor"])
+    models = [m for m in ("calibrated", "defaults", "d-EPR") if results.get(m)]
+    frames = {m: pd.DataFrame(results[m]) for m in models}
+    floor_same = floor.iloc[seeds]
+    names = {"calibrated": "Zen calibrated", "defaults": "Zen literature defaults", "d-EPR": "d-EPR (skmob)"}
+    lines = ["| measure | floor (same splits) | floor over splits (mean ± sd) | "
+             + " | ".join(names[m] for m in models) + " | calibrated / floor | best model |",
+             "|---|---|---|" + "---|" * len(models) + "---|---|"]
+    for row in ROWS:
+        f = floor_same[row]
+        cells = [f"{frames[m][row].mean():.3f} ({frames[m][row].min():.3f}–{frames[m][row].max():.3f})"
+                 for m in models]
+        ratio = frames["calibrated"][row].mean() / f.mean() if f.mean() > 0 else np.nan
+        best = min(models, key=lambda m: frames[m][row].mean())
+        lines.append(f"| {row} | {f.mean():.3f} | {floor[row].mean():.3f} ± {floor[row].std():.3f} | "
+                     + " | ".join(cells) + f" | {ratio:.1f}× | {names[best]} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Calibration from cell sequences recovers known parameters from data the emulator itself made."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from zen.mobility import MobilityParams
+from zen.mobility.cdr_calibration import CellEvents, CellSimulator, calibrate_mobility, fit_cell_sequences
+
+
+def _places(n_side: int = 14, step_deg: float = 0.01) -> pd.DataFrame:
+    """A square grid of places, ~1.1 km apart, each its own cell."""
+    i, j = np.meshgrid(np.arange(n_side), np.arange(n_side))
+    n = n_side * n_side
+    return pd.DataFrame({"place_id": np.arange(n), "lat": 30.0 + step_deg * i.ravel(),
+                         "lon": 120.0 + step_deg * j.ravel(), "home_weight": 1.0 / n,
+                         "work_weight": 1.0 / n, "cell_id": 1000 + np.arange(n)})
+
+
+def _event_times(n_users: int, days: float, rng: np.random.Generator) -> CellEvents:
+    """Poisson event times with a day-time rhythm: what the emulator is observed at."""
+    user, t = [], []
+    for u in range(n_users):
+        n = rng.poisson(12 * days)
+        day = rng.integers(0, int(days), n)
+        hour = np.clip(rng.normal(14, 4.5, n), 0, 23.99)
+        user.append(np.full(n, u))
+        t.append(np.sort(day * 86400.0 + hour * 3600.0))
+    t = np.concatenate(t)
+    zeros = np.zeros(len(t))
+    return CellEvents(np.concatenate(user), t, (t % 86400 // 3600).astype(int), zeros, zeros, zeros)
+
+
+def test_recovers_serving_parameters_from_emulated_cell_sequences():
+    rng = np.random.default_rng(1)
+    places, start, days = _places(), pd.Timestamp("2012-08-16", tz="UTC"), 10.0
+    times = _event_times(50, days, rng)
+    truth = MobilityParams(rho=0.4, serving_dwell_h=0.3, serving_main_prob=0.6, serving_radius_m=2500.0)
+    observed = CellSimulator(times, places, start, days, seed=123).observe(truth)  # another seed than the fit
+    fit = ("serving_dwell_h", "serving_main_prob")  # rho is not identified this small (see experiments)
+    base = MobilityParams(rho=0.4, serving_radius_m=2500.0)  # serving off: the fit must find it
+    params, report = fit_cell_sequences(observed, places, start, days, base, fit, seed=0, max_evals=25,
+                                        n_boot=20)
+    assert report["loss_fitted"] < report["loss_start"] / 3
+    assert params.serving_main_prob == pytest.approx(0.6, abs=0.12)   # stated tolerance: ±0.12
+    assert params.serving_dwell_h == pytest.approx(0.3, rel=0.5)      # ±50 % (a log-scale parameter)
+    assert set(report["standard_error"]) == set(fit)
+
+
+def test_calibrate_mobility_modes(tmp_path):
+    base, report = calibrate_mobility({"calibrate": False}, tmp_path)
+    assert report is None and base == MobilityParams()
+    base, report = calibrate_mobility({"calibrate": "auto", "params": {"rho": 0.5}}, tmp_path)  # no cells
+    assert report is None and base.rho == 0.5
+    from zen.schema import ZenInputError
+
+    with pytest.raises(ZenInputError, match="mobility.source=cells needs data with cell_id"):
+        calibrate_mobility({"calibrate": True, "source": "cells"}, tmp_path)

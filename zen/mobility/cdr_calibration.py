@@ -1,0 +1,278 @@
+"""Calibrating the mobility emulator on what an operator has: each user's cells at event times.
+
+A CDR sees a user only at their events, and only through the serving cell. Stay detection on
+such sparse, jittery sequences is biased (a phone at home hops between the cells around it; a
+trip between two events is invisible), so the fit compares *like with like*: the emulator is run
+for as many users as there are training users, each simulated user is observed at the event times
+of one training user (the real sampling process), and the parameters are those whose observed
+cell sequences have the same summary statistics as the real ones (the method of simulated
+moments, with common random numbers so the objective is smooth in the parameters):
+
+* radius of gyration per user (quantiles of its log), distinct cells per user and per week,
+  share of events at the top cell, cell entropy — exploration vs return (``rho``), serving jitter;
+* jump lengths between consecutive events (quantiles of their log) and the share of consecutive
+  events in different cells — the gravity exponent over the real places, the serving radius;
+* the share of events away from the home cell in four bands of the day — the diary;
+* how long users are seen in one cell (median of runs of consecutive events) — dwell times.
+
+Each statistic is scaled by its bootstrap standard deviation over training users, so the loss
+weighs them by how well the data pins them. The uncertainty of the fitted parameters is the
+sandwich formula of simulated moments, ``(J'WJ)^-1 J'W Σ W J (J'WJ)^-1 (1 + 1/R)`` with ``J`` the
+numerical Jacobian of the moments at the optimum, ``Σ`` their bootstrap covariance and ``R = 1``
+simulated population per real one. :func:`calibrate_mobility` is the train stage's entry point:
+``mobility.calibrate`` false (literature defaults), true or auto (cells when the data has cells with
+coordinates, else the GPS route of :mod:`zen.mobility.calibration`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize
+
+from zen.evaluation.individual import cell_coordinates, cell_entropy, has_cells, radius_of_gyration
+from zen.evaluation.mobility import (
+    away_share_by_hour,
+    distinct_cells_per_week,
+    dwell_times_s,
+    jump_lengths_m,
+    top_cell_share,
+)
+from zen.mobility.calibration import FITTED as GPS_FITTED
+from zen.mobility.calibration import calibrate_from_gps, load_gps
+from zen.mobility.emulator import MobilityEmulator, choose_anchors
+from zen.mobility.params import MobilityParams
+from zen.schema import ZenInputError
+
+log = logging.getLogger("zen.mobility")
+
+#: parameters fitted on cell sequences by default, and the box they are searched in
+CELL_FITTED = ("rho", "gravity_exponent", "tau_h", "offday_home_prob", "serving_dwell_h",
+               "serving_main_prob", "serving_radius_m")
+BOUNDS = {"rho": (0.02, 1.0), "gamma": (0.0, 1.5), "gravity_exponent": (0.5, 3.5), "tau_h": (0.3, 48.0),
+          "beta": (0.1, 2.0), "offday_home_prob": (0.0, 0.95), "work_share": (0.05, 0.99),
+          "evening_prob": (0.0, 1.0), "serving_dwell_h": (0.01, 6.0), "serving_main_prob": (0.0, 0.99),
+          "serving_radius_m": (200.0, 6000.0)}
+START = {"serving_dwell_h": 0.5}  # where the search starts for a switched-off default (0)
+LOG_SCALE = {"gravity_exponent", "tau_h", "serving_dwell_h", "serving_radius_m"}
+BANDS = ((0, 6), (6, 12), (12, 18), (18, 24))
+
+
+class CellEvents:
+    """Located events: ``user`` (0..U-1), ``t_s`` since the start, ``hour``, ``cell``, ``lat``, ``lon``."""
+
+    def __init__(self, user, t_s, hour, cell, lat, lon):
+        self.user, self.t_s, self.hour = np.asarray(user), np.asarray(t_s, float), np.asarray(hour)
+        self.cell, self.lat, self.lon = np.asarray(cell), np.asarray(lat, float), np.asarray(lon, float)
+
+    @classmethod
+    def from_records(cls, records: pd.DataFrame, antennas: pd.DataFrame, start: pd.Timestamp) -> CellEvents:
+        ev = cell_coordinates(records, antennas).sort_values(["user_id", "timestamp"], kind="stable")
+        user = pd.factorize(ev["user_id"], sort=True)[0]
+        t_s = (ev["timestamp"] - start).dt.total_seconds().to_numpy()
+        return cls(user, t_s, ev["timestamp"].dt.hour.to_numpy(),
+                   ev["cell_id"].to_numpy(), ev["lat"].to_numpy(), ev["lon"].to_numpy())
+
+    def take_users(self, users: np.ndarray) -> CellEvents:
+        """The events of ``users`` (with repeats, as in a bootstrap), renumbered 0..len(users)-1."""
+        starts = np.searchsorted(self.user, users, side="left")
+        ends = np.searchsorted(self.user, users, side="right")
+        idx = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)])
+        new_user = np.repeat(np.arange(len(users)), ends - starts)
+        return CellEvents(new_user, self.t_s[idx], self.hour[idx], self.cell[idx], self.lat[idx],
+                          self.lon[idx])
+
+
+def cell_moments(ev: CellEvents) -> np.ndarray:
+    """The summary statistics the fit matches (see the module docstring). ``[moments]``."""
+    rg = radius_of_gyration(ev.user, ev.lat, ev.lon).to_numpy()
+    distinct = pd.Series(ev.cell).groupby(ev.user).nunique().to_numpy(float)
+    top = top_cell_share(ev.user, ev.cell).to_numpy()
+    entropy = cell_entropy(ev.user, ev.cell).to_numpy()
+    jumps = jump_lengths_m(ev.user, ev.lat, ev.lon)
+    same_user = ev.user[1:] == ev.user[:-1]
+    changed = (ev.cell[1:] != ev.cell[:-1])[same_user].mean()
+    away = away_share_by_hour(ev.user, ev.hour, ev.cell)
+    n_hour = np.bincount(ev.hour, minlength=24)
+    bands = [np.nansum(away[a:b] * n_hour[a:b]) / max(n_hour[a:b].sum(), 1) for a, b in BANDS]
+    dwell = dwell_times_s(ev.user, ev.t_s, ev.cell)
+    week = distinct_cells_per_week(ev.user, ev.t_s, ev.cell).to_numpy()
+    q = np.quantile
+    return np.r_[q(np.log(rg + 100.0), [0.25, 0.5, 0.75, 0.9]), q(np.log(distinct), [0.25, 0.5, 0.75]),
+                 q(top, [0.25, 0.5, 0.75]), q(entropy, [0.25, 0.5, 0.75]),
+                 q(np.log(jumps), [0.1, 0.25, 0.5, 0.75, 0.9]) if len(jumps) else np.zeros(5),
+                 changed, bands,
+                 np.log(np.median(dwell) + 60.0) if len(dwell) else 0.0, np.log(np.median(week))]
+
+
+class CellSimulator:
+    """The emulator on ``places``, observed at the event times of real users (``ev``)."""
+
+    def __init__(self, ev: CellEvents, places: pd.DataFrame, start: pd.Timestamp, days: float, seed: int):
+        self.ev, self.places, self.start, self.days, self.seed = ev, places, start, days, seed
+        self.n_users = int(ev.user.max()) + 1
+        self.cell_of = places["cell_id"].to_numpy()
+        self.lat, self.lon = places["lat"].to_numpy(), places["lon"].to_numpy()
+
+    def observe(self, params: MobilityParams, seed: int | None = None) -> CellEvents:
+        seed = self.seed if seed is None else seed
+        home, work = choose_anchors(self.places, self.n_users, params, np.random.default_rng(seed))
+        stays = MobilityEmulator(params).simulate(self.places, home, work, self.days, self.start, seed)
+        place = stays.locate(self.ev.user, self.ev.t_s)
+        ok = place >= 0
+        place = np.where(ok, place, 0)
+        return CellEvents(self.ev.user[ok], self.ev.t_s[ok], self.ev.hour[ok], self.cell_of[place][ok],
+                          self.lat[place][ok], self.lon[place][ok])
+
+
+def _to_unit(name: str, value: float) -> float:
+    lo, hi = BOUNDS[name]
+    if name in LOG_SCALE:
+        lo, hi, value = math.log(lo), math.log(hi), math.log(value)
+    u = min(max((value - lo) / (hi - lo), 1e-4), 1 - 1e-4)
+    return math.log(u / (1 - u))  # logit of the position in the box
+
+
+def _from_unit(name: str, z: float) -> float:
+    lo, hi = BOUNDS[name]
+    u = 1.0 / (1.0 + math.exp(-z))
+    if name in LOG_SCALE:
+        return math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))
+    return lo + u * (hi - lo)
+
+
+def fit_cell_sequences(ev: CellEvents, places: pd.DataFrame, start: pd.Timestamp, days: float,
+                       base: MobilityParams | None = None, fit: tuple[str, ...] = CELL_FITTED,
+                       seed: int = 0, max_evals: int = 80, n_boot: int = 100) -> tuple[MobilityParams, dict]:
+    """Fit ``fit`` so that the emulator's cell sequences, seen at the real event times, match ``ev``.
+
+    Args:
+        ev: the training users' located events.
+        places: the places the emulator moves between (their ``cell_id`` is what is observed).
+        start, days: the window of ``ev`` (second 0 and length); sets the diary's weekdays.
+        base: parameters not fitted (and the starting point); literature defaults when None.
+        fit: names of :class:`MobilityParams` fields to fit (each needs a box in :data:`BOUNDS`).
+        seed: common random numbers of every simulation.
+        max_evals: simulations the Nelder-Mead search may use.
+        n_boot: bootstrap resamples of the users for the moments' covariance.
+    Returns:
+        (params, report): the fitted parameters and a dict with the fitted values, their standard
+        errors, the loss at the start and the end, and the real and simulated moments.
+    """
+    base = base or MobilityParams()
+    unknown = [n for n in fit if n not in BOUNDS]
+    if unknown:
+        raise ZenInputError(f"cannot fit {unknown} on cell sequences; choose from {sorted(BOUNDS)}",
+                            "mobility.cells.fit", column=unknown[0])
+    real = cell_moments(ev)
+    rng = np.random.default_rng(seed)
+    n_users = int(ev.user.max()) + 1
+    boot = np.array([cell_moments(ev.take_users(rng.integers(0, n_users, n_users))) for _ in range(n_boot)])
+    cov = np.cov(boot, rowvar=False)
+    sd = np.sqrt(np.maximum(np.diag(cov), 1e-6))
+    sim = CellSimulator(ev, places, start, days, seed)
+
+    def params_at(z: np.ndarray) -> MobilityParams:
+        values = base.to_dict() | {n: _from_unit(n, float(v)) for n, v in zip(fit, z, strict=True)}
+        return MobilityParams.from_dict(values)
+
+    def moments_at(z: np.ndarray) -> np.ndarray:
+        return cell_moments(sim.observe(params_at(z)))
+
+    def loss(z: np.ndarray) -> float:
+        return float(np.sum(((moments_at(z) - real) / sd) ** 2))
+
+    z0 = np.array([_to_unit(n, getattr(base, n) or START.get(n, 0.0)) for n in fit])
+    start_loss = loss(z0)
+    best = minimize(loss, z0, method="Nelder-Mead",
+                    options={"maxfev": max_evals, "xatol": 0.05, "fatol": 0.05, "initial_simplex":
+                             np.vstack([z0, z0 + 1.0 * np.eye(len(fit))])})
+    fitted = params_at(best.x)
+    se = _standard_errors(best.x, fit, moments_at, cov, sd)
+    report = {
+        "source": "cells", "fitted": {n: getattr(fitted, n) for n in fit}, "standard_error": se,
+        "literature": {n: getattr(MobilityParams(), n) for n in fit},
+        "loss_start": start_loss, "loss_fitted": float(best.fun), "evaluations": int(best.nfev),
+        "moments_real": real.tolist(), "moments_fitted": moments_at(best.x).tolist(),
+        "moments_sd": sd.tolist(), "users": n_users, "events": int(len(ev.user)), "days": days,
+        "places": int(len(places)), "seed": seed,
+    }
+    log.info("mobility fitted on cell sequences of %d users: loss %.1f -> %.1f (%d simulations)", n_users,
+             start_loss, best.fun, best.nfev)
+    return fitted, report
+
+
+def _standard_errors(z: np.ndarray, fit: tuple[str, ...], moments_at, cov: np.ndarray,
+                     sd: np.ndarray, step: float = 0.25) -> dict[str, float | None]:
+    """Sandwich standard errors of simulated moments, in the parameters' own units (None: unidentified)."""
+    cols = []
+    for k in range(len(z)):
+        dz = np.zeros(len(z))
+        dz[k] = step
+        cols.append((moments_at(z + dz) - moments_at(z - dz)) / (2 * step))
+    jac = np.array(cols).T  # [moments, params], per unit of z
+    w = np.diag(1.0 / sd**2)
+    bread = jac.T @ w @ jac
+    try:
+        inv = np.linalg.inv(bread)
+    except np.linalg.LinAlgError:
+        return {n: None for n in fit}
+    var_z = np.diag(inv @ jac.T @ w @ cov @ w @ jac @ inv) * 2.0  # (1 + 1/R), R = 1
+    out = {}
+    for k, name in enumerate(fit):
+        hi, lo = _from_unit(name, z[k] + step), _from_unit(name, z[k] - step)
+        slope = (hi - lo) / (2 * step)  # delta method back to the parameter's unit
+        value = float(abs(slope) * math.sqrt(var_z[k])) if var_z[k] >= 0 else None
+        out[name] = value if value is not None and math.isfinite(value) else None
+    return out
+
+
+def calibrate_mobility(cfg_mobility: dict, shared_data: str | Path, data=None, split=None,
+                       seed: int = 0) -> tuple[MobilityParams, dict | None]:
+    """The train stage's entry: literature defaults, a GPS calibration or a cell-sequence one.
+
+    ``mobility.calibrate``: false = defaults (plus ``params``); true or auto = fit, from the
+    source ``mobility.source``: ``cells`` (the training users' cells, needs cells with
+    coordinates), ``gps`` (``gps_file``) or ``auto`` (cells when the data has them, else GPS).
+    ``calibrate: auto`` fits only when the data has cells (GPS stays opt-in).
+
+    Returns:
+        (params, report): the report is None for the defaults.
+    """
+    base = MobilityParams.from_dict(dict(cfg_mobility.get("params") or {}), source="mobility.params")
+    mode = cfg_mobility.get("calibrate", False)
+    with_cells = data is not None and data.antennas is not None and has_cells(data.records, data.antennas)
+    if mode is False or mode in ("false", "off") or (mode == "auto" and not with_cells):
+        return base, None
+    source = cfg_mobility.get("source", "auto")
+    source = ("cells" if with_cells else "gps") if source == "auto" else source
+    if source == "gps":
+        detection = dict(cfg_mobility.get("stay_detection") or {})
+        params, report = calibrate_from_gps(
+            load_gps(Path(shared_data) / cfg_mobility["gps_file"]),
+            radius_m=float(detection.get("radius_m", 200.0)),
+            min_duration_s=float(detection.get("min_duration_s", 1200.0)), base=base,
+            fit=tuple(cfg_mobility.get("fit", GPS_FITTED)),
+            utc_offset_h=float(cfg_mobility.get("utc_offset_h", 0.0)))
+        return params, {"source": "gps", **report}
+    if source != "cells":
+        raise ZenInputError(f"mobility.source must be auto, cells or gps, not {source!r}",
+                            "mobility.source")
+    if not with_cells:
+        raise ZenInputError("mobility.source=cells needs data with cell_id and an antennas table with "
+                            "lat/lon (data.loader.cells)", "mobility.source")
+    from zen.network.coverage import Coverage
+    from zen.network.places import site_places
+
+    cells_cfg = dict(cfg_mobility.get("cells") or {})
+    train = data.subset(split.train) if split is not None else data
+    ev = CellEvents.from_records(train.records, data.antennas, data.start)
+    places = site_places(Coverage(data.antennas))
+    return fit_cell_sequences(ev, places, data.start, data.days, base,
+                              tuple(cells_cfg.get("fit", CELL_FITTED)), seed=int(cells_cfg.get("seed", seed)),
+                              max_evals=int(cells_cfg.get("max_evals", 80)),
+                              n_boot=int(cells_cfg.get("n_boot", 100)))

@@ -99,7 +99,7 @@ def test_network_hangzhou_builds_site_places(shared_data):
 
     from zen.network import build_infrastructure
 
-    cfg = yaml.safe_load((Path(__file__).parents[1] / "configs/network/hangzhou.yaml").read_text())
+    cfg = yaml.safe_load((Path(__file__).parents[1] / "zen/configs/network/hangzhou.yaml").read_text())
     antennas, places = build_infrastructure(cfg, shared_data, seed=0)
     assert len(antennas) == 36_632 and antennas.attrs["outside_bbox"] == 1
     assert len(places) > 36_000 and places["cell_id"].isin(antennas["cell_id"]).all()

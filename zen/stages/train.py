@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from zen import SCHEMA_VERSION, __version__
 from zen.data import CDRData
 from zen.io import write_json_atomic
+from zen.io.model_files import read_json
 from zen.measures.conversations import started_by_user
 from zen.schema import ZenInputError
 from zen.stages.common import load_real, resolve_device, shared_data_dir
@@ -98,11 +99,15 @@ def _privacy_record(cfg: DictConfig, ledger) -> dict:
     models this stage fits, and the composed (epsilon, delta)."""
     ledger.not_private("social graph (social.json: degree law, reciprocity, clustering, tie "
                        "strengths, off-network share)", "fitted on the training users without noise")
-    if bool(cfg.mobility.calibrate):
-        ledger.not_private("mobility calibration (mobility.json)",
-                           "fitted on the GeoLife sample (not the CDR users) without noise")
-    else:
+    calibration = Path(cfg.model_dir) / "mobility_calibration.json"
+    if not calibration.exists():
         ledger.public("mobility parameters (mobility.json)", "literature defaults (no data)")
+    elif read_json(calibration, "mobility_calibration.json").get("source") == "cells":
+        ledger.not_private("mobility calibration (mobility.json)",
+                           "fitted on the training users' cell sequences without noise")
+    else:
+        ledger.not_private("mobility calibration (mobility.json)",
+                           "fitted on a GPS sample (not the CDR users) without noise")
     ledger.not_private("metrics in model.json (train/val NLL) and the per-epoch training NLL in "
                        "checkpoints/last_dp.pt", "averages over training / validation users, without noise")
     return {"private": True, **ledger.summary()}

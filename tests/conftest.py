@@ -98,3 +98,21 @@ def dataset(model_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("gen") / "dataset"
     generate(small_generate_config(model_dir, out))
     return out
+
+
+def lstm_trainer(**overrides) -> dict:
+    """Trainer settings for small LSTM fits in tests (3 epochs, batches of 16 users)."""
+    cfg = {"max_epochs": 3, "max_steps": None, "batch_size": 16, "lr": 1e-2, "weight_decay": 1e-4,
+           "grad_clip": 1.0, "patience": 10, "eval_every": 0, "amp": False}
+    return {**cfg, **overrides}
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Small tensors on a shared 2-core machine: one intra-op thread avoids spin contention."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import lstm_trainer
 
 from zen.data import split_users
 from zen.evaluation.metrics import hour_of_day_profile, js_divergence
@@ -22,19 +23,7 @@ TINY = {"hidden": 16, "layers": 1, "n_mix": 4, "mark_hidden": 16, "profile_compo
         "bptt": 64, "eval_users": 20, "eval_days": 2.0}
 
 
-def trainer(**overrides) -> dict:
-    cfg = {"max_epochs": 3, "max_steps": None, "batch_size": 16, "lr": 1e-2, "weight_decay": 1e-4,
-           "grad_clip": 1.0, "patience": 10, "eval_every": 0, "amp": False}
-    return {**cfg, **overrides}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Small tensors on a shared 2-core machine: one intra-op thread avoids spin contention."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +37,7 @@ def tiny(split, tmp_path_factory):
     train, val, _ = split
     model = LSTMTrafficModel(**TINY)
     work_dir = tmp_path_factory.mktemp("run") / "model"
-    metrics = model.fit(train, val, trainer=trainer(max_epochs=4, eval_every=2), work_dir=work_dir,
+    metrics = model.fit(train, val, trainer=lstm_trainer(max_epochs=4, eval_every=2), work_dir=work_dir,
                         device=torch.device("cpu"), seed=0)
     return model, metrics, work_dir
 
@@ -129,7 +118,7 @@ def test_load_without_weights_is_a_clear_error(tmp_path):
 def test_kill_and_resume_equals_uninterrupted(split, tmp_path, monkeypatch):
     train, val, _ = split
     train = train.subset(train.user_ids[:30])
-    cfg = trainer(max_epochs=3)
+    cfg = lstm_trainer(max_epochs=3)
     straight = LSTMTrafficModel(**TINY)
     straight.fit(train, val, trainer=cfg, work_dir=tmp_path / "a" / "model",
                  device=torch.device("cpu"), seed=5)
@@ -174,7 +163,7 @@ def test_converged_hour_of_day_profile_beats_uniform(copenhagen, tmp_path):
     s = split_users(copenhagen.user_ids, seed=0)
     train, val = copenhagen.subset(s.train[:150]), copenhagen.subset(s.val)
     model = LSTMTrafficModel(**{**TINY, "hidden": 32})
-    model.fit(train, val, trainer=trainer(max_epochs=12, patience=3), work_dir=tmp_path / "model",
+    model.fit(train, val, trainer=lstm_trainer(max_epochs=12, patience=3), work_dir=tmp_path / "model",
               device=torch.device("cpu"), seed=0)
     tl = model.sample(300, days=14, start=copenhagen.start, seed=0)
     real = hour_of_day_profile(val.records)

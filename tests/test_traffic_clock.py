@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import lstm_trainer
 
 from zen.data import load_copenhagen, split_users
 from zen.data.base import CDRData
@@ -19,18 +20,7 @@ TINY = {"hidden": 16, "layers": 1, "n_mix": 4, "mark_hidden": 16, "profile_compo
 START = pd.Timestamp("2024-03-04", tz="UTC")  # a Monday
 
 
-def trainer(**overrides) -> dict:
-    cfg = {"max_epochs": 4, "max_steps": None, "batch_size": 16, "lr": 1e-2, "weight_decay": 1e-4,
-           "grad_clip": 1.0, "patience": 10, "eval_every": 0, "amp": False}
-    return {**cfg, **overrides}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def rhythm_data(n_night: int = 30, n_day: int = 30, days: int = 28, seed: int = 0) -> CDRData:
@@ -114,7 +104,7 @@ def copenhagen_split(copenhagen_dir):
 def test_calls_only_training_samples_no_sms_and_no_data(copenhagen_split, tmp_path):
     calls, s = copenhagen_split
     model = LSTMTrafficModel(**TINY)
-    model.fit(calls.subset(s.train[:40]), None, trainer=trainer(max_epochs=1, max_steps=5),
+    model.fit(calls.subset(s.train[:40]), None, trainer=lstm_trainer(max_epochs=1, max_steps=5),
               work_dir=tmp_path / "model", device=torch.device("cpu"), seed=0)
     assert model.kinds == [0, 1]
     save_traffic_model(model, tmp_path / "saved")
@@ -137,8 +127,8 @@ def test_no_start_up_burst_and_no_drift_over_13_weeks(copenhagen, tmp_path):
     2-13 fell by 0.2/2.0/0.8 %/week; with it 1.01/1.11/1.03x and -0.2..+0.4 %/week."""
     s = split_users(copenhagen.user_ids, val_fraction=0.15, holdout_fraction=0.25, seed=0)
     model = LSTMTrafficModel(**TINY)
-    model.fit(copenhagen.subset(s.train), None, trainer=trainer(), work_dir=tmp_path / "model",
-              device=torch.device("cpu"), seed=0)
+    model.fit(copenhagen.subset(s.train), None, trainer=lstm_trainer(max_epochs=4),
+              work_dir=tmp_path / "model", device=torch.device("cpu"), seed=0)
     rates = weekly_rates(model, 400, 13, seed=0)
     later = rates[1:]
     slope = np.polyfit(np.arange(len(later)), later, 1)[0] / later.mean()

@@ -117,6 +117,21 @@ def start_naive(data) -> pd.Timestamp:
     return data.start.tz_localize(None)
 
 
+def plot(data, places, params: MobilityParams, seed: int, synth: dict | None = None) -> None:
+    """Radius of gyration and jump lengths (CCDFs): held-out, training, Zen calibrated and defaults."""
+    split = split_users(data.user_ids, 0.15, 0.25, seed)
+    train, holdout = sample(data, split.train, "train"), sample(data, split.holdout, "holdout")
+    if synth is None:
+        sim = CellSimulator(CellEvents.from_records(train.records, data.antennas, data.start), places,
+                            data.start, data.days, seed)
+        synth = {"calibrated": synthetic_sample(sim, params, data, split.train, 1000 + seed),
+                 "defaults": synthetic_sample(sim, MobilityParams(), data, split.train, 1000 + seed)}
+    samples = [holdout, train, synth["calibrated"], synth["defaults"]] + ([synth["d-EPR"]] if "d-EPR" in synth
+                                                                          else [])
+    labels = ["held-out real", "training real (floor)", "Zen calibrated", "Zen defaults", "d-EPR"]
+    mobility_ccdfs(samples, labels[:len(samples)]).savefig(REPO / "experiments" / "mobility_real.png", dpi=90)
+
+
 def sample(data, ids, label) -> CDRSample:
     sub = data.subset(ids)
     return CDRSample(sub.records, sub.start, sub.days, data.antennas, label)
@@ -128,9 +143,14 @@ def main() -> None:
     ap.add_argument("--floor-splits", type=int, default=8)
     ap.add_argument("--max-evals", type=int, default=40)
     ap.add_argument("--skmob-python", default="/work/venvs/skmob-mob/bin/python", help="'none' to skip d-EPR")
+    ap.add_argument("--plot-only", action="store_true", help="redraw the plot from the saved fit of seed 0")
     args = ap.parse_args()
     data = load()
     places = site_places(Coverage(data.antennas))
+    if args.plot_only:
+        fit = json.loads((REPO / "experiments" / "mobility_real.json").read_text())["fits"][0]["fitted"]
+        plot(data, places, MobilityParams(**fit), args.seeds[0])
+        return
     results = {"floor": [], "calibrated": [], "defaults": [], "d-EPR": [], "fits": []}
     with_depr = args.skmob_python != "none" and Path(args.skmob_python).exists()
     for split_seed in range(max(args.floor_splits, max(args.seeds) + 1)):
@@ -153,9 +173,7 @@ def main() -> None:
         for name, s in synth.items():
             results[name].append(scores(s, holdout))
         if seed == args.seeds[0]:
-            fig = mobility_ccdfs([holdout, train, synth["calibrated"], synth["defaults"]],
-                                 ["held-out real", "training real (floor)", "Zen calibrated", "Zen defaults"])
-            fig.savefig(REPO / "experiments" / "mobility_real.png", dpi=90)
+            plot(data, places, params, seed, synth)
         print(f"seed {seed} done: loss {report['loss_start']:.0f} -> {report['loss_fitted']:.0f}", flush=True)
     (REPO / "experiments" / "mobility_real.json").write_text(json.dumps(results, indent=1, default=float))
     print(table(results, args.seeds))

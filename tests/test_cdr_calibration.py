@@ -58,3 +58,37 @@ def test_calibrate_mobility_modes(tmp_path):
 
     with pytest.raises(ZenInputError, match="mobility.source=cells needs data with cell_id"):
         calibrate_mobility({"calibrate": True, "source": "cells"}, tmp_path)
+
+
+def test_serving_process_law_at_observations():
+    from zen.mobility.serving import ServingProcess
+
+    neighbours = np.array([[1, 2], [0, 2], [0, 1]])
+    proc = ServingProcess(neighbours, dwell_s=600.0, main_prob=0.5, seed=3)
+    n = 20_000
+    stay = np.repeat(np.arange(n), 2)
+    gap = np.tile([0.0, 300.0], n)  # pairs of observations 300 s apart in one stay at place 0
+    t = stay * 1e5 + gap
+    served = proc.observe(stay, t, np.zeros(2 * n, np.int64))
+    first, second = served[0::2], served[1::2]
+    assert np.mean(first == 0) == pytest.approx(0.5, abs=0.02)  # a fresh draw: main w.p. 1/2
+    assert set(np.unique(served)) == {0, 1, 2}
+    p_keep = np.exp(-0.5)  # no change within 300 s; after a change a fresh draw (same w.p. 1/2, 1/4, 1/4)
+    same_after_change = 0.5 * 0.5 + 0.25 * 0.25 * 2
+    assert np.mean(first == second) == pytest.approx(p_keep + (1 - p_keep) * same_after_change, abs=0.02)
+    again = proc.observe(stay[::-1], t[::-1], np.zeros(2 * n, np.int64))[::-1]
+    assert np.array_equal(again, served)  # same queries, any order: same serving places
+
+
+def test_emulator_stays_are_positions_and_observations_see_serving_places():
+    from zen.mobility import MobilityEmulator, choose_anchors
+
+    places, start = _places(6), pd.Timestamp("2012-08-16", tz="UTC")
+    home, work = choose_anchors(places, 20, MobilityParams(), np.random.default_rng(0))
+    plain = MobilityEmulator(MobilityParams()).simulate(places, home, work, 2.0, start, seed=5)
+    served = MobilityEmulator(MobilityParams(serving_dwell_h=0.2, serving_radius_m=3000.0)).simulate(
+        places, home, work, 2.0, start, seed=5)
+    assert np.array_equal(plain.place, served.place) and served.serving is not None  # stays unchanged
+    user, t = np.repeat(np.arange(20), 50), np.tile(np.linspace(0, 2 * 86400 - 1, 50), 20)
+    moved = served.locate(user, t) != plain.locate(user, t)
+    assert 0.2 < moved.mean() < 0.8

@@ -220,7 +220,7 @@ def mobility_ccdfs(samples: list, labels: list[str] | None = None):
         label = labels[i] if labels else s.label
         for ax, values in ((axes[0], radius_of_gyration(v.user, v.lat, v.lon).to_numpy()),
                            (axes[1], jump_lengths_m(v.user, v.lat, v.lon))):
-            x = np.sort(values[values > 0]) / 1000.0
+            x = np.sort(values[values >= 1.0]) / 1000.0  # below 1 m: one cell only (rg 0 up to rounding)
             if len(x):
                 ax.step(x, 1.0 - np.arange(len(x)) / len(x), where="post", label=label)
     for ax, title in zip(axes, ("radius of gyration per user (km)", "jump between consecutive events (km)"),

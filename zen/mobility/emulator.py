@@ -108,10 +108,10 @@ class MobilityEmulator:
         device = torch.device(device)
         run = _Run(self.params, places, home, work, days, pd.Timestamp(start), seed, device)
         stays = run.simulate()
-        if self.params.serving_dwell_h > 0:
-            from zen.mobility.serving import serving_stays
+        if self.params.serving_dwell_h > 0:  # observations see serving places (zen.mobility.serving)
+            from zen.mobility.serving import ServingProcess
 
-            stays = serving_stays(stays, places, self.params, seed)
+            stays.serving = ServingProcess.from_params(places, self.params, seed)
         return stays
 
 

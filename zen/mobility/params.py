@@ -53,8 +53,9 @@ class MobilityParams:
         max_cells: places are grouped into at most this many spatial cells for the gravity choice
             (memory ``O(max_cells**2 + places)``); with fewer places the choice is exact.
         serving_dwell_h: mean time (hours) between changes of the serving place while a user stays
-            put (cell reselection, load balancing: :mod:`zen.mobility.serving`); 0 = off, the
-            stay's own place serves throughout (the literature model, positions not cells).
+            put (cell reselection, load balancing: :mod:`zen.mobility.serving`, applied when
+            stays are observed); 0 = off, the stay's own place serves throughout (the literature
+            model, positions not cells).
         serving_main_prob: at each change, the probability that the stay's own place serves again.
         serving_radius_m: other serving places are among the ``serving_neighbours`` nearest
             places within this distance (metres).

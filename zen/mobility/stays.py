@@ -40,6 +40,8 @@ class Stays:
         place: row index into the places table (int64).
         period_s: length of the simulated period in seconds (days * 86400).
         n_users: number of users in the shard (also those with a single stay).
+        serving: optional serving-cell process: :meth:`locate` then returns the place serving
+            the user at each time (a stay's own place or a neighbour), not the stay's place.
     """
 
     user: np.ndarray
@@ -48,6 +50,7 @@ class Stays:
     place: np.ndarray
     period_s: float
     n_users: int
+    serving: object | None = None  # a zen.mobility.serving.ServingProcess applied by locate()
 
     def __len__(self) -> int:
         return len(self.user)
@@ -117,6 +120,8 @@ class Stays:
         valid = (t_s >= 0) & (t_s < self.period_s) & (user >= 0) & (user < self.n_users) & (index >= 0)
         out = np.full(len(user), -1, dtype=np.int64)
         out[valid] = self.place[index[valid]]
+        if self.serving is not None:  # the serving place at each observation (zen.mobility.serving)
+            out[valid] = self.serving.observe(index[valid], t_s[valid], out[valid])
         return out
 
 

@@ -68,15 +68,16 @@ def grid_places(coverage: Coverage, spacing_m: float = 250.0, max_serving_m: flo
 
 
 def site_places(coverage: Coverage, kernel_m: float = 1000.0, work_concentration: float = 1.5,
-                home_concentration: float = 0.5) -> pd.DataFrame:
+                home_concentration: float = 0.0) -> pd.DataFrame:
     """One place per site, at the site: the places an operator's data can tell apart.
 
     Towers are built where people are, so a uniform weight per site already puts residents ∝
-    site density; ``home_concentration`` multiplies it by the local site density (sites within
-    ``kernel_m``) to that power, because a dense urban site serves more people than a rural one
-    (0.5: the best of 0, 0.25, 0.5, 0.75, 1 for the density of the Hangzhou *training* users'
-    events, one simulation each). The work weight is the home weight times the density to the
-    power ``work_concentration - 1``: jobs more central than homes, as in :func:`grid_places`.
+    site density; ``home_concentration`` > 0 multiplies it by the local site density (sites
+    within ``kernel_m``) to that power. On Hangzhou 0.5 brings the event density per cell
+    cluster closer to the real one but worsens the cell-sequence fit of the mobility emulator
+    as a whole (experiments/mobility_real.md), so 0 is the default. The work weight is the home
+    weight times the density to the power ``work_concentration - 1``: jobs more central than
+    homes, as in :func:`grid_places`.
 
     Returns:
         Places table (``place_id`` = row 0..P-1, ``lat, lon, home_weight, work_weight, cell_id``).

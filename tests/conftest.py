@@ -57,7 +57,7 @@ def compose_config(name: str, overrides: list[str]):
 def small_generate_config(model_dir: Path, out: Path, **extra):
     """A generate config for a small synthetic-city run (300 users, 3 days, 3 shards)."""
     settings = {"n_users": 300, "days": 3, "shard_users": 120, "progress": "false", "device": "cpu",
-                "network": "synthetic_city"}
+                "network": "synthetic_city", "workers": 1}
     settings.update(extra)
     overrides = [f"model_dir={model_dir}", f"out_dir={out}"] + [f"{k}={v}" for k, v in settings.items()]
     return compose_config("generate", overrides)

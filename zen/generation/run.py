@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
+import os
 import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +23,7 @@ import torch
 from tqdm import tqdm
 
 from zen.assembly.budget import GIB, available_memory, check_memory, estimate_memory
-from zen.checks import resolve_device
+from zen.checks import config_number, resolve_device
 from zen.generation import pipeline
 from zen.generation.layout import Layout
 from zen.generation.output import forget_unstarted, prepare_out_dir
@@ -54,7 +58,7 @@ def generate_dataset(spec: GenerationSpec, model_dir: str | Path, out_dir: str |
                      data_root: str | Path, *, overwrite: bool = False, memory_check: bool = True,
                      memory_limit_gb: float | None = None, torch_threads: int | None = None,
                      settings: dict | None = None, progress: bool = False,
-                     sessions: str | Path | None = None) -> dict[str, float]:
+                     sessions: str | Path | None = None, workers: int | str | None = 1) -> dict[str, float]:
     """Write the dataset of ``spec`` to ``out_dir`` and return a summary (row counts, ``time/*``).
 
     Args:
@@ -68,12 +72,15 @@ def generate_dataset(spec: GenerationSpec, model_dir: str | Path, out_dir: str |
         torch_threads: torch CPU threads for the whole run (None: leave torch's setting).
         settings: the run's settings recorded in the manifest (default: ``spec``'s).
         progress: show progress bars.
+        workers: processes that run the shards (``auto``: the machine's cores); the dataset is
+            the same for any number.
         sessions: the folder of the published session models (``zen.sessions``): every data record
             gets a service, volume and duration; None keeps the traffic model's durations.
     """
     from zen.network import build_infrastructure
 
     t0 = time.perf_counter()
+    workers = resolve_workers(workers)
     if torch_threads:
         torch.set_num_threads(int(torch_threads))
     models = pipeline.load_models(model_dir, resolve_device(spec.device))
@@ -93,11 +100,54 @@ def generate_dataset(spec: GenerationSpec, model_dir: str | Path, out_dir: str |
             fp = fingerprint(spec, models.path, network, str(sessions) if sessions else None)
             prepare_out_dir(layout, fp, overwrite)  # the first write
             if spec.mode == "mobility":
-                return _stays_only(spec, models, layout, antennas, places, settings, progress, t0)
-            return _records(spec, models, layout, antennas, places, settings, progress, t0)
+                return _stays_only(spec, models, layout, antennas, places, settings, progress, t0,
+                                   workers, torch_threads)
+            return _records(spec, models, layout, antennas, places, settings, progress, t0, workers,
+                            torch_threads)
     except BaseException:
         forget_unstarted(out, created)
         raise
+
+
+_WORKER: dict = {}  # what a worker process holds for the whole run (see _start_worker)
+
+
+def _start_worker(torch_threads: int | None, step: Callable, args: tuple) -> None:
+    """Initialise a worker process once: its torch threads and the step's shared arguments."""
+    torch.set_num_threads(int(torch_threads or 1))
+    _WORKER["step"], _WORKER["args"] = step, args
+
+
+def _run_in_worker(shard: pipeline.Shard) -> pipeline.ShardResult:
+    spec, *rest = _WORKER["args"]
+    return _WORKER["step"](spec, shard, *rest)
+
+
+def run_shards(step: Callable, shards: list[pipeline.Shard], args: tuple, workers: int,
+               torch_threads: int | None = None) -> Iterator[pipeline.ShardResult]:
+    """``step(spec, shard, *rest)`` for every shard, ``args = (spec, *rest)``; results as they finish.
+
+    With ``workers > 1`` the shards run in that many processes (spawned, one torch thread each
+    unless ``torch_threads`` says otherwise; the shared arguments are sent once per process).
+    Every shard step depends only on its arguments and files, so the dataset is byte-identical
+    for any number of workers.
+    """
+    if workers <= 1 or len(shards) <= 1:
+        for shard in shards:
+            yield step(args[0], shard, *args[1:])
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(workers, len(shards)), mp_context=context, initializer=_start_worker,
+                             initargs=(torch_threads, step, args)) as pool:
+        for future in as_completed([pool.submit(_run_in_worker, shard) for shard in shards]):
+            yield future.result()
+
+
+def resolve_workers(workers: int | str | None) -> int:
+    """``auto``/None: the machine's cores; otherwise a positive number of processes."""
+    if workers in (None, "auto"):
+        return max(1, os.cpu_count() or 1)
+    return config_number({"workers": workers}, "workers", int, minimum=1)
 
 
 def _add(timings: dict[str, float], result: pipeline.ShardResult) -> None:
@@ -106,7 +156,8 @@ def _add(timings: dict[str, float], result: pipeline.ShardResult) -> None:
 
 
 def _records(spec: GenerationSpec, models: pipeline.Models, layout: Layout, antennas: pd.DataFrame,
-             places: pd.DataFrame, settings: dict, progress: bool, t0: float) -> dict[str, float]:
+             places: pd.DataFrame, settings: dict, progress: bool, t0: float, workers: int,
+             torch_threads: int | None) -> dict[str, float]:
     """``mode=full``: the population, then both passes over the shards, then the manifest."""
     timings = {"setup": time.perf_counter() - t0, "traffic": 0.0, "mobility": 0.0, "assembly": 0.0,
                "write": 0.0}
@@ -116,19 +167,23 @@ def _records(spec: GenerationSpec, models: pipeline.Models, layout: Layout, ante
     log.info("population: %d users, %d ties, %d places, %d cells", spec.n_users, len(edges), len(places),
              len(antennas))
     shards, n_events = pipeline.shard_bounds(spec), 0
+    sizes = {shard.index: shard.size for shard in shards}
     bar = tqdm(total=spec.n_users, desc="generate", unit="user", disable=not progress)
-    for shard in shards:
-        if not layout.done("own", shard.index).exists():
-            result = pipeline.generate_shard(spec, shard, models, pop, places, layout)
-            n_events += result.rows
-            _add(timings, result)
-        bar.update(shard.size)
+    todo = [shard for shard in shards if not layout.done("own", shard.index).exists()]
+    bar.update(spec.n_users - sum(shard.size for shard in todo))
+    for result in run_shards(pipeline.generate_shard, todo, (spec, models, pop, places, layout), workers,
+                             torch_threads):
+        n_events += result.rows
+        _add(timings, result)
+        bar.update(sizes[result.shard])
         bar.set_postfix(events_per_s=f"{n_events / max(time.perf_counter() - t0, 1e-9):,.0f}")
     bar.close()
     place_cell = places["cell_id"].to_numpy()
-    for shard in tqdm(shards, desc="mirrors", unit="shard", disable=not progress):
-        if not layout.done("mirror", shard.index).exists():
-            _add(timings, pipeline.resolve_mirrors(spec, shard, place_cell, layout))
+    todo = [shard for shard in shards if not layout.done("mirror", shard.index).exists()]
+    for result in tqdm(run_shards(pipeline.resolve_mirrors, todo, (spec, place_cell, layout), workers,
+                                  torch_threads), total=len(todo), desc="mirrors", unit="shard",
+                       disable=not progress):
+        _add(timings, result)
     t = time.perf_counter()
     users = pipeline.population_users(pop, place_cell)
     timings["write"] += time.perf_counter() - t
@@ -140,15 +195,18 @@ def _records(spec: GenerationSpec, models: pipeline.Models, layout: Layout, ante
 
 
 def _stays_only(spec: GenerationSpec, models: pipeline.Models, layout: Layout, antennas: pd.DataFrame,
-                places: pd.DataFrame, settings: dict, progress: bool, t0: float) -> dict[str, float]:
+                places: pd.DataFrame, settings: dict, progress: bool, t0: float, workers: int,
+                torch_threads: int | None) -> dict[str, float]:
     """``mode=mobility``: only the mobility emulator; writes ``stays/`` instead of records."""
     from zen.mobility.population import population_anchors
 
     timings = {"setup": time.perf_counter() - t0, "mobility": 0.0, "write": 0.0}
     home, work = population_anchors(places, spec.n_users, models.mobility, spec.seed)
     n_stays = 0
-    for shard in tqdm(pipeline.shard_bounds(spec), desc="mobility", unit="shard", disable=not progress):
-        result = pipeline.generate_stays(spec, shard, models, home, work, places, layout)
+    shards = pipeline.shard_bounds(spec)
+    for result in tqdm(run_shards(pipeline.generate_stays, shards, (spec, models, home, work, places, layout),
+                                  workers, torch_threads), total=len(shards), desc="mobility", unit="shard",
+                       disable=not progress):
         n_stays += result.rows
         _add(timings, result)
     pipeline.finish_stays(spec, layout, antennas, places, settings, n_stays)

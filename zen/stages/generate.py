@@ -25,7 +25,7 @@ def generate(cfg: DictConfig) -> dict[str, float]:
         spec, cfg.model_dir, cfg.out_dir, OmegaConf.to_container(cfg.network, resolve=True),
         shared_data_dir(cfg), overwrite=bool(cfg.overwrite), memory_check=bool(cfg.memory_check),
         memory_limit_gb=limit, torch_threads=cfg.torch_threads, settings=_resolved_settings(cfg),
-        progress=bool(cfg.progress), sessions=cfg.sessions)
+        progress=bool(cfg.progress), sessions=cfg.sessions, workers=cfg.workers)
     _print_summary(summary, Path(cfg.out_dir).resolve(), spec)
     return summary
 

@@ -109,38 +109,52 @@ def generate_dataset(spec: GenerationSpec, model_dir: str | Path, out_dir: str |
         raise
 
 
-_WORKER: dict = {}  # what a worker process holds for the whole run (see _start_worker)
+_WORKER: dict = {}  # what a worker process holds for the whole run (see ShardPool)
 
 
-def _start_worker(torch_threads: int | None, step: Callable, args: tuple) -> None:
-    """Initialise a worker process once: its torch threads and the step's shared arguments."""
+def _start_worker(torch_threads: int | None, steps: dict[str, tuple[Callable, tuple]]) -> None:
+    """Initialise a worker process once: its torch threads and every step's shared arguments."""
     torch.set_num_threads(int(torch_threads or 1))
-    _WORKER["step"], _WORKER["args"] = step, args
+    _WORKER.update(steps)
 
 
-def _run_in_worker(shard: pipeline.Shard) -> pipeline.ShardResult:
-    spec, *rest = _WORKER["args"]
-    return _WORKER["step"](spec, shard, *rest)
+def _run_in_worker(name: str, shard: pipeline.Shard) -> pipeline.ShardResult:
+    step, (spec, *rest) = _WORKER[name]
+    return step(spec, shard, *rest)
 
 
-def run_shards(step: Callable, shards: list[pipeline.Shard], args: tuple, workers: int,
-               torch_threads: int | None = None) -> Iterator[pipeline.ShardResult]:
-    """``step(spec, shard, *rest)`` for every shard, ``args = (spec, *rest)``; results as they finish.
-
-    With ``workers > 1`` the shards run in that many processes (spawned, one torch thread each
-    unless ``torch_threads`` says otherwise; the shared arguments are sent once per process).
-    Every shard step depends only on its arguments and files, so the dataset is byte-identical
-    for any number of workers.
+class ShardPool:
+    """Runs named shard steps, ``steps[name] = (step, (spec, *rest))``, as ``step(spec, shard,
+    *rest)``: in this process, or in ``workers`` spawned processes started once for the whole
+    run (one torch thread each unless ``torch_threads`` says otherwise; the shared arguments are
+    sent once per process). Every shard step depends only on its arguments and files, so the
+    dataset is byte-identical for any number of workers.
     """
-    if workers <= 1 or len(shards) <= 1:
-        for shard in shards:
-            yield step(args[0], shard, *args[1:])
-        return
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(workers, len(shards)), mp_context=context, initializer=_start_worker,
-                             initargs=(torch_threads, step, args)) as pool:
-        for future in as_completed([pool.submit(_run_in_worker, shard) for shard in shards]):
+
+    def __init__(self, steps: dict[str, tuple[Callable, tuple]], workers: int, n_shards: int,
+                 torch_threads: int | None = None):
+        self.steps, self.pool = steps, None
+        if workers > 1 and n_shards > 1:
+            spawn = multiprocessing.get_context("spawn")
+            self.pool = ProcessPoolExecutor(min(workers, n_shards), mp_context=spawn,
+                                            initializer=_start_worker, initargs=(torch_threads, steps))
+
+    def map(self, name: str, shards: list[pipeline.Shard]) -> Iterator[pipeline.ShardResult]:
+        """Results of step ``name`` on ``shards``, in the order they finish."""
+        if self.pool is None:
+            step, (spec, *rest) = self.steps[name]
+            for shard in shards:
+                yield step(spec, shard, *rest)
+            return
+        for future in as_completed([self.pool.submit(_run_in_worker, name, shard) for shard in shards]):
             yield future.result()
+
+    def __enter__(self) -> ShardPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
 
 
 def resolve_workers(workers: int | str | None) -> int:
@@ -168,22 +182,23 @@ def _records(spec: GenerationSpec, models: pipeline.Models, layout: Layout, ante
              len(antennas))
     shards, n_events = pipeline.shard_bounds(spec), 0
     sizes = {shard.index: shard.size for shard in shards}
-    bar = tqdm(total=spec.n_users, desc="generate", unit="user", disable=not progress)
-    todo = [shard for shard in shards if not layout.done("own", shard.index).exists()]
-    bar.update(spec.n_users - sum(shard.size for shard in todo))
-    for result in run_shards(pipeline.generate_shard, todo, (spec, models, pop, places, layout), workers,
-                             torch_threads):
-        n_events += result.rows
-        _add(timings, result)
-        bar.update(sizes[result.shard])
-        bar.set_postfix(events_per_s=f"{n_events / max(time.perf_counter() - t0, 1e-9):,.0f}")
-    bar.close()
     place_cell = places["cell_id"].to_numpy()
-    todo = [shard for shard in shards if not layout.done("mirror", shard.index).exists()]
-    for result in tqdm(run_shards(pipeline.resolve_mirrors, todo, (spec, place_cell, layout), workers,
-                                  torch_threads), total=len(todo), desc="mirrors", unit="shard",
-                       disable=not progress):
-        _add(timings, result)
+    steps = {"own": (pipeline.generate_shard, (spec, models, pop, places, layout)),
+             "mirror": (pipeline.resolve_mirrors, (spec, place_cell, layout))}
+    own = [shard for shard in shards if not layout.done("own", shard.index).exists()]
+    with ShardPool(steps, workers, len(own) or len(shards), torch_threads) as pool:
+        bar = tqdm(total=spec.n_users, desc="generate", unit="user", disable=not progress)
+        bar.update(spec.n_users - sum(shard.size for shard in own))
+        for result in pool.map("own", own):
+            n_events += result.rows
+            _add(timings, result)
+            bar.update(sizes[result.shard])
+            bar.set_postfix(events_per_s=f"{n_events / max(time.perf_counter() - t0, 1e-9):,.0f}")
+        bar.close()
+        todo = [shard for shard in shards if not layout.done("mirror", shard.index).exists()]
+        for result in tqdm(pool.map("mirror", todo), total=len(todo), desc="mirrors", unit="shard",
+                           disable=not progress):
+            _add(timings, result)
     t = time.perf_counter()
     users = pipeline.population_users(pop, place_cell)
     timings["write"] += time.perf_counter() - t
@@ -204,11 +219,12 @@ def _stays_only(spec: GenerationSpec, models: pipeline.Models, layout: Layout, a
     home, work = population_anchors(places, spec.n_users, models.mobility, spec.seed)
     n_stays = 0
     shards = pipeline.shard_bounds(spec)
-    for result in tqdm(run_shards(pipeline.generate_stays, shards, (spec, models, home, work, places, layout),
-                                  workers, torch_threads), total=len(shards), desc="mobility", unit="shard",
-                       disable=not progress):
-        n_stays += result.rows
-        _add(timings, result)
+    steps = {"stays": (pipeline.generate_stays, (spec, models, home, work, places, layout))}
+    with ShardPool(steps, workers, len(shards), torch_threads) as pool:
+        for result in tqdm(pool.map("stays", shards), total=len(shards), desc="mobility", unit="shard",
+                           disable=not progress):
+            n_stays += result.rows
+            _add(timings, result)
     pipeline.finish_stays(spec, layout, antennas, places, settings, n_stays)
     return {"users": spec.n_users, "stays": n_stays, "time/total": time.perf_counter() - t0,
             **{f"time/{k}": v for k, v in timings.items()}}

@@ -30,6 +30,7 @@ sys.path.insert(0, str(REPO))  # this checkout's zen, not an installed one
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from zen.api import compose  # noqa: E402
 from zen.data import load_copenhagen  # noqa: E402
 from zen.data.split import UserSplit  # noqa: E402
 from zen.evaluation.fidelity import fidelity_scores  # noqa: E402
@@ -59,20 +60,6 @@ COLUMNS = {"starter": "starter views + pairing=starter (new default)",
            "conversation": "whole timelines + pairing=conversation",
            "all-starter": "whole timelines + pairing=starter",
            "half": "whole timelines + pairing=half (previous default)"}
-
-
-def compose(name: str, overrides: list[str]):
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    import zen  # noqa: F401  (registers the zen_data resolver)
-
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(REPO / "zen" / "configs"), version_base="1.3"):
-        cfg = hydra_compose(config_name=name, overrides=overrides)
-    GlobalHydra.instance().clear()
-    return cfg
 
 
 def train_model(out: Path, seed: int, view: str) -> tuple[Path, float]:

@@ -1,7 +1,7 @@
 """Real mobility on Hangzhou: held-out users vs the calibrated emulator, the literature defaults and
 the real-vs-real floor, on every cell-level measure. Writes experiments/mobility_real.{md,json,png}.
 
-    nice -n 5 python scripts/mobility_real.py [--seeds 0 1 2] [--floor-splits 8] [--max-evals 40]
+    nice -n 5 python scripts/mobility_real.py [--seeds 0 1 2] [--floor-splits 8] [--max-evals 60]
 
 For each seed: a seeded split of the 130 users (78 train / 20 val / 32 held out); the emulator is
 fitted on the training users' cell sequences (zen.mobility.cdr_calibration); synthetic users (as
@@ -141,7 +141,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--floor-splits", type=int, default=8)
-    ap.add_argument("--max-evals", type=int, default=40)
+    ap.add_argument("--max-evals", type=int, default=60)
     ap.add_argument("--skmob-python", default="/work/venvs/skmob-mob/bin/python", help="'none' to skip d-EPR")
     ap.add_argument("--plot-only", action="store_true", help="redraw the plot from the saved fit of seed 0")
     args = ap.parse_args()

@@ -92,3 +92,15 @@ def test_emulator_stays_are_positions_and_observations_see_serving_places():
     user, t = np.repeat(np.arange(20), 50), np.tile(np.linspace(0, 2 * 86400 - 1, 50), 20)
     moved = served.locate(user, t) != plain.locate(user, t)
     assert 0.2 < moved.mean() < 0.8
+
+
+def test_calibrate_mobility_from_gps_through_the_train_entry(shared_data):
+    from conftest import require_data
+
+    require_data("geolife_sample", "geolife_sample.txt.gz")
+    cfg = {"calibrate": True, "source": "gps", "gps_file": "geolife_sample/geolife_sample.txt.gz",
+           "utc_offset_h": 8, "fit": ["rho", "gamma"],
+           "stay_detection": {"radius_m": 200, "min_duration_s": 1200}}
+    params, report = calibrate_mobility(cfg, shared_data)  # no cell data needed on this route
+    assert report["source"] == "gps" and set(report["fitted"]) >= {"rho", "gamma"}
+    assert params.rho == pytest.approx(report["fitted"]["rho"]) and params.serving_dwell_h == 0.0

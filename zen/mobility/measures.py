@@ -85,12 +85,13 @@ def visitation_frequency_rank(visits: pd.DataFrame, max_rank: int = 30) -> pd.Se
 
 
 def jump_lengths(visits: pd.DataFrame) -> np.ndarray:
-    """Distances in metres between consecutive stays of each user (moves of 0 m dropped). ``[jumps]``."""
-    user = visits["user"].to_numpy()
-    lat, lon = visits["lat"].to_numpy(), visits["lon"].to_numpy()
-    same = user[1:] == user[:-1]
-    d = haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:])[same]
-    return d[d > 0]
+    """Distances in metres between consecutive stays of each user (moves of 0 m dropped). ``[jumps]``.
+
+    The same measure as between consecutive events (:func:`zen.evaluation.mobility.jump_lengths_m`).
+    """
+    from zen.evaluation.mobility import jump_lengths_m
+
+    return jump_lengths_m(visits["user"].to_numpy(), visits["lat"].to_numpy(), visits["lon"].to_numpy())
 
 
 def waiting_times(visits: pd.DataFrame) -> np.ndarray:

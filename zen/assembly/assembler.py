@@ -168,7 +168,8 @@ def assemble_shard(tl: Timelines, first_user: int, pop: Population, start: pd.Ti
     elif pairing == "conversation":
         conv = conversation_ids(user, np.where(on_network, counterpart, -1), tl.t_s, conversation_gap_s)
         kept = rng.random(int(conv.max(initial=-1)) + 1) < 0.5
-        keep = ~on_network | kept[np.maximum(conv, 0)] if kept.size else np.ones(len(conv), bool)
+        keep = ~on_network
+        keep[on_network] = kept[conv[on_network]]
     elif pairing == "half":
         keep = ~on_network | (rng.random(len(on_network)) < 0.5)
     elif pairing == "outgoing":

@@ -154,12 +154,12 @@ def session_scores(candidate: CDRSample, real: CDRSample) -> tuple[dict[str, flo
         missing = real.label if len(b) == 0 else candidate.label
         return {}, {"sessions": f"needs data sessions with a service and a volume; {missing} has none"}
     scores = {}
-    services = sorted(set(a["service"].astype(str)) | set(b["service"].astype(str)))
-    share = [a["service"].astype(str).value_counts(normalize=True).reindex(services, fill_value=0.0),
-             b["service"].astype(str).value_counts(normalize=True).reindex(services, fill_value=0.0)]
+    sa, sb = a["service"].astype(str), b["service"].astype(str)
+    services = sorted(set(sa) | set(sb))
+    share = [sa.value_counts(normalize=True).reindex(services, fill_value=0.0),
+             sb.value_counts(normalize=True).reindex(services, fill_value=0.0)]
     scores["sessions/service_share/tv"] = total_variation(share[0].to_numpy(), share[1].to_numpy())
-    groups = [("all", a, b)] + [(s, a[a["service"].astype(str) == s], b[b["service"].astype(str) == s])
-                                for s in services]
+    groups = [("all", a, b)] + [(s, a[sa == s], b[sb == s]) for s in services]
     for name, x, y in groups:
         if min(len(x), len(y)) < (1 if name == "all" else MIN_SESSIONS):
             continue

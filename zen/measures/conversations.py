@@ -45,6 +45,15 @@ def conversation_ids(user: np.ndarray, counterpart: np.ndarray, t_s: np.ndarray,
     return ids
 
 
+def _talk(records: pd.DataFrame, gap_s: float) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    """The calls and SMS with a known counterpart, their times (s), conversation ids and
+    ``out`` flags (``[talk]`` each)."""
+    talk = records[(records["event"].astype(str) != "data") & (records["counterpart_id"] >= 0)]
+    t = talk["timestamp"].astype("int64").to_numpy() / 1e6 if len(talk) else np.zeros(0)
+    conv = conversation_ids(talk["user_id"].to_numpy(), talk["counterpart_id"].to_numpy(), t, gap_s)
+    return talk, t, conv, (talk["direction"].astype(str) == "out").to_numpy()
+
+
 def conversations(records: pd.DataFrame, gap_s: float = CONVERSATION_GAP_S) -> pd.DataFrame:
     """One row per conversation of each user (calls and SMS with a known counterpart).
 
@@ -52,13 +61,10 @@ def conversations(records: pd.DataFrame, gap_s: float = CONVERSATION_GAP_S) -> p
         ``user_id``, ``counterpart_id``, ``start`` (timestamp), ``turns`` (events),
         ``started_out`` (bool: the user started it), ``replies`` (events that changed direction).
     """
-    talk = records[(records["event"].astype(str) != "data") & (records["counterpart_id"] >= 0)]
-    t = talk["timestamp"].astype("int64").to_numpy() / 1e6 if len(talk) else np.zeros(0)
-    conv = conversation_ids(talk["user_id"].to_numpy(), talk["counterpart_id"].to_numpy(), t, gap_s)
+    talk, t, conv, out = _talk(records, gap_s)
     frame = pd.DataFrame({"conv": conv, "user_id": talk["user_id"].to_numpy(),
                           "counterpart_id": talk["counterpart_id"].to_numpy(),
-                          "start": talk["timestamp"].to_numpy(), "t": t,
-                          "out": (talk["direction"].astype(str) == "out").to_numpy()})
+                          "start": talk["timestamp"].to_numpy(), "t": t, "out": out})
     frame = frame.sort_values(["conv", "t"], kind="stable")
     g = frame.groupby("conv", sort=True)
     flips = frame["out"].ne(g["out"].shift()) & g["out"].shift().notna()
@@ -70,12 +76,7 @@ def conversations(records: pd.DataFrame, gap_s: float = CONVERSATION_GAP_S) -> p
 
 def reply_delays(records: pd.DataFrame, gap_s: float = CONVERSATION_GAP_S) -> np.ndarray:
     """Seconds from an event of a conversation to the next one when it is a reply. ``[replies]``."""
-    talk = records[(records["event"].astype(str) != "data") & (records["counterpart_id"] >= 0)]
-    if len(talk) == 0:
-        return np.zeros(0)
-    t = talk["timestamp"].astype("int64").to_numpy() / 1e6
-    conv = conversation_ids(talk["user_id"].to_numpy(), talk["counterpart_id"].to_numpy(), t, gap_s)
-    out = (talk["direction"].astype(str) == "out").to_numpy()
+    _, t, conv, out = _talk(records, gap_s)
     order = np.lexsort((t, conv))
     conv, t, out = conv[order], t[order], out[order]
     reply = (conv[1:] == conv[:-1]) & (out[1:] != out[:-1])

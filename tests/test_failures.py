@@ -171,6 +171,17 @@ def test_cli_generate_without_model_dir(tmp_path):
     _assert_one_line(proc, "generate", tmp_path, "model_dir is required: zen-generate model_dir=")
 
 
+
+@pytest.mark.parametrize("stage,override,fragments", [
+    ("generate", "n_userz=5", ("unknown key 'n_userz'", "+n_userz=")),
+    ("train", "trainer.epochz=1", ("unknown key 'trainer.epochz'",)),
+    ("evaluate", "seed=[", ("the override 'seed=[' does not parse",)),
+    ("train", "data=mine", ("no config 'mine' in the group 'data'", "copenhagen", "--config-dir")),
+])
+def test_a_command_line_hydra_refuses_is_one_line(tmp_path, stage, override, fragments):
+    """Hydra alone prints several lines and exits 1 for these; Zen's entry points make them one line."""
+    _assert_one_line(_cli(tmp_path, stage, override), stage, tmp_path, *fragments)
+
 def _raises(err: BaseException):
     def train(cfg) -> None:  # named like a stage: run_stage prints zen-train
         raise err

@@ -8,12 +8,15 @@ write. Anything else is a bug in Zen and keeps its traceback.
 from __future__ import annotations
 
 import errno
+import os
 import re
 import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import hydra
+from hydra.errors import CompactHydraException, MissingConfigException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import (
     ConfigAttributeError,
@@ -139,3 +142,54 @@ def run_stage(fn: Callable[[DictConfig], object], cfg: DictConfig) -> None:
         _remove_empty_run_dir()
         print(f"zen-{fn.__name__}: error: {' '.join(message.split())}", file=sys.stderr)
         sys.exit(2)
+
+
+def _explain_command_line(err: CompactHydraException, stage: str) -> str:
+    """One line for a command line Hydra refused: an unknown key, an override that does not parse,
+    a config group option that does not exist."""
+    cause = err.__cause__
+    if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and cause.full_key:
+        key = cause.full_key
+        return (f"unknown key '{key}' on the command line: check its spelling in zen-{stage} --help "
+                f"(or add a new key with +{key}=...)")
+    if isinstance(err, OverrideParseException):
+        reason = str(err.message).splitlines()[0]
+        return (f"the override '{err.override}' does not parse ({reason}): write key=value, quoting "
+                "values with spaces or brackets (https://hydra.cc/docs/advanced/override_grammar/basic)")
+    if isinstance(err, MissingConfigException) and err.missing_cfg_file:
+        group, _, option = err.missing_cfg_file.rpartition("/")
+        known = ", ".join(err.options or []) or "none"
+        return (f"no config '{option}' in the group '{group}' (the choices are {known}): put your "
+                f"{option}.yaml in <dir>/{group}/ and add --config-dir <dir>")
+    return f"{' '.join(str(err).split())} (zen-{stage} --help lists the keys and groups)"
+
+
+def hydra_entry(fn: Callable[[DictConfig], object], config_name: str) -> Callable[[], None]:
+    """The console entry point of a stage: Hydra parses the command line, :func:`run_stage` runs it.
+
+    A command line Hydra cannot apply (an unknown key, a bad override, a missing config option)
+    is one line and exit 2, like every other expected failure; Hydra alone prints several lines
+    and exits 1.
+    """
+    from zen.cli import CONFIG_DIR
+
+    @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name=config_name)
+    def task(cfg: DictConfig) -> None:
+        run_stage(fn, cfg)
+
+    def main() -> None:
+        previous = os.environ.get("HYDRA_FULL_ERROR")
+        os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises instead of printing and exiting 1
+        try:
+            task()
+        except CompactHydraException as err:
+            print(f"zen-{fn.__name__}: error: {_explain_command_line(err, fn.__name__)}", file=sys.stderr)
+            sys.exit(2)
+        finally:
+            if previous is None:
+                os.environ.pop("HYDRA_FULL_ERROR", None)
+            else:
+                os.environ["HYDRA_FULL_ERROR"] = previous
+
+    main.__doc__ = f"Console entry point ``zen-{fn.__name__}``."
+    return main

@@ -1,17 +1,9 @@
-"""Console entry point ``zen-features`` (Hydra)."""
+"""Console entry point ``zen-features`` (Hydra): :func:`zen.stages.features.features`."""
 
-import hydra
-from omegaconf import DictConfig
-
-from zen.cli import CONFIG_DIR
-from zen.cli._errors import run_stage
+from zen.cli._errors import hydra_entry
 from zen.stages.features import features
 
-
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="features")
-def main(cfg: DictConfig) -> None:
-    run_stage(features, cfg)
-
+main = hydra_entry(features, "features")
 
 if __name__ == "__main__":
     main()

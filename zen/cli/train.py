@@ -1,17 +1,9 @@
-"""Console entry point ``zen-train`` (Hydra)."""
+"""Console entry point ``zen-train`` (Hydra): :func:`zen.stages.train.train`."""
 
-import hydra
-from omegaconf import DictConfig
-
-from zen.cli import CONFIG_DIR
-from zen.cli._errors import run_stage
+from zen.cli._errors import hydra_entry
 from zen.stages.train import train
 
-
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
-def main(cfg: DictConfig) -> None:
-    run_stage(train, cfg)
-
+main = hydra_entry(train, "train")
 
 if __name__ == "__main__":
     main()

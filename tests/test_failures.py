@@ -231,6 +231,31 @@ def test_disk_full_in_a_real_writer_names_the_file(tmp_path, monkeypatch, capsys
     assert list((tmp_path / "out").iterdir()) == []
 
 
+
+def test_disk_full_while_saving_a_checkpoint_names_the_file(tmp_path, monkeypatch, capsys):
+    """torch.save on a full disk raises an opaque RuntimeError from its zip writer; save_tensors
+    serialises in memory, so the failing write is an ENOSPC naming the checkpoint."""
+    import torch
+
+    from zen.io.model_files import save_tensors
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    target = tmp_path / "model" / "lstm.pt"
+    target.parent.mkdir()
+
+    def generate(cfg) -> None:
+        save_tensors({"w": torch.zeros(3)}, target)
+
+    with pytest.raises(SystemExit) as info:
+        run_stage(generate, OmegaConf.create({}))
+    assert info.value.code == 2
+    line = capsys.readouterr().err.strip()
+    assert line.startswith(f"zen-generate: error: no space left on device while writing {target}"), line
+    assert list(target.parent.iterdir()) == []
+
 def test_config_errors_are_one_line():
     cfg = OmegaConf.create({"model_dir": "???", "out_dir": "${model_dir}/../dataset", "x": "${nope}"})
     OmegaConf.set_struct(cfg, True)

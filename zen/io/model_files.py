@@ -8,6 +8,7 @@ whatever a crafted one carries. Every checkpoint Zen reads goes through :func:`l
 
 from __future__ import annotations
 
+import io
 import json
 import pickle
 import zipfile
@@ -15,7 +16,23 @@ from pathlib import Path
 
 import torch
 
+from zen.io.tables import atomic_path
 from zen.schema import ZenInputError
+
+
+def save_tensors(state: dict, path: str | Path) -> Path:
+    """Write a checkpoint atomically (temporary file, then rename) and return its path.
+
+    The checkpoint is serialised in memory and written with a plain file write, so a full disk is
+    an ``OSError`` (ENOSPC) naming the file, which the CLIs tell in one line; ``torch.save`` on a
+    file raises an opaque ``RuntimeError`` from its zip writer instead. Checkpoints are small
+    (the traffic LSTM with its optimizer state is a few MB).
+    """
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(buffer.getbuffer())
+    return Path(path)
 
 
 def load_tensors(path: str | Path, map_location: str | torch.device = "cpu") -> dict:

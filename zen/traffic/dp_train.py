@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from zen.io import atomic_path
+from zen.io.model_files import save_tensors
 from zen.privacy.accountant import epsilon_spent, max_steps_within, noise_for_epsilon
 from zen.traffic.network import HEADS, TrafficLSTM
 from zen.traffic.tokenizer import StepBatch
@@ -226,7 +226,5 @@ def train_private(net: TrafficLSTM, encode: Callable[[np.ndarray], StepBatch], l
 
 def _save(path: Path, net, optimizer, scheduler, state: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        torch.save({"model": net.weights(),
-                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "state": state}, tmp)
+    save_tensors({"model": net.weights(), "optimizer": optimizer.state_dict(),
+                  "scheduler": scheduler.state_dict(), "state": state}, path)

@@ -32,8 +32,8 @@ import pandas as pd
 import torch
 
 from zen.data.base import CDRData
-from zen.io import atomic_path, write_json_atomic
-from zen.io.model_files import load_tensors, read_json
+from zen.io import write_json_atomic
+from zen.io.model_files import load_tensors, read_json, save_tensors
 from zen.privacy import PrivacyLedger, private_clock_rate, private_gaussian_profile
 from zen.schema import ZenInputError
 from zen.traffic import dp_train, train_loop
@@ -349,8 +349,7 @@ class LSTMTrafficModel:
                 "kinds": self.kinds,
                 "profile_mean": self.profile_mean.tolist(), "profile_std": self.profile_std.tolist(),
                 "scalers": self.scalers}
-        with atomic_path(traffic_dir / WEIGHTS) as tmp:
-            torch.save({"model": self.net.weights()}, tmp)
+        save_tensors({"model": self.net.weights()}, traffic_dir / WEIGHTS)
         write_json_atomic(meta, traffic_dir / META)
 
     @classmethod

@@ -20,8 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from zen.io import atomic_path
-from zen.io.model_files import load_tensors
+from zen.io.model_files import load_tensors, save_tensors
 from zen.schema import ZenInputError
 from zen.traffic.network import HEADS, TrafficLSTM
 from zen.traffic.tokenizer import StepBatch
@@ -162,9 +161,8 @@ def train(net: TrafficLSTM, train_batches: list[StepBatch], val_batches: list[St
 
 def _save_checkpoint(path: Path, net, optimizer, scheduler, state: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        torch.save({"model": net.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "state": state}, tmp)
+    save_tensors({"model": net.state_dict(), "optimizer": optimizer.state_dict(),
+                  "scheduler": scheduler.state_dict(), "state": state}, path)
 
 
 def _log_epoch(writer, net: TrafficLSTM, train_nll: dict[str, float], val_nll: dict[str, float] | None,

@@ -17,17 +17,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from zen.geo import haversine_m
 from zen.schema import ZenInputError
 
-EARTH_RADIUS_M = 6_371_000.0
 PLACE_COLUMNS = ("place_id", "lat", "lon", "home_weight", "work_weight", "cell_id")
-
-
-def haversine_m(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
-    """Great-circle distance in metres between points given in degrees (broadcasts)."""
-    lat1, lon1, lat2, lon2 = (np.radians(np.asarray(x, dtype=np.float64)) for x in (lat1, lon1, lat2, lon2))
-    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
 def check_places(places: pd.DataFrame, source: str = "places") -> pd.DataFrame:

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from zen.geo import LocalProjection
 from zen.io import read_table
 from zen.network.coverage import Coverage
-from zen.network.geo import LocalProjection
 from zen.network.layout import city_density
 from zen.schema import ZenInputError, validate
 

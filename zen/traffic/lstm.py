@@ -34,18 +34,12 @@ import torch
 from zen.data.base import CDRData
 from zen.io import atomic_path, write_json_atomic
 from zen.io.model_files import load_tensors, read_json
+from zen.measures.profiles import PROFILE_FEATURES, user_profiles
 from zen.privacy import PrivacyLedger, private_clock_rate, private_gaussian_profile
 from zen.schema import ZenInputError
 from zen.traffic import dp_train, train_loop
 from zen.traffic.network import DATA_IN, TrafficLSTM
-from zen.traffic.profiles import (
-    ACTIVITY,
-    PROFILE_FEATURES,
-    Chronotypes,
-    ProfileDistribution,
-    hour_of_day_counts,
-    user_profiles,
-)
+from zen.traffic.profiles import ACTIVITY, Chronotypes, ProfileDistribution, hour_of_day_counts
 from zen.traffic.sampler import sample_population
 from zen.traffic.timeline import Timelines
 from zen.traffic.tokenizer import N_KINDS, StepBatch, WeeklyClock, encode_users, kind_of, week_offset_s
@@ -494,7 +488,7 @@ def _log_generated(writer, model: LSTMTrafficModel, real: CDRData, epoch: int, d
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from zen.evaluation.metrics import call_durations, first_metrics, hour_of_day_profile, inter_event_times
+    from zen.measures.traffic import call_durations, first_metrics, hour_of_day_profile, inter_event_times
 
     days = float(model.config["eval_days"])
     tl = model.sample(int(model.config["eval_users"]), days, real.start, seed=epoch, device=device)

@@ -232,7 +232,7 @@ class PoissonBaseline:
 
     # ------------------------------------------------------------------ likelihood
     def nll_per_event(self, data: CDRData, device: torch.device | str = "cpu") -> float:
-        """NLL per event (nats) of event times and type×direction marks.
+        """NLL per event (nats) of event times and type×direction marks (the protocol's measure).
 
         Each user's own rate and type/direction mix are estimated from their records (the
         profile, as the LSTM's profile vector is); the hour-of-week shape is the fitted one.

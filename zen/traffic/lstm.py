@@ -428,12 +428,14 @@ class LSTMTrafficModel:
         return tl
 
     def nll_per_event(self, data: CDRData, device: torch.device | str = "cpu") -> float:
-        """Mean NLL per event (nats) of ``data``'s users: event times (density in seconds,
-        including no event between the last one and the window end) + kind + call outcome +
-        duration (density in seconds) + contact rank, each user conditioned on the profile
-        (and chronotype) computed from their own records. Kinds never seen in training have
-        probability 0 here as in sampling: one such event adds ~1e9 nats."""
-        return self.nll_breakdown(data, device)["total"]
+        """Mean NLL per event (nats) of event times (density in seconds, including no event
+        between the last one and the window end) + event kind (type x direction), each user
+        conditioned on the profile (and chronotype) computed from their own records: the
+        protocol's measure (:meth:`zen.traffic.base.TrafficModel.nll_per_event`). All heads
+        (outcome, duration, contact rank too) are ``nll_breakdown(data)["total"]``. Kinds never
+        seen in training have probability 0 here as in sampling: one such event adds ~1e9 nats."""
+        parts = self.nll_breakdown(data, device)
+        return parts["time"] + parts["kind"]
 
     @_cpu_threads
     @torch.no_grad()

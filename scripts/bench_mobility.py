@@ -143,7 +143,7 @@ def speed_section(args, places: pd.DataFrame) -> list[str]:
 def measures_of(visits: pd.DataFrame, start: pd.Timestamp, days: float) -> dict[str, float]:
     s_t = locations_over_time(visits, step_s=86400.0)
     s_t = s_t[s_t["t_s"] <= days * 86400]
-    freq = visitation_frequency_rank(visits, max_rank=20)
+    freq = visitation_frequency_rank(visits, ranks=20)
     rg = radius_of_gyration(visits["user"], visits["lat"], visits["lon"]).to_numpy() / 1000
     jumps = jump_lengths(visits)
     jump_beta, _ = fit_waiting_times(jumps, 200.0, float(max(jumps.max(), 400.0)))

@@ -71,7 +71,7 @@ def test_measures_on_built_visits():
     rg = radius_of_gyration(visits["user"], visits["lat"], visits["lon"])
     assert rg[1] == 0.0 and rg[0] == pytest.approx(np.sqrt(2 / 5) * 11_119.5, rel=1e-3)  # 0.1 deg lon
     np.testing.assert_allclose(np.sort(jump_lengths(visits)), np.full(4, 11_119.5), rtol=1e-3)
-    frequency = visitation_frequency_rank(visits, max_rank=3)
+    frequency = visitation_frequency_rank(visits, ranks=3)
     np.testing.assert_allclose(frequency.to_numpy(), [(3 / 5 + 1) / 2, 1 / 5, 1 / 5])
     s_of_t = locations_over_time(visits, step_s=86400)
     np.testing.assert_allclose(s_of_t["mean_locations"], [1.5, 2.0])  # C is first seen on Tuesday

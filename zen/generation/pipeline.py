@@ -122,7 +122,7 @@ def build_population(spec: GenerationSpec, models: Models,
     lat, lon = places["lat"].to_numpy(), places["lon"].to_numpy()
     edges = generate_social_graph(models.social, lat[home], lon[home], activity,
                                   component_seed(seed, "graph"))
-    contacts = contact_table(edges, n_users, spec.max_rank)
+    contacts = contact_table(edges, n_users, spec.ties_per_user)
     pop = Population(activity=activity, home=home, work=work, contacts=contacts,
                      degree=(contacts >= 0).sum(axis=1), offnet_base=OFFNET_BASE,
                      offnet_pool=max(1, int(spec.offnet_pool_per_user * n_users)),

@@ -51,18 +51,18 @@ def locations_over_time(visits: pd.DataFrame, step_s: float = DAY) -> pd.DataFra
     return pd.DataFrame({"t_s": edges, "mean_locations": np.cumsum(counts) / max(n_users, 1)})
 
 
-def visitation_frequency_rank(visits: pd.DataFrame, max_rank: int = 30) -> pd.Series:
+def visitation_frequency_rank(visits: pd.DataFrame, ranks: int = 30) -> pd.Series:
     """Mean visitation frequency f_k of each user's k-th most visited place (Zipf's law, ~ k**-1.2).
 
     Frequencies are visit counts over the user's total; the mean at rank k is over users with at
-    least k places. Returns a Series indexed by rank 1..max_rank (NaN where no user has that many).
+    least k places. Returns a Series indexed by rank 1..ranks (NaN where no user has that many).
     """
     counts = visits.groupby(["user", "place"]).size().rename("n").reset_index()
     counts = counts.sort_values(["user", "n"], ascending=[True, False], kind="stable")
     counts["rank"] = counts.groupby("user").cumcount() + 1
     counts["f"] = counts["n"] / counts.groupby("user")["n"].transform("sum")
-    mean = counts[counts["rank"] <= max_rank].groupby("rank")["f"].mean()
-    return mean.reindex(range(1, max_rank + 1)).rename("visitation_frequency")
+    mean = counts[counts["rank"] <= ranks].groupby("rank")["f"].mean()
+    return mean.reindex(range(1, ranks + 1)).rename("visitation_frequency")
 
 
 def jump_lengths(visits: pd.DataFrame) -> np.ndarray:

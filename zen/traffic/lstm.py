@@ -55,7 +55,10 @@ PUBLIC_SCALERS = {"gap_loc": 9.0, "gap_scale": 2.0, "dur_loc": 4.0, "dur_scale":
 
 
 def _cpu_threads(method: Callable) -> Callable:
-    """Run ``method`` with ``config["num_threads"]`` torch CPU threads, then restore the count.
+    """Run ``method`` (the fit) with ``config["num_threads"]`` torch CPU threads, then restore the count.
+
+    The model's ``num_threads`` owns training only: sampling and scoring run under the caller's
+    setting (``zen-generate``'s ``torch_threads``, which owns generation).
 
     Per-step tensors are small; on a busy machine extra intra-op threads mostly spin (sampling
     with 2 threads was 58x slower than with 1 on the shared 2-core VM while it was busy).
@@ -86,8 +89,9 @@ class LSTMTrafficModel:
         bptt: steps per truncated-BPTT chunk (the trainer's ``bptt`` wins when given).
         eval_users: users sampled for the TensorBoard figures and metrics.
         eval_days: days sampled for them.
-        num_threads: torch CPU threads while fitting, sampling and scoring (None: leave torch's
-            setting); restored afterwards.
+        num_threads: torch CPU threads while fitting (None: leave torch's setting); restored
+            afterwards. Sampling and scoring use the caller's setting (``torch_threads`` of
+            ``zen-generate``).
         burst_share: add each user's share of gaps under 5 min to the profile (better
             inter-event times and NLL, worse hour-of-day profile on Copenhagen; see
             experiments/traffic.md).
@@ -383,7 +387,6 @@ class LSTMTrafficModel:
         """Expected events per day of ``n_users`` new users. ``[n_users]``."""
         return np.exp(self.profiles.sample(n_users, rng)[:, ACTIVITY])
 
-    @_cpu_threads
     def sample(self, n_users: int, days: float, start: pd.Timestamp, seed: int,
                device: torch.device | str = "cpu", activity: np.ndarray | None = None) -> Timelines:
         """Events of ``n_users`` new users over ``[0, days * 86400)`` s from ``start`` (UTC).
@@ -437,7 +440,6 @@ class LSTMTrafficModel:
         parts = self.nll_breakdown(data, device)
         return parts["time"] + parts["kind"]
 
-    @_cpu_threads
     @torch.no_grad()
     def nll_per_user(self, data: CDRData, device: torch.device | str = "cpu") -> np.ndarray:
         """Each user's NLL per step (nats; events + the final survival step), in the order of
@@ -455,7 +457,6 @@ class LSTMTrafficModel:
             out[idx] = (sum(parts.values()) / torch.as_tensor(lengths[idx], device=device)).cpu().numpy()
         return out
 
-    @_cpu_threads
     def nll_breakdown(self, data: CDRData, device: torch.device | str = "cpu") -> dict[str, float]:
         """:meth:`nll_per_event` per head (``time``, ``kind``, ``outcome``, ``duration``,
         ``rank``) and their ``total``."""

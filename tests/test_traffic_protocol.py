@@ -6,6 +6,7 @@ the model-folder helpers, and sampled and scored through the protocol's methods 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import fields
 
 import numpy as np
@@ -84,3 +85,16 @@ def test_nll_per_event_is_the_shared_measure(fitted, parts):
                                                                             kind="stable").reset_index(drop=True),
                             holdout.start, 2 * holdout.days)
     assert model.nll_per_event(doubled) == pytest.approx(nll, abs=0.5)
+
+
+def test_lstm_fit_logs_one_line_per_epoch_with_losses(parts, tmp_path, caplog):
+    """zen-train is not silent: each epoch prints its train and validation NLL."""
+    train, val, _ = parts
+    model = LSTMTrafficModel(**TINY_LSTM)
+    with caplog.at_level(logging.INFO, logger="zen.train"):
+        model.fit(train.subset(train.user_ids[:15]), val, trainer=lstm_trainer(max_epochs=2),
+                  work_dir=tmp_path, device=torch.device("cpu"), seed=0)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("epoch ")]
+    assert [line.split(":")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
+    for line, h in zip(lines, model.history_, strict=True):
+        assert f"train nll {h['train']:.4f}" in line and f"val nll {h['val']:.4f}" in line

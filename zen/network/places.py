@@ -20,8 +20,6 @@ from zen.network.coverage import Coverage
 from zen.network.layout import city_density
 from zen.schema import ZenInputError, validate
 
-PLACE_COLUMNS = ["place_id", "lat", "lon", "home_weight", "work_weight", "cell_id"]
-
 
 def grid_places(coverage: Coverage, spacing_m: float = 250.0, max_serving_m: float = 3000.0,
                 weights: str = "site_density", kernel_m: float = 1000.0, work_concentration: float = 1.5,

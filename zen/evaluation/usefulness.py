@@ -21,8 +21,7 @@ import numpy as np
 import pandas as pd
 
 from zen.data.base import CDRData
-
-HOURS_PER_WEEK = 168
+from zen.measures.traffic import HOURS_PER_WEEK, SECONDS_PER_HOUR, hour_of_week
 
 
 @dataclass
@@ -89,8 +88,7 @@ def unit_series(sample: CDRData, kind: str, units: np.ndarray) -> UnitSeries:
     triples = np.unique(np.stack([unit_index, hour, user]), axis=1)
     users = np.zeros_like(events)
     np.add.at(users, (triples[0], triples[1]), 1.0)
-    start_how = sample.start.day_of_week * 24 + sample.start.hour
-    how = (start_how + np.arange(n_hours)) % HOURS_PER_WEEK
+    how = hour_of_week(np.arange(n_hours) * SECONDS_PER_HOUR, sample.start)
     return UnitSeries(units, events, users, how, sample.n_users)
 
 

@@ -113,13 +113,13 @@ def graph_measures(edges: pd.DataFrame, user_ids: np.ndarray | None = None,
         top_share, offnet_share = top / strength, offnet / degree
     upper = sp.triu(ties, k=1).tocoo()
     tie_strength = upper.data[is_user[upper.row] | is_user[upper.col]]
-    clustering = _local_clustering(ties, in_pop, users[in_pop[users]], max_clustering_users, seed)
+    clustering = _population_clustering(ties, in_pop, users[in_pop[users]], max_clustering_users, seed)
     has = degree > 0
     return GraphMeasures(degree[has].astype(np.int64), strength[has], top_share[has], offnet_share[has],
                          tie_strength, clustering, reciprocity)
 
 
-def _local_clustering(ties: sp.csr_matrix, in_pop: np.ndarray, users: np.ndarray, max_users: int,
+def _population_clustering(ties: sp.csr_matrix, in_pop: np.ndarray, users: np.ndarray, max_users: int,
                       seed: int) -> np.ndarray:
     """Local clustering of ``users`` in the population-induced undirected graph (degree >= 2 only)."""
     if len(users) > max_users:

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from zen.measures.mobility import radius_of_gyration
 from zen.mobility import MobilityEmulator, MobilityParams, calibrate_from_gps, choose_anchors, load_gps
 from zen.mobility.calibration import detect_stays
 from zen.mobility.measures import (
@@ -32,7 +33,6 @@ from zen.mobility.measures import (
     locations_over_time,
     number_of_locations,
     power_law_slope,
-    radius_of_gyration,
     visitation_frequency_rank,
     visits_from_stays,
     waiting_times,
@@ -143,8 +143,8 @@ def speed_section(args, places: pd.DataFrame) -> list[str]:
 def measures_of(visits: pd.DataFrame, start: pd.Timestamp, days: float) -> dict[str, float]:
     s_t = locations_over_time(visits, step_s=86400.0)
     s_t = s_t[s_t["t_s"] <= days * 86400]
-    freq = visitation_frequency_rank(visits, max_rank=20)
-    rg = radius_of_gyration(visits).to_numpy() / 1000
+    freq = visitation_frequency_rank(visits, ranks=20)
+    rg = radius_of_gyration(visits["user"], visits["lat"], visits["lon"]).to_numpy() / 1000
     jumps = jump_lengths(visits)
     jump_beta, _ = fit_waiting_times(jumps, 200.0, float(max(jumps.max(), 400.0)))
     anchors = detect_home_work(visits, start)

@@ -58,7 +58,7 @@ def one(out: Path, eps: float, n_users: int, days: float, seed: int, extra: list
     data = load_copenhagen(COPENHAGEN)
     split = split_users(data.user_ids)
     model = LSTMTrafficModel.load(model_dir / "traffic")
-    nll = model.nll_per_event(data.subset(split.holdout))
+    nll = model.nll_breakdown(data.subset(split.holdout))["total"]  # all heads
     privacy = record["privacy"]
     sgd = next((r for r in privacy.get("releases", []) if r["name"] == "traffic LSTM weights"), None)
     return {"epsilon_target": eps, "epsilon": privacy.get("epsilon", math.inf),

@@ -77,7 +77,7 @@ def run(seed: int, data, train, val, hold, overrides: dict, n_users: int, days: 
                     device=torch.device("cpu"), seed=seed)
     fit_s = time.perf_counter() - t0
     model.save(work / f"seed{seed}" / "traffic")
-    nll = model.nll_per_event(hold)
+    nll = model.nll_breakdown(hold)["total"]  # all heads
     activity = model.sample_activity(n_users, np.random.default_rng(seed + 100))
     t0 = time.perf_counter()
     tl = model.sample(n_users, days, data.start, seed=seed + 1, activity=activity)

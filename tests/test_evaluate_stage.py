@@ -146,3 +146,21 @@ def test_real_and_train_can_be_dataset_folders(copenhagen, synthetic_dir, tmp_pa
     assert metrics["inputs"]["users"] == expected_users
     assert scores["privacy/exact_copy_share"] == pytest.approx(1 / 61)
     assert "privacy/floor" in metrics["skipped"]
+
+
+def test_console_summary_lists_every_failing_row_it_counts():
+    """Hidden rows (passing w1/JSD) never hide a failure: the FAIL lines are the fail count."""
+    from zen.evaluation.report import Evaluation, Thresholds, metrics_document, summary_rows, terminal_table
+
+    scores = {"individual/a/ks": 0.5, "individual/b/ks": 0.05, "global/c/w1": 90.0, "global/d/w1": 1.0,
+              "global/e/jsd": 0.4, "global/f/jsd": 0.001, "privacy/mia_auc": 0.9, "cells/g/tv": float("nan")}
+    floor = {k: (0.05 if k.endswith(("ks", "tv")) else 1.0 if k.endswith("w1") else 0.001) for k in scores}
+    ev = Evaluation(scores, floor, {}, Thresholds(), {})
+    rows = summary_rows(ev)
+    table = terminal_table(ev, rows).splitlines()
+    failing = {r["name"] for r in rows if r["passed"] is False}
+    assert failing == {"individual/a/ks", "global/c/w1", "global/e/jsd", "privacy/mia_auc"}
+    listed = {line.split()[0] for line in table if line.endswith("FAIL")}
+    assert listed == failing
+    assert table[-1] == f"{len(rows) - len(failing) - 1} pass, {len(failing)} fail"
+    assert metrics_document(ev, rows)["fail_count"] == len(failing)

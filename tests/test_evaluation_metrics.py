@@ -10,7 +10,6 @@ from scipy import sparse, stats
 
 from zen.evaluation import graph
 from zen.evaluation.fidelity import fidelity_scores, overall_score
-from zen.evaluation.individual import cell_entropy, radius_of_gyration, user_features
 from zen.evaluation.metrics import ks_statistic, total_variation, wasserstein
 from zen.evaluation.privacy import exact_copy_share, privacy_scores, sequence_signatures
 from zen.evaluation.report import Thresholds, judge
@@ -22,6 +21,9 @@ from zen.evaluation.usefulness import (
     ran_power_savings,
     usefulness_scores,
 )
+from zen.geo import EARTH_RADIUS_M
+from zen.measures.individual import user_features
+from zen.measures.mobility import cell_entropy, radius_of_gyration
 from zen.schema import validate
 
 START = pd.Timestamp("2013-02-04", tz="UTC")  # a Monday
@@ -105,7 +107,7 @@ def test_periodic_user_has_burstiness_minus_one():
 
 def test_radius_of_gyration_and_cell_entropy():
     # two points 2 km apart north-south, equal weight: every point is 1 km from the centre
-    dlat = np.degrees(2000.0 / 6_371_000.0)
+    dlat = np.degrees(2000.0 / EARTH_RADIUS_M)
     rg = radius_of_gyration(np.array([1, 1]), np.array([55.0, 55.0 + dlat]), np.array([12.0, 12.0]))
     assert rg.loc[1] == pytest.approx(1000.0, rel=1e-6)
     ent = cell_entropy(np.array([1, 1, 1, 1, 2, 2]), np.array([10, 11, 12, 13, 10, 10]))

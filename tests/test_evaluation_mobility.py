@@ -8,7 +8,7 @@ import pytest
 
 from zen.evaluation import mobility as m
 from zen.evaluation.sample import CDRSample
-from zen.network.geo import haversine_m
+from zen.geo import haversine_m
 
 
 def test_top_cell_share_and_entropy_inputs():

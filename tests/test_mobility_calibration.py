@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import require_data
+from zen.measures.mobility import radius_of_gyration
 from zen.mobility import (
     MobilityEmulator,
     MobilityParams,
@@ -21,7 +22,6 @@ from zen.mobility.measures import (
     home_share_at_night,
     jump_lengths,
     locations_over_time,
-    radius_of_gyration,
     time_in_windows,
     visitation_frequency_rank,
 )
@@ -68,10 +68,10 @@ def test_measures_on_built_visits():
     assert share[0] == pytest.approx(14 / 16) and share[1] == 1.0
     anchors = detect_home_work(visits, START, min_work_hours=4)
     assert anchors.loc[0, "home"] == 0 and anchors.loc[0, "work"] == 1 and anchors.loc[1, "work"] == -1
-    rg = radius_of_gyration(visits)
+    rg = radius_of_gyration(visits["user"], visits["lat"], visits["lon"])
     assert rg[1] == 0.0 and rg[0] == pytest.approx(np.sqrt(2 / 5) * 11_119.5, rel=1e-3)  # 0.1 deg lon
     np.testing.assert_allclose(np.sort(jump_lengths(visits)), np.full(4, 11_119.5), rtol=1e-3)
-    frequency = visitation_frequency_rank(visits, max_rank=3)
+    frequency = visitation_frequency_rank(visits, ranks=3)
     np.testing.assert_allclose(frequency.to_numpy(), [(3 / 5 + 1) / 2, 1 / 5, 1 / 5])
     s_of_t = locations_over_time(visits, step_s=86400)
     np.testing.assert_allclose(s_of_t["mean_locations"], [1.5, 2.0])  # C is first seen on Tuesday

@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, require_data
+from zen.geo import LocalProjection, haversine_m
 from zen.network import Coverage, build_infrastructure, load_towers, synthetic_layout
-from zen.network.geo import LocalProjection, haversine_m
 from zen.schema import ZenInputError
 
 

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from zen.data import split_users
+from zen.geo import LocalProjection
 from zen.network import (
     OFFNET_BASE,
     SocialParams,
@@ -18,7 +19,6 @@ from zen.network import (
     graph_measures,
     graph_stats,
 )
-from zen.network.geo import LocalProjection
 from zen.network.layout import sample_city_points
 from zen.schema import ZenInputError
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from zen.data.base import CDRData
 from zen.evaluation import graph
 from zen.evaluation.individual import MOBILITY_FEATURES, TRAFFIC_FEATURES, cell_coordinates
 from zen.evaluation.metrics import (
@@ -25,7 +26,6 @@ from zen.evaluation.metrics import (
     total_variation,
     wasserstein,
 )
-from zen.evaluation.sample import CDRSample
 from zen.measures.conversations import conversations, reply_delays
 
 CELLS_SKIPPED = "needs cell_id + antennas lat/lon on both sides; {missing} has none"
@@ -42,7 +42,7 @@ def _continuous(out: dict[str, float], name: str, a: np.ndarray, b: np.ndarray) 
     out[f"{name}/w1"] = wasserstein(a, b)
 
 
-def individual_scores(candidate: CDRSample, real: CDRSample) -> tuple[dict[str, float], dict[str, str]]:
+def individual_scores(candidate: CDRData, real: CDRData) -> tuple[dict[str, float], dict[str, str]]:
     """KS and W1 between the per-user feature distributions of two populations."""
     scores, skipped = {}, {}
     fa, fb = candidate.features, real.features
@@ -63,8 +63,8 @@ def individual_scores(candidate: CDRSample, real: CDRSample) -> tuple[dict[str, 
     return scores, skipped
 
 
-def _profiles(out: dict[str, float], skipped: dict[str, str], candidate: CDRSample,
-              real: CDRSample) -> None:
+def _profiles(out: dict[str, float], skipped: dict[str, str], candidate: CDRData,
+              real: CDRData) -> None:
     for kind in ("all", "call", "sms", "data"):
         a, b = candidate.records, real.records
         if kind != "all":
@@ -80,7 +80,7 @@ def _profiles(out: dict[str, float], skipped: dict[str, str], candidate: CDRSamp
             out[f"{key}/jsd"] = js_divergence(pa, pb)
 
 
-def _cell_hour_counts(sample: CDRSample) -> tuple[np.ndarray, np.ndarray]:
+def _cell_hour_counts(sample: CDRData) -> tuple[np.ndarray, np.ndarray]:
     """Events and distinct users per (cell, hour) with at least one event. ``[cell-hours]`` each."""
     located = cell_coordinates(sample.records, sample.antennas)
     hour = np.floor((located["timestamp"] - sample.start).dt.total_seconds().to_numpy() / 3600.0)
@@ -90,7 +90,7 @@ def _cell_hour_counts(sample: CDRSample) -> tuple[np.ndarray, np.ndarray]:
     return grouped.size().to_numpy(dtype=float), grouped.nunique().to_numpy(dtype=float)
 
 
-def global_scores(candidate: CDRSample, real: CDRSample) -> tuple[dict[str, float], dict[str, str]]:
+def global_scores(candidate: CDRData, real: CDRData) -> tuple[dict[str, float], dict[str, str]]:
     """Profiles, pooled inter-event times and durations, graph statistics, per-cell load."""
     scores, skipped = {}, {}
     _profiles(scores, skipped, candidate, real)
@@ -119,7 +119,7 @@ def global_scores(candidate: CDRSample, real: CDRSample) -> tuple[dict[str, floa
     return scores, skipped
 
 
-def conversation_scores(candidate: CDRSample, real: CDRSample) -> tuple[dict[str, float], dict[str, str]]:
+def conversation_scores(candidate: CDRData, real: CDRData) -> tuple[dict[str, float], dict[str, str]]:
     """Reply delays, turns per conversation and who starts them (:mod:`zen.measures.conversations`)."""
     scores, skipped = {}, {}
     ca, cb = conversations(candidate.records), conversations(real.records)
@@ -146,7 +146,7 @@ def _sessions(records: pd.DataFrame) -> pd.DataFrame:
     return data[data["volume_bytes"] > 0]
 
 
-def session_scores(candidate: CDRSample, real: CDRSample) -> tuple[dict[str, float], dict[str, str]]:
+def session_scores(candidate: CDRData, real: CDRData) -> tuple[dict[str, float], dict[str, str]]:
     """XDR data sessions (:mod:`zen.sessions`): service shares, and log10 volume and duration
     distributions pooled and per service (services with ``MIN_SESSIONS`` on both sides)."""
     a, b = _sessions(candidate.records), _sessions(real.records)
@@ -170,7 +170,7 @@ def session_scores(candidate: CDRSample, real: CDRSample) -> tuple[dict[str, flo
     return scores, {}
 
 
-def fidelity_scores(candidate: CDRSample, real: CDRSample) -> tuple[dict[str, float], dict[str, str]]:
+def fidelity_scores(candidate: CDRData, real: CDRData) -> tuple[dict[str, float], dict[str, str]]:
     """All fidelity scores of ``candidate`` against ``real`` and the checks that were skipped (why).
 
     Also carries issue 2's first metrics under ``first/`` (same names as ``first_metrics``).

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from zen.measures.graph import local_clustering
+
 
 def _known_ties(records: pd.DataFrame) -> pd.DataFrame:
     return records.loc[records["counterpart_id"] >= 0, ["user_id", "counterpart_id", "direction"]]
@@ -52,18 +54,6 @@ def induced_adjacency(records: pd.DataFrame) -> tuple[np.ndarray, sparse.csr_mat
     adj = sparse.coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n)).tocsr()
     adj = ((adj + adj.T) > 0).astype(np.float64)
     return users, adj.tocsr()
-
-
-def local_clustering(adjacency: sparse.csr_matrix) -> np.ndarray:
-    """Local clustering coefficient of each node of an undirected 0/1 adjacency. ``[nodes]``.
-
-    ``C_i = 2 T_i / (k_i (k_i - 1))`` with ``T_i`` the triangles through ``i``; 0 when ``k_i < 2``
-    (the convention of networkx's ``clustering``).
-    """
-    k = np.asarray(adjacency.sum(axis=1)).ravel()
-    triangles = np.asarray((adjacency @ adjacency).multiply(adjacency).sum(axis=1)).ravel() / 2.0
-    pairs = k * (k - 1) / 2.0
-    return np.divide(triangles, pairs, out=np.zeros_like(triangles), where=pairs > 0)
 
 
 def clustering(records: pd.DataFrame) -> np.ndarray:

@@ -29,7 +29,7 @@ import pandas as pd
 
 from zen.evaluation.individual import cell_coordinates
 from zen.evaluation.metrics import ks_statistic, total_variation, wasserstein
-from zen.network.geo import haversine_m
+from zen.geo import haversine_m
 
 NIGHT = (22, 6)  # hours [start, end) of the clock that vote for the home cell (wraps midnight)
 CLUSTER_DEG = 0.02  # side of the squares that cells are clustered into (degrees, ~2 km)
@@ -145,7 +145,7 @@ class CellView:
 
 
 def mobility_scores(candidate, real) -> tuple[dict[str, float], dict[str, str]]:
-    """``cells/...`` distances between two :class:`~zen.evaluation.sample.CDRSample` (both with cells).
+    """``cells/...`` distances between two :class:`~zen.evaluation.sample.CDRData` (both with cells).
 
     Keys: ``cells/{top_cell_share,distinct_cells_per_week,jump_length_m,dwell_time_s}/{ks,w1}``,
     ``cells/away_share_by_hour/mean_abs_diff`` (mean over hours of the absolute difference of
@@ -207,10 +207,10 @@ def density_maps(samples: list, size_deg: float = CLUSTER_DEG):
 
 def mobility_ccdfs(samples: list, labels: list[str] | None = None):
     """Two log-log panels: complementary CDFs of the per-user radius of gyration and of the jump
-    lengths between consecutive events, one line per sample (a CDRSample with cells)."""
+    lengths between consecutive events, one line per sample (a CDRData with cells)."""
     import matplotlib.pyplot as plt
 
-    from zen.evaluation.individual import radius_of_gyration
+    from zen.measures.mobility import radius_of_gyration
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for i, s in enumerate(samples):

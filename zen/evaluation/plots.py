@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from zen.data.base import CDRData  # noqa: E402
 from zen.evaluation import graph  # noqa: E402
 from zen.evaluation.metrics import (  # noqa: E402
     call_durations,
@@ -19,7 +20,6 @@ from zen.evaluation.metrics import (  # noqa: E402
     hour_of_week_profile,
     inter_event_times,
 )
-from zen.evaluation.sample import CDRSample  # noqa: E402
 
 STYLE = {"candidate": dict(color="tab:orange", lw=2), "real": dict(color="tab:blue", lw=2),
          "train": dict(color="0.5", lw=1.2, ls="--")}
@@ -42,11 +42,11 @@ def _ecdf(ax, values: np.ndarray, label: str, style: dict, log: bool = False) ->
         ax.set_xscale("log")
 
 
-def _samples(candidate: CDRSample, real: CDRSample, train: CDRSample):
+def _samples(candidate: CDRData, real: CDRData, train: CDRData):
     return (("candidate", candidate), ("real", real), ("train", train))
 
 
-def individual_cdfs(candidate: CDRSample, real: CDRSample, train: CDRSample) -> Figure:
+def individual_cdfs(candidate: CDRData, real: CDRData, train: CDRData) -> Figure:
     """Empirical CDFs of every individual feature present on both compared sides."""
     names = [c for c in candidate.features.columns if c in real.features.columns
              and np.isfinite(real.features[c]).any()]
@@ -67,7 +67,7 @@ def individual_cdfs(candidate: CDRSample, real: CDRSample, train: CDRSample) -> 
     return fig
 
 
-def hourly_profiles(candidate: CDRSample, real: CDRSample, train: CDRSample) -> Figure:
+def hourly_profiles(candidate: CDRData, real: CDRData, train: CDRData) -> Figure:
     """Hour-of-day and hour-of-week shares of events, per event type present."""
     kinds = ["all"] + sorted(set(candidate.event_types()) | set(real.event_types()))
     fig, axes = plt.subplots(len(kinds), 2, figsize=(16, 2.6 * len(kinds)), squeeze=False,
@@ -90,7 +90,7 @@ def hourly_profiles(candidate: CDRSample, real: CDRSample, train: CDRSample) -> 
     return fig
 
 
-def global_distributions(candidate: CDRSample, real: CDRSample, train: CDRSample) -> Figure:
+def global_distributions(candidate: CDRData, real: CDRData, train: CDRData) -> Figure:
     """Pooled inter-event times and call durations; degree CCDF and local clustering."""
     fig, axes = plt.subplots(1, 4, figsize=(18, 3.6))
     for key, sample in _samples(candidate, real, train):

@@ -17,8 +17,8 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import NearestNeighbors
 
+from zen.data.base import CDRData
 from zen.evaluation.individual import TRAFFIC_FEATURES
-from zen.evaluation.sample import CDRSample
 
 #: Features on a log scale before standardising (counts, rates, times).
 LOG_FEATURES = {"events_per_day", "calls_per_day", "sms_per_day", "data_per_day",
@@ -55,7 +55,7 @@ def closest_distances(queries: np.ndarray, pool: np.ndarray) -> np.ndarray:
     return NearestNeighbors(n_neighbors=1).fit(pool).kneighbors(queries)[0][:, 0]
 
 
-def sequence_signatures(sample: CDRSample) -> pd.Series:
+def sequence_signatures(sample: CDRData) -> pd.Series:
     """One order-sensitive 64-bit-triple signature per user of the whole event sequence.
 
     Rows are hashed on (minutes since the window start, event, direction, duration in whole
@@ -75,14 +75,14 @@ def sequence_signatures(sample: CDRSample) -> pd.Series:
     return sums["n"].astype(str) + ":" + sums["h"].astype(str) + ":" + sums["hp"].astype(str)
 
 
-def exact_copy_share(candidate: CDRSample, train: CDRSample) -> float:
+def exact_copy_share(candidate: CDRData, train: CDRData) -> float:
     """Share of the candidate's users whose event sequence equals a training user's."""
     cand, ref = sequence_signatures(candidate), sequence_signatures(train)
     return float(cand.isin(set(ref.to_numpy())).mean()) if len(cand) else float("nan")
 
 
-def privacy_scores(candidate: CDRSample, train: CDRSample,
-                   holdout: CDRSample) -> tuple[dict[str, float], dict]:
+def privacy_scores(candidate: CDRData, train: CDRData,
+                   holdout: CDRData) -> tuple[dict[str, float], dict]:
     """DCR distributions and ratio, membership-inference AUC and exact-copy share.
 
     Args:
@@ -175,8 +175,8 @@ def membership_audit(member: np.ndarray, nonmember: np.ndarray, delta: float,
             f"privacy/{prefix}_eps_lower": epsilon_lower_bound(member, nonmember, delta)}
 
 
-def likelihood_ratio_scores(candidate: CDRSample, reference: CDRSample, train: CDRSample,
-                            queries: list[CDRSample], components: int = 4,
+def likelihood_ratio_scores(candidate: CDRData, reference: CDRData, train: CDRData,
+                            queries: list[CDRData], components: int = 4,
                             seed: int = 0) -> list[np.ndarray]:
     """Density-ratio (likelihood-ratio) membership scores from the released data (DOMIAS, van
     Breugel et al., AISTATS 2023): ``log p_synthetic(x) - log p_reference(x)`` for each query

@@ -20,9 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from zen.evaluation.sample import CDRSample
-
-HOURS_PER_WEEK = 168
+from zen.data.base import CDRData
+from zen.measures.traffic import HOURS_PER_WEEK, SECONDS_PER_HOUR, hour_of_week
 
 
 @dataclass
@@ -52,7 +51,7 @@ class UnitSeries:
         return np.divide(total, seen * self.n_users, out=np.zeros_like(total), where=seen > 0)
 
 
-def unit_kind(a: CDRSample, b: CDRSample) -> str:
+def unit_kind(a: CDRData, b: CDRData) -> str:
     """``cell`` when both samples have located cells with ids in common, else ``group``."""
     if a.has_cells and b.has_cells:
         common = np.intersect1d(a.records["cell_id"].unique(), b.records["cell_id"].unique())
@@ -61,7 +60,7 @@ def unit_kind(a: CDRSample, b: CDRSample) -> str:
     return "group"
 
 
-def units_of(samples: list[CDRSample], kind: str) -> np.ndarray:
+def units_of(samples: list[CDRData], kind: str) -> np.ndarray:
     """Unit labels shared by all samples (cells in common, or the traffic groups of any)."""
     if kind == "cell":
         sets = [set(s.records["cell_id"].unique()) for s in samples]
@@ -72,7 +71,7 @@ def units_of(samples: list[CDRSample], kind: str) -> np.ndarray:
     return np.array(sorted(groups), dtype=object)
 
 
-def unit_series(sample: CDRSample, kind: str, units: np.ndarray) -> UnitSeries:
+def unit_series(sample: CDRData, kind: str, units: np.ndarray) -> UnitSeries:
     """Hourly events and users per unit over the sample's window."""
     records = sample.records
     if kind == "cell":
@@ -89,8 +88,7 @@ def unit_series(sample: CDRSample, kind: str, units: np.ndarray) -> UnitSeries:
     triples = np.unique(np.stack([unit_index, hour, user]), axis=1)
     users = np.zeros_like(events)
     np.add.at(users, (triples[0], triples[1]), 1.0)
-    start_how = sample.start.day_of_week * 24 + sample.start.hour
-    how = (start_how + np.arange(n_hours)) % HOURS_PER_WEEK
+    how = hour_of_week(np.arange(n_hours) * SECONDS_PER_HOUR, sample.start)
     return UnitSeries(units, events, users, how, sample.n_users)
 
 
@@ -180,7 +178,7 @@ def _precision_recall(flags: np.ndarray, labels: np.ndarray) -> tuple[float, flo
     return precision, recall, f1
 
 
-def usefulness_scores(candidate: CDRSample, real: CDRSample, real_train: CDRSample,
+def usefulness_scores(candidate: CDRData, real: CDRData, real_train: CDRData,
                       thresholds: list[float], anomaly_rate: float, z_threshold: float,
                       seed: int) -> tuple[dict[str, float], dict]:
     """Run the three tasks on ``candidate`` and on ``real``; report both results and their gap.

@@ -19,8 +19,9 @@ Tables, by level (user-level tables never leave the work folder):
 from __future__ import annotations
 
 from zen.features.params import EPOCH_WEEKDAY, SECONDS_PER_DAY, FeatureParams
+from zen.geo import EARTH_RADIUS_M
 
-EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
+EARTH_RADIUS_KM = EARTH_RADIUS_M / 1000.0  # written into the SQL distance below
 
 COUNTS = {  # per-event indicator of each counted metric
     "og_calls": "CASE WHEN event = 'call' AND direction = 'out' THEN 1 ELSE 0 END",

@@ -35,6 +35,7 @@ from zen.generation.spec import GenerationSpec
 from zen.io import read_table, write_table
 from zen.io.dataset import write_manifest
 from zen.io.model_files import read_json
+from zen.mobility.places import published_places
 from zen.schema import ZenInputError, validate
 from zen.seeds import component_seed
 from zen.sessions import SessionModel
@@ -122,7 +123,7 @@ def build_population(spec: GenerationSpec, models: Models,
     lat, lon = places["lat"].to_numpy(), places["lon"].to_numpy()
     edges = generate_social_graph(models.social, lat[home], lon[home], activity,
                                   component_seed(seed, "graph"))
-    contacts = contact_table(edges, n_users, spec.max_rank)
+    contacts = contact_table(edges, n_users, spec.ties_per_user)
     pop = Population(activity=activity, home=home, work=work, contacts=contacts,
                      degree=(contacts >= 0).sum(axis=1), offnet_base=OFFNET_BASE,
                      offnet_pool=max(1, int(spec.offnet_pool_per_user * n_users)),
@@ -245,7 +246,7 @@ def finish(spec: GenerationSpec, layout: Layout, antennas: pd.DataFrame, places:
     write_table(users, out / "users.parquet")
     write_table(edges, out / "edges.parquet")
     if spec.write_stays:  # the table that stays/*.parquet's place_id refers to
-        write_table(places, out / "places.parquet")
+        write_table(published_places(places), out / "places.parquet")
     record_files = sorted((out / "records").rglob(f"*.{layout.ext}"))
     n_records, counts = _record_counts(record_files)
     if spec.format == "bandicoot":
@@ -291,7 +292,7 @@ def finish_stays(spec: GenerationSpec, layout: Layout, antennas: pd.DataFrame, p
                  settings: dict, n_stays: int) -> None:
     """``mode=mobility``: the antennas and places tables, then the manifest."""
     write_table(antennas, layout.out / "antennas.parquet")
-    write_table(places, layout.out / "places.parquet")
+    write_table(published_places(places), layout.out / "places.parquet")
     write_manifest(layout.out, {
         "zen_version": __version__, "schema_version": SCHEMA_VERSION, "mode": "mobility",
         "config": settings, "seed": spec.seed, "start": str(spec.start), "days": spec.days,

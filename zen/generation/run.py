@@ -69,7 +69,8 @@ def generate_dataset(spec: GenerationSpec, model_dir: str | Path, out_dir: str |
         data_root: the folder relative tower/place paths of ``network`` are read from.
         overwrite: replace a finished dataset (only Zen's files).
         memory_check, memory_limit_gb: refuse a run whose estimated peak exceeds the limit.
-        torch_threads: torch CPU threads for the whole run (None: leave torch's setting).
+        torch_threads: torch CPU threads for the whole run, the traffic model's sampling included
+            (the model's ``num_threads`` is for training only; None: leave torch's setting).
         settings: the run's settings recorded in the manifest (default: ``spec``'s).
         progress: show progress bars.
         workers: processes that run the shards (``auto``: the machine's cores); the dataset is

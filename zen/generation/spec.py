@@ -42,7 +42,10 @@ class GenerationSpec:
         pairing: how both ends of on-network events are made (``auto``: the model's rule, see
             :meth:`for_model`).
         conversation_gap_s: a pause (s) that ends a conversation (None: the model's).
-        max_rank: ties per user that the traffic model's "k-th contact" can point at.
+        ties_per_user: width of the contact table: ties per user that the traffic model's "k-th
+            contact" can point at (the model's own ``max_rank`` is how many rank classes it
+            learns; ranks at or beyond this width become new contacts). ``max_rank`` in old
+            settings is read as this.
         offnet_pool_per_user: distinct off-network ids per user for new contacts.
         mode: ``full`` (records) or ``mobility`` (stays only).
         format: ``parquet``, ``csv`` or ``bandicoot`` (Parquet records plus the bandicoot export).
@@ -57,7 +60,7 @@ class GenerationSpec:
     shard_users: int = 20000
     pairing: str = "auto"
     conversation_gap_s: float | None = None
-    max_rank: int = 32
+    ties_per_user: int = 32
     offnet_pool_per_user: float = 2.0
     mode: str = "full"
     format: str = "parquet"
@@ -79,7 +82,7 @@ class GenerationSpec:
         if self.format not in FORMATS:
             raise ZenInputError(f"unknown format {self.format!r}; use parquet, csv or bandicoot")
         fix["start"] = parse_start(self.start, fix["days"])
-        fix["max_rank"] = config_number(fields, "max_rank", int, minimum=1)
+        fix["ties_per_user"] = config_number(fields, "ties_per_user", int, minimum=1)
         fix["offnet_pool_per_user"] = config_number(fields, "offnet_pool_per_user", float, above=0)
         fix["write_stays"], fix["device"] = bool(self.write_stays), str(self.device)
         for key, value in fix.items():
@@ -92,8 +95,10 @@ class GenerationSpec:
         days = config_number(settings, "days", float, above=0) if "days" in settings else None
         if days is not None and "start_date" in settings:
             parse_start(settings["start_date"], days)  # its wording names start_date
-        return cls(start=settings.get("start_date", "2013-02-04"),
-                   **{k: settings[k] for k in keys if k in settings})
+        given = {k: settings[k] for k in keys if k in settings}
+        if "max_rank" in settings and "ties_per_user" not in given:  # the old name
+            given["ties_per_user"] = settings["max_rank"]
+        return cls(start=settings.get("start_date", "2013-02-04"), **given)
 
     def for_model(self, model_info: Mapping) -> GenerationSpec:
         """This spec with the assembly rule and conversation gap the model was trained for.

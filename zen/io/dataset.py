@@ -16,37 +16,36 @@ from pathlib import Path
 
 import pandas as pd
 
+from zen.data.base import CDRData
 from zen.io.tables import read_table
 from zen.schema import ZenInputError, validate
 
 
-@dataclass
-class Dataset:
-    """A dataset folder in memory: ``records`` (schema ``records``), the population tables and the
-    manifest; ``extra`` holds ``stays`` and ``places`` when the folder has them (``mode=mobility``
-    datasets have only those: ``records`` is empty); ``path`` is the folder it was read from."""
+@dataclass(kw_only=True)
+class Dataset(CDRData):
+    """A dataset folder in memory: its records container (:class:`~zen.data.base.CDRData`:
+    ``records``, ``start``, ``days``, ``antennas``; ``name`` ``synthetic``) plus the population
+    tables and the manifest; ``extra`` holds ``stays`` and ``places`` when the folder has them
+    (``mode=mobility`` datasets have only those: ``records`` is empty); ``path`` is the folder it
+    was read from."""
 
-    records: pd.DataFrame
-    manifest: dict
-    antennas: pd.DataFrame | None = None
+    manifest: dict = field(default_factory=dict)
     users: pd.DataFrame | None = None
     edges: pd.DataFrame | None = None
     extra: dict = field(default_factory=dict)
     path: Path | None = None
+
+    @classmethod
+    def of_manifest(cls, records: pd.DataFrame, manifest: dict, **tables) -> Dataset:
+        """The dataset whose window (``start``, ``days``) is the manifest's."""
+        return cls(records, pd.Timestamp(manifest["start"]).tz_convert("UTC"), float(manifest["days"]),
+                   name="synthetic", manifest=manifest, **tables)
 
     def to_arrow(self):
         """The records as a :class:`pyarrow.Table`."""
         import pyarrow as pa
 
         return pa.Table.from_pandas(self.records, preserve_index=False)
-
-    @property
-    def start(self) -> pd.Timestamp:
-        return pd.Timestamp(self.manifest["start"]).tz_convert("UTC")
-
-    @property
-    def days(self) -> float:
-        return float(self.manifest["days"])
 
 
 def _optional(root: Path, stem: str) -> pd.DataFrame | None:
@@ -72,14 +71,16 @@ def read_dataset(path: str | Path) -> Dataset:
                                    ignore_index=True)
         extra["places"] = _optional(root, "places")
     if not files and manifest.get("mode") == "mobility":
-        return Dataset(pd.DataFrame(), manifest, _optional(root, "antennas"), extra=extra, path=root)
+        return Dataset.of_manifest(pd.DataFrame(), manifest, antennas=_optional(root, "antennas"),
+                                   extra=extra, path=root)
     if not files:
         raise ZenInputError("the dataset has no record files", str(rec_dir))
     frames = [read_table(f) for f in files]
     records = validate(pd.concat(frames, ignore_index=True), "records", str(rec_dir))
     records = records.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
-    return Dataset(records, manifest, _optional(root, "antennas"), _optional(root, "users"),
-                   _optional(root, "edges"), extra=extra, path=root)
+    return Dataset.of_manifest(records, manifest, antennas=_optional(root, "antennas"),
+                               users=_optional(root, "users"), edges=_optional(root, "edges"), extra=extra,
+                               path=root)
 
 
 def write_dataset(path: str | Path, records: pd.DataFrame, start: pd.Timestamp, days: float,

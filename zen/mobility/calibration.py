@@ -25,9 +25,9 @@ import pandas as pd
 from scipy.optimize import minimize
 from sklearn.cluster import DBSCAN
 
+from zen.geo import LocalProjection
 from zen.mobility.measures import HOUR, detect_home_work, jump_lengths
 from zen.mobility.params import MobilityParams
-from zen.mobility.places import EARTH_RADIUS_M
 from zen.mobility.waiting import fit_waiting_times
 from zen.schema import ZenInputError
 
@@ -78,12 +78,6 @@ def check_gps(points: pd.DataFrame, source: str = "points") -> pd.DataFrame:
     return out.sort_values(["uid", "datetime"], kind="stable").reset_index(drop=True)
 
 
-def _metres(lat: np.ndarray, lon: np.ndarray, lat0: float) -> tuple[np.ndarray, np.ndarray]:
-    """Equirectangular projection around latitude ``lat0``: (x east, y north) in metres."""
-    x = np.radians(lon) * EARTH_RADIUS_M * np.cos(np.radians(lat0))
-    return x, np.radians(lat) * EARTH_RADIUS_M
-
-
 def detect_stays(points: pd.DataFrame, radius_m: float = 200.0, min_duration_s: float = 1200.0,
                  max_gap_s: float = 600.0,
                  start: pd.Timestamp | None = None) -> tuple[pd.DataFrame, pd.Timestamp]:
@@ -103,8 +97,8 @@ def detect_stays(points: pd.DataFrame, radius_m: float = 200.0, min_duration_s: 
     """
     points = check_gps(points)
     start = points["datetime"].min().normalize() if start is None else pd.Timestamp(start)
-    lat0 = float(points["lat"].median())
-    x, y = _metres(points["lat"].to_numpy(), points["lon"].to_numpy(), lat0)
+    projection = LocalProjection(float(points["lat"].median()), float(points["lon"].median()))
+    x, y = projection.to_xy(points["lat"].to_numpy(), points["lon"].to_numpy()).T
     t = (points["datetime"] - start).dt.total_seconds().to_numpy()
     user = pd.factorize(points["uid"], sort=True)[0]
     cell = np.floor(x / radius_m).astype(np.int64) * 1_000_003 + np.floor(y / radius_m).astype(np.int64)
@@ -132,8 +126,7 @@ def detect_stays(points: pd.DataFrame, radius_m: float = 200.0, min_duration_s: 
         return empty, start
     separated = np.c_[sx + stays["user"].to_numpy() * 1e9, sy]  # users never share a location
     place = DBSCAN(eps=radius_m, min_samples=1).fit_predict(separated)
-    lat = np.degrees(sy / EARTH_RADIUS_M)
-    lon = np.degrees(sx / (EARTH_RADIUS_M * np.cos(np.radians(lat0))))
+    lat, lon = projection.to_latlon(np.c_[sx, sy])
     loc = pd.DataFrame({"place": place, "lat": lat, "lon": lon}).groupby("place").mean()
     visits = pd.DataFrame({"user": stays["user"].to_numpy(), "start_s": stays["t0"].to_numpy(),
                            "end_s": stays["t1"].to_numpy(), "place": place})

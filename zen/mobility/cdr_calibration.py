@@ -34,7 +34,6 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
-from zen.evaluation.individual import cell_coordinates, cell_entropy, has_cells, radius_of_gyration
 from zen.evaluation.mobility import (
     away_share_by_hour,
     distinct_cells_per_week,
@@ -42,6 +41,7 @@ from zen.evaluation.mobility import (
     jump_lengths_m,
     top_cell_share,
 )
+from zen.measures.mobility import cell_coordinates, cell_entropy, has_cells, radius_of_gyration
 from zen.mobility.calibration import FITTED as GPS_FITTED
 from zen.mobility.calibration import calibrate_from_gps, load_gps
 from zen.mobility.emulator import MobilityEmulator, choose_anchors

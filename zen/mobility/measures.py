@@ -5,7 +5,8 @@ All take a *visits* table: one row per stay, sorted by (user, start_s), with col
 id, unique within a user at least), ``lat``, ``lon`` (degrees). :func:`visits_from_stays` builds it
 from emulator output; :func:`zen.mobility.calibration.detect_stays` from GPS points.
 
-References: radius of gyration (González et al., Nature 453, 2008); S(t), visitation frequency,
+The radius of gyration is :func:`zen.measures.mobility.radius_of_gyration` (with
+``weights=end_s - start_s`` to weight stays by time). References: S(t), visitation frequency,
 jump lengths and waiting times (Song et al., Nature Physics 6, 2010); home/work detection by the
 most-visited place at night / in working hours (e.g. Pappalardo et al. 2015).
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from zen.mobility.places import haversine_m
 from zen.mobility.stays import Stays
 
 DAY = 86400.0
@@ -30,25 +30,6 @@ def visits_from_stays(stays: Stays, places: pd.DataFrame) -> pd.DataFrame:
         "user": stays.user, "start_s": stays.start_s, "end_s": stays.end_s, "place": stays.place,
         "lat": places["lat"].to_numpy()[stays.place], "lon": places["lon"].to_numpy()[stays.place],
     })
-
-
-def radius_of_gyration(visits: pd.DataFrame, by_time: bool = False) -> pd.Series:
-    """Radius of gyration per user in metres: RMS distance of the visits to their centre of mass.
-
-    Args:
-        by_time: weight each stay by its duration instead of counting each stay once.
-    Returns:
-        Series indexed by user.
-    """
-    w = (visits["end_s"] - visits["start_s"]).to_numpy() if by_time else np.ones(len(visits))
-    frame = pd.DataFrame({"user": visits["user"].to_numpy(), "w": w,
-                          "wlat": w * visits["lat"].to_numpy(), "wlon": w * visits["lon"].to_numpy()})
-    sums = frame.groupby("user").sum()
-    centre_lat = (sums["wlat"] / sums["w"]).reindex(frame["user"]).to_numpy()
-    centre_lon = (sums["wlon"] / sums["w"]).reindex(frame["user"]).to_numpy()
-    d2 = haversine_m(visits["lat"].to_numpy(), visits["lon"].to_numpy(), centre_lat, centre_lon) ** 2
-    ms = pd.Series(w * d2, index=frame["user"].to_numpy()).groupby(level=0).sum() / sums["w"]
-    return np.sqrt(ms).rename("radius_of_gyration_m")
 
 
 def number_of_locations(visits: pd.DataFrame) -> pd.Series:
@@ -70,18 +51,18 @@ def locations_over_time(visits: pd.DataFrame, step_s: float = DAY) -> pd.DataFra
     return pd.DataFrame({"t_s": edges, "mean_locations": np.cumsum(counts) / max(n_users, 1)})
 
 
-def visitation_frequency_rank(visits: pd.DataFrame, max_rank: int = 30) -> pd.Series:
+def visitation_frequency_rank(visits: pd.DataFrame, ranks: int = 30) -> pd.Series:
     """Mean visitation frequency f_k of each user's k-th most visited place (Zipf's law, ~ k**-1.2).
 
     Frequencies are visit counts over the user's total; the mean at rank k is over users with at
-    least k places. Returns a Series indexed by rank 1..max_rank (NaN where no user has that many).
+    least k places. Returns a Series indexed by rank 1..ranks (NaN where no user has that many).
     """
     counts = visits.groupby(["user", "place"]).size().rename("n").reset_index()
     counts = counts.sort_values(["user", "n"], ascending=[True, False], kind="stable")
     counts["rank"] = counts.groupby("user").cumcount() + 1
     counts["f"] = counts["n"] / counts.groupby("user")["n"].transform("sum")
-    mean = counts[counts["rank"] <= max_rank].groupby("rank")["f"].mean()
-    return mean.reindex(range(1, max_rank + 1)).rename("visitation_frequency")
+    mean = counts[counts["rank"] <= ranks].groupby("rank")["f"].mean()
+    return mean.reindex(range(1, ranks + 1)).rename("visitation_frequency")
 
 
 def jump_lengths(visits: pd.DataFrame) -> np.ndarray:

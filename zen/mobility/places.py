@@ -17,24 +17,28 @@ import numpy as np
 import pandas as pd
 import torch
 
+from zen.geo import haversine_m
 from zen.schema import ZenInputError
 
-EARTH_RADIUS_M = 6_371_000.0
 PLACE_COLUMNS = ("place_id", "lat", "lon", "home_weight", "work_weight", "cell_id")
+#: Place ids in written tables (``stays/``, ``places.parquet``) start here, so that a place id is
+#: never a cell id: a stays table joined to the antennas by mistake matches nothing.
+PLACE_ID_BASE = 10**15
 
 
-def haversine_m(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
-    """Great-circle distance in metres between points given in degrees (broadcasts)."""
-    lat1, lon1, lat2, lon2 = (np.radians(np.asarray(x, dtype=np.float64)) for x in (lat1, lon1, lat2, lon2))
-    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+def published_places(places: pd.DataFrame) -> pd.DataFrame:
+    """The places table as a dataset writes it: ``place_id`` = :data:`PLACE_ID_BASE` + row index
+    (the ids of the written stays), ``cell_id`` the place's serving cell."""
+    return places.assign(place_id=PLACE_ID_BASE + np.arange(len(places), dtype=np.int64))
 
 
 def check_places(places: pd.DataFrame, source: str = "places") -> pd.DataFrame:
     """Validate a places table; return it with canonical dtypes.
 
-    Columns: ``place_id`` (int64, equal to the row index 0..P-1), ``lat``, ``lon`` (degrees),
-    ``home_weight``, ``work_weight`` (>= 0), ``cell_id`` (int64).
+    Columns: ``place_id`` (int64, equal to the row index 0..P-1, or to
+    :data:`PLACE_ID_BASE` + it as a dataset's ``places.parquet`` has it), ``lat``, ``lon``
+    (degrees), ``home_weight``, ``work_weight`` (>= 0), ``cell_id`` (int64). The ids returned
+    are the row indices.
 
     Raises:
         ZenInputError: a missing column, or the first bad row and column.
@@ -47,10 +51,13 @@ def check_places(places: pd.DataFrame, source: str = "places") -> pd.DataFrame:
         raise ZenInputError("no places; the emulator needs at least one", source)
     out = places.reset_index(drop=True)
     pid = out["place_id"].to_numpy()
-    bad = np.flatnonzero(pid != np.arange(len(out)))
+    rows = np.arange(len(out))
+    published = pid[0] == PLACE_ID_BASE  # a dataset's places.parquet
+    bad = np.flatnonzero(pid != rows + (PLACE_ID_BASE if published else 0))
     if len(bad):
-        raise ZenInputError(f"place_id must equal the row index 0..P-1, found {pid[bad[0]]}", source,
-                            row=int(bad[0]), column="place_id")
+        raise ZenInputError(f"place_id must equal the row index 0..P-1 (or {PLACE_ID_BASE:,} + it), found "
+                            f"{pid[bad[0]]}", source, row=int(bad[0]), column="place_id")
+    out["place_id"] = rows
     rules = {"lat": lambda x: np.abs(x) <= 90, "lon": lambda x: np.abs(x) <= 180,
              "home_weight": lambda x: x >= 0, "work_weight": lambda x: x >= 0}
     for name, rule in rules.items():

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from zen.geo import LocalProjection
 from zen.mobility.params import HOUR, MobilityParams
-from zen.network.geo import LocalProjection
 
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from zen.mobility.places import PLACE_ID_BASE
 from zen.schema import ZenInputError
 
 _META = b"zen_stays"  # Parquet schema metadata: period_s and n_users
@@ -62,6 +63,9 @@ class Stays:
     def to_frame(self, user_ids: np.ndarray, start: pd.Timestamp | str) -> pd.DataFrame:
         """Table ``user_id, start, end, place_id`` with UTC timestamps (microseconds).
 
+        ``place_id`` is the published id (:data:`zen.mobility.places.PLACE_ID_BASE` + the row of
+        the places table), the ``place_id`` of :func:`zen.mobility.places.published_places`.
+
         Args:
             user_ids: ``[n_users]`` population ids of the shard's users (``user_ids[user]``).
             start: the timestamp that ``start_s == 0`` stands for.
@@ -75,7 +79,7 @@ class Stays:
             "user_id": user_ids[self.user].astype("int64"),
             "start": _timestamps(t0, self.start_s),
             "end": _timestamps(t0, self.end_s),
-            "place_id": self.place.astype("int64"),
+            "place_id": PLACE_ID_BASE + self.place.astype("int64"),
         })
 
     def save(self, path: str | Path) -> Path:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from zen.network.geo import LocalProjection
+from zen.geo import LocalProjection
 
 
 class Coverage:

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from zen.evaluation.metrics import ks_statistic
+from zen.measures.distances import ks_statistic
+from zen.measures.graph import local_clustering
 
 OFFNET_BASE = 10**9  # ids >= this are off-network contacts (outside the observed population)
 CONTACT_EVENTS = ("call", "sms")
@@ -112,24 +113,22 @@ def graph_measures(edges: pd.DataFrame, user_ids: np.ndarray | None = None,
         top_share, offnet_share = top / strength, offnet / degree
     upper = sp.triu(ties, k=1).tocoo()
     tie_strength = upper.data[is_user[upper.row] | is_user[upper.col]]
-    clustering = _local_clustering(ties, in_pop, users[in_pop[users]], max_clustering_users, seed)
+    clustering = _population_clustering(ties, in_pop, users[in_pop[users]], max_clustering_users, seed)
     has = degree > 0
     return GraphMeasures(degree[has].astype(np.int64), strength[has], top_share[has], offnet_share[has],
                          tie_strength, clustering, reciprocity)
 
 
-def _local_clustering(ties: sp.csr_matrix, in_pop: np.ndarray, users: np.ndarray, max_users: int,
+def _population_clustering(ties: sp.csr_matrix, in_pop: np.ndarray, users: np.ndarray, max_users: int,
                       seed: int) -> np.ndarray:
     """Local clustering of ``users`` in the population-induced undirected graph (degree >= 2 only)."""
     if len(users) > max_users:
         users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
     keep = sp.diags(in_pop.astype(np.float64))
     adjacency = (keep @ (ties > 0).astype(np.float64) @ keep).tocsr()
-    rows = adjacency[users]
-    k = np.diff(rows.indptr).astype(np.float64)
-    triangles = np.asarray((rows @ adjacency).multiply(rows).sum(axis=1)).ravel() / 2.0
-    ok = k >= 2
-    return 2.0 * triangles[ok] / (k[ok] * (k[ok] - 1.0))
+    adjacency.eliminate_zeros()  # the diagonal's zeros (nodes outside the population) are stored
+    k = np.diff(adjacency[users].indptr)
+    return local_clustering(adjacency, users)[k >= 2]
 
 
 def graph_stats(edges: pd.DataFrame, user_ids: np.ndarray | None = None,

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from zen.geo import LocalProjection
 from zen.io import read_table
-from zen.network.geo import LocalProjection
 from zen.schema import ZenInputError, validate
 
 

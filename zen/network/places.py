@@ -14,13 +14,11 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from zen.geo import LocalProjection
 from zen.io import read_table
 from zen.network.coverage import Coverage
-from zen.network.geo import LocalProjection
 from zen.network.layout import city_density
 from zen.schema import ZenInputError, validate
-
-PLACE_COLUMNS = ["place_id", "lat", "lon", "home_weight", "work_weight", "cell_id"]
 
 
 def grid_places(coverage: Coverage, spacing_m: float = 250.0, max_serving_m: float = 3000.0,

@@ -5,12 +5,14 @@ real-vs-real floor computed in the same run, written as a report folder.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 from omegaconf import DictConfig, OmegaConf
 
 from zen.data import load_dataset, split_users
+from zen.data.base import CDRData
 from zen.evaluation import plots
 from zen.evaluation.fidelity import fidelity_scores
 from zen.evaluation.mobility import density_maps, mobility_ccdfs, mobility_scores
@@ -23,7 +25,6 @@ from zen.evaluation.report import (
     terminal_table,
     write_report,
 )
-from zen.evaluation.sample import CDRSample
 from zen.evaluation.usefulness import usefulness_scores
 from zen.io.dataset import read_dataset
 from zen.io.model_files import read_json
@@ -33,13 +34,12 @@ from zen.stages.common import check_window, with_model_data
 SPLITS = ("train", "val", "holdout", "all")
 
 
-def _from_folder(path: str, label: str) -> CDRSample:
+def _from_folder(path: str, label: str) -> CDRData:
     folder = Path(path)
     if not folder.is_dir():
         raise ZenInputError("dataset folder not found; pass the 'dataset' folder that zen-generate wrote",
                             str(folder))
-    ds = read_dataset(folder)
-    return CDRSample(ds.records, ds.start, ds.days, ds.antennas, label, {"path": str(folder)})
+    return replace(read_dataset(folder), name=label, meta={"path": str(folder)})
 
 
 class _RealData:
@@ -48,7 +48,7 @@ class _RealData:
     def __init__(self, cfg: DictConfig):
         self.cfg, self._data, self._split = cfg, None, None
 
-    def sample(self, which: str, role: str) -> CDRSample:
+    def sample(self, which: str, role: str) -> CDRData:
         """Users of the split ``which`` of ``cfg.data``, or of the dataset folder ``which`` (as ``role``)."""
         if which not in SPLITS:
             return _from_folder(which, role)
@@ -57,18 +57,17 @@ class _RealData:
             self._data = load_dataset(data.name, **OmegaConf.to_container(data.loader, resolve=True))
             self._split = split_users(self._data.user_ids, **OmegaConf.to_container(data.split, resolve=True))
         ids = self._data.user_ids if which == "all" else getattr(self._split, which)
-        subset = self._data.subset(ids)
-        return CDRSample(subset.records, subset.start, subset.days, subset.antennas, which,
-                         {"source": self.cfg.data.name, "split": which})
+        meta = {"source": self.cfg.data.name, "split": which}
+        return replace(self._data.subset(ids), name=which, meta=meta)
 
 
-def _non_empty(sample: CDRSample, role: str) -> CDRSample:
+def _non_empty(sample: CDRData, role: str) -> CDRData:
     if len(sample.records) == 0:
         raise ZenInputError(f"the {role} users ({sample.label}) have no records; check the data split")
     return sample
 
 
-def _figures(cfg: DictConfig, synthetic: CDRSample, real: CDRSample, train: CDRSample,
+def _figures(cfg: DictConfig, synthetic: CDRData, real: CDRData, train: CDRData,
              scores: dict, useful: dict | None, private: dict | None) -> dict:
     figures = {"individual_cdfs": plots.individual_cdfs(synthetic, real, train),
                "hourly_profiles": plots.hourly_profiles(synthetic, real, train),
@@ -84,7 +83,7 @@ def _figures(cfg: DictConfig, synthetic: CDRSample, real: CDRSample, train: CDRS
     return figures
 
 
-def _model_record(synthetic: CDRSample) -> tuple[Path | None, dict]:
+def _model_record(synthetic: CDRData) -> tuple[Path | None, dict]:
     """The model folder the synthetic dataset was generated from (its manifest's config) and
     its ``model.json`` (empty when not found)."""
     try:
@@ -95,7 +94,7 @@ def _model_record(synthetic: CDRSample) -> tuple[Path | None, dict]:
         return None, {}
 
 
-def _attacks(synthetic: CDRSample, train: CDRSample, real: CDRSample, reference: CDRSample | None,
+def _attacks(synthetic: CDRData, train: CDRData, real: CDRData, reference: CDRData | None,
              scores: dict, floor: dict, skipped: dict) -> dict:
     """Issue 19's audits, beside the accountant's epsilon: the white-box attack (the model's own
     per-user likelihood, training vs held-out users; floor: validation vs held-out users, both
@@ -109,13 +108,12 @@ def _attacks(synthetic: CDRSample, train: CDRSample, real: CDRSample, reference:
     if dp.get("private"):  # a non-private model has no (epsilon, delta): the report says so
         scores["privacy/epsilon"], scores["privacy/delta"] = float(dp["epsilon"]), delta
     if record.get("traffic_kind") == "lstm":
-        from zen.data.base import CDRData
         from zen.traffic.lstm import LSTMTrafficModel
 
         model = LSTMTrafficModel.load(model_dir / "traffic")
 
-        def nll(s: CDRSample):
-            return model.nll_per_user(CDRData(s.records, s.start, s.days, name=s.label))
+        def nll(s: CDRData):
+            return model.nll_per_user(s)
         nll_train, nll_real = nll(train), nll(real)
         scores.update(membership_audit(-nll_train, -nll_real, delta, "whitebox"))
         if reference is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -24,13 +24,21 @@ KINDS = {
 }
 
 
+@runtime_checkable
 class TrafficModel(Protocol):
+    """The type the generation pipeline and the stages take; both kinds in :data:`KINDS` conform
+    (``tests/test_traffic_protocol.py``)."""
+
     kind: str
 
     def fit(self, train: CDRData, val: CDRData | None, *, trainer: dict[str, Any],
             work_dir: Path, device: torch.device, seed: int,
             resume: bool = False) -> dict[str, float]:
-        """Fit on the training users; return final scalar metrics (e.g. ``val/nll``)."""
+        """Fit on the training users; return final scalar metrics (e.g. ``val/nll``).
+
+        ``train/nll`` and ``val/nll`` are the model's own training objective (the LSTM's sums all
+        its heads): compare models with :meth:`nll_per_event`, not with these.
+        """
 
     def save(self, traffic_dir: Path) -> None:
         """Write everything needed to sample into ``traffic_dir`` (no data needed later)."""
@@ -51,7 +59,13 @@ class TrafficModel(Protocol):
         """
 
     def nll_per_event(self, data: CDRData, device: torch.device | str = "cpu") -> float:
-        """Mean negative log-likelihood per event (nats) of ``data``'s users under the model."""
+        """Mean NLL per event (nats) of ``data``'s event times and event type x direction marks.
+
+        The same quantity for every kind, so it compares models: the point-process density of
+        each event time (in seconds, with the survival term to the window end) plus the
+        probability of its type x direction, each user conditioned on the profile computed from
+        their own records. Durations, call outcomes and counterparts are not in it.
+        """
 
 
 def resolve_kind(kind: str) -> type:

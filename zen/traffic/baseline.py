@@ -23,11 +23,10 @@ from sklearn.mixture import GaussianMixture
 from zen.data.base import CDRData
 from zen.io import write_json_atomic
 from zen.io.model_files import read_json
+from zen.measures.traffic import HOURS_PER_WEEK, SECONDS_PER_HOUR, hour_of_week
 from zen.schema import EVENTS
 from zen.traffic.timeline import CONTACT_NONE, Timelines, contact_ranks
 
-HOURS_PER_WEEK = 168
-SECONDS_PER_HOUR = 3600.0
 PROFILE_COLUMNS = ("log_rate", "logit_call", "logit_data", "logit_out", "log_contacts")
 
 
@@ -40,8 +39,13 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def user_profiles(records: pd.DataFrame, days: float) -> pd.DataFrame:
-    """One row per user: the transformed profile vector (see ``PROFILE_COLUMNS``)."""
+def poisson_profiles(records: pd.DataFrame, days: float) -> pd.DataFrame:
+    """One row per user: the baseline's own transformed profile vector (see ``PROFILE_COLUMNS``).
+
+    Not :func:`zen.measures.profiles.user_profiles` (the LSTM's conditioning features): the
+    baseline's out share counts data sessions and its logits are clipped, not smoothed, and its
+    saved mixture lives in this space.
+    """
     g = records.groupby("user_id", observed=True)
     n = g.size()
     ev = records["event"].astype(str)
@@ -59,13 +63,6 @@ def user_profiles(records: pd.DataFrame, days: float) -> pd.DataFrame:
         "logit_out": _logit((out / n).to_numpy()),
         "log_contacts": np.log1p(contacts.to_numpy()),
     }, index=n.index)
-
-
-def hour_of_week(t_s: np.ndarray, start: pd.Timestamp) -> np.ndarray:
-    """Hour-of-week bin (Monday 00h = 0) of times ``t_s`` seconds after ``start``. ``[n]``."""
-    start = pd.Timestamp(start)
-    offset = start.day_of_week * 24 + start.hour
-    return ((np.floor(t_s / SECONDS_PER_HOUR).astype(np.int64) + offset) % HOURS_PER_WEEK)
 
 
 class PoissonBaseline:
@@ -90,7 +87,7 @@ class PoissonBaseline:
             work_dir: Path | None = None, device: torch.device | str = "cpu", seed: int = 0,
             resume: bool = False) -> dict[str, float]:
         rec = train.records
-        profiles = user_profiles(rec, train.days)
+        profiles = poisson_profiles(rec, train.days)
         gmm = GaussianMixture(n_components=min(self.n_components, len(profiles)),
                               covariance_type="full", reg_covar=1e-3, random_state=seed)
         gmm.fit(profiles.to_numpy())
@@ -235,14 +232,14 @@ class PoissonBaseline:
 
     # ------------------------------------------------------------------ likelihood
     def nll_per_event(self, data: CDRData, device: torch.device | str = "cpu") -> float:
-        """NLL per event (nats) of event times and type×direction marks.
+        """NLL per event (nats) of event times and type×direction marks (the protocol's measure).
 
         Each user's own rate and type/direction mix are estimated from their records (the
         profile, as the LSTM's profile vector is); the hour-of-week shape is the fitted one.
         log λ_u(t, e, d) = log(rate_u · P_u(e) · P_u(d) · shape_e(how(t)) · 168 / 604800 s).
         """
         rec = data.records
-        prof = user_profiles(rec, data.days)
+        prof = poisson_profiles(rec, data.days)
         uid = rec["user_id"].to_numpy()
         row = prof.index.get_indexer(uid)
         p = prof.to_numpy()

@@ -40,7 +40,7 @@ from zen.io.model_files import save_tensors
 from zen.privacy.accountant import epsilon_spent, max_steps_within, noise_for_epsilon
 from zen.traffic.network import HEADS, TrafficLSTM
 from zen.traffic.tokenizer import StepBatch
-from zen.traffic.train_loop import _chunks, evaluate_nll, lr_factor
+from zen.traffic.train_loop import _chunks, evaluate_nll, log, lr_factor
 
 CHECKPOINT = "last_dp.pt"
 
@@ -208,6 +208,8 @@ def train_private(net: TrafficLSTM, encode: Callable[[np.ndarray], StepBatch], l
         if state["step"] % per_epoch == 0 or state["step"] == p["steps"]:
             train_nll = sum(state["sums"].values()) / max(state["events"], 1)
             state["history"].append({"train": train_nll, "val": None, "step": state["step"]})
+            log.info("DP-SGD step %d/%d (epoch %.1f): train nll %.4f", state["step"], p["steps"],
+                     state["step"] * p["sample_rate"], train_nll)
             if writer is not None:
                 writer.add_scalar("train/nll", train_nll, state["step"])
             state["sums"], state["events"] = dict.fromkeys(HEADS, 0.0), 0

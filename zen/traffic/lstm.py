@@ -34,18 +34,12 @@ import torch
 from zen.data.base import CDRData
 from zen.io import write_json_atomic
 from zen.io.model_files import load_tensors, read_json, save_tensors
+from zen.measures.profiles import PROFILE_FEATURES, user_profiles
 from zen.privacy import PrivacyLedger, private_clock_rate, private_gaussian_profile
 from zen.schema import ZenInputError
 from zen.traffic import dp_train, train_loop
 from zen.traffic.network import DATA_IN, TrafficLSTM
-from zen.traffic.profiles import (
-    ACTIVITY,
-    PROFILE_FEATURES,
-    Chronotypes,
-    ProfileDistribution,
-    hour_of_day_counts,
-    user_profiles,
-)
+from zen.traffic.profiles import ACTIVITY, Chronotypes, ProfileDistribution, hour_of_day_counts
 from zen.traffic.sampler import sample_population
 from zen.traffic.timeline import Timelines
 from zen.traffic.tokenizer import N_KINDS, StepBatch, WeeklyClock, encode_users, kind_of, week_offset_s
@@ -61,7 +55,10 @@ PUBLIC_SCALERS = {"gap_loc": 9.0, "gap_scale": 2.0, "dur_loc": 4.0, "dur_scale":
 
 
 def _cpu_threads(method: Callable) -> Callable:
-    """Run ``method`` with ``config["num_threads"]`` torch CPU threads, then restore the count.
+    """Run ``method`` (the fit) with ``config["num_threads"]`` torch CPU threads, then restore the count.
+
+    The model's ``num_threads`` owns training only: sampling and scoring run under the caller's
+    setting (``zen-generate``'s ``torch_threads``, which owns generation).
 
     Per-step tensors are small; on a busy machine extra intra-op threads mostly spin (sampling
     with 2 threads was 58x slower than with 1 on the shared 2-core VM while it was busy).
@@ -92,8 +89,9 @@ class LSTMTrafficModel:
         bptt: steps per truncated-BPTT chunk (the trainer's ``bptt`` wins when given).
         eval_users: users sampled for the TensorBoard figures and metrics.
         eval_days: days sampled for them.
-        num_threads: torch CPU threads while fitting, sampling and scoring (None: leave torch's
-            setting); restored afterwards.
+        num_threads: torch CPU threads while fitting (None: leave torch's setting); restored
+            afterwards. Sampling and scoring use the caller's setting (``torch_threads`` of
+            ``zen-generate``).
         burst_share: add each user's share of gaps under 5 min to the profile (better
             inter-event times and NLL, worse hour-of-day profile on Copenhagen; see
             experiments/traffic.md).
@@ -388,7 +386,6 @@ class LSTMTrafficModel:
         """Expected events per day of ``n_users`` new users. ``[n_users]``."""
         return np.exp(self.profiles.sample(n_users, rng)[:, ACTIVITY])
 
-    @_cpu_threads
     def sample(self, n_users: int, days: float, start: pd.Timestamp, seed: int,
                device: torch.device | str = "cpu", activity: np.ndarray | None = None) -> Timelines:
         """Events of ``n_users`` new users over ``[0, days * 86400)`` s from ``start`` (UTC).
@@ -433,14 +430,15 @@ class LSTMTrafficModel:
         return tl
 
     def nll_per_event(self, data: CDRData, device: torch.device | str = "cpu") -> float:
-        """Mean NLL per event (nats) of ``data``'s users: event times (density in seconds,
-        including no event between the last one and the window end) + kind + call outcome +
-        duration (density in seconds) + contact rank, each user conditioned on the profile
-        (and chronotype) computed from their own records. Kinds never seen in training have
-        probability 0 here as in sampling: one such event adds ~1e9 nats."""
-        return self.nll_breakdown(data, device)["total"]
+        """Mean NLL per event (nats) of event times (density in seconds, including no event
+        between the last one and the window end) + event kind (type x direction), each user
+        conditioned on the profile (and chronotype) computed from their own records: the
+        protocol's measure (:meth:`zen.traffic.base.TrafficModel.nll_per_event`). All heads
+        (outcome, duration, contact rank too) are ``nll_breakdown(data)["total"]``. Kinds never
+        seen in training have probability 0 here as in sampling: one such event adds ~1e9 nats."""
+        parts = self.nll_breakdown(data, device)
+        return parts["time"] + parts["kind"]
 
-    @_cpu_threads
     @torch.no_grad()
     def nll_per_user(self, data: CDRData, device: torch.device | str = "cpu") -> np.ndarray:
         """Each user's NLL per step (nats; events + the final survival step), in the order of
@@ -458,7 +456,6 @@ class LSTMTrafficModel:
             out[idx] = (sum(parts.values()) / torch.as_tensor(lengths[idx], device=device)).cpu().numpy()
         return out
 
-    @_cpu_threads
     def nll_breakdown(self, data: CDRData, device: torch.device | str = "cpu") -> dict[str, float]:
         """:meth:`nll_per_event` per head (``time``, ``kind``, ``outcome``, ``duration``,
         ``rank``) and their ``total``."""
@@ -493,7 +490,7 @@ def _log_generated(writer, model: LSTMTrafficModel, real: CDRData, epoch: int, d
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from zen.evaluation.metrics import call_durations, first_metrics, hour_of_day_profile, inter_event_times
+    from zen.measures.traffic import call_durations, first_metrics, hour_of_day_profile, inter_event_times
 
     days = float(model.config["eval_days"])
     tl = model.sample(int(model.config["eval_users"]), days, real.start, seed=epoch, device=device)

@@ -12,7 +12,9 @@ hold weights, optimizer, scheduler, epoch, step, early-stopping state and the be
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,8 @@ from zen.io.model_files import load_tensors, save_tensors
 from zen.schema import ZenInputError
 from zen.traffic.network import HEADS, TrafficLSTM
 from zen.traffic.tokenizer import StepBatch
+
+log = logging.getLogger("zen.train")
 
 CHECKPOINT = "last.pt"
 
@@ -102,7 +106,7 @@ def train(net: TrafficLSTM, train_batches: list[StepBatch], val_batches: list[St
         state = ckpt["state"]
     val_batches = val_batches or []
     while not state["done"] and state["epoch"] < max_epochs:
-        epoch = state["epoch"]
+        epoch, t_epoch = state["epoch"], time.perf_counter()
         net.train()
         sums, events, grad_norms = dict.fromkeys(HEADS, 0.0), 0, []
         order = np.random.default_rng([seed, epoch]).permutation(len(train_batches))
@@ -147,6 +151,9 @@ def train(net: TrafficLSTM, train_batches: list[StepBatch], val_batches: list[St
                 state["done"] = True
         state["epoch"] = epoch + 1
         state["history"].append({"train": state["train_nll"], "val": val_nll["total"] if val_nll else None})
+        log.info("epoch %d/%d: train nll %.4f, val nll %s (best %.4f), %d steps, %.1f s", state["epoch"],
+                 max_epochs, state["train_nll"], f"{val_nll['total']:.4f}" if val_nll else "-",
+                 state["best_val"], state["step"], time.perf_counter() - t_epoch)
         if writer is not None:
             _log_epoch(writer, net, train_nll, val_nll, grad_norms, state["epoch"])
         if on_eval is not None and int(trainer.get("eval_every", 0)) > 0 \

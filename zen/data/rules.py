@@ -61,7 +61,7 @@ class LoadReport:
     def lines(self) -> list[str]:
         """The report as short lines for the log."""
         out = [f"{self.rows_read:,} rows read from {len(self.files)} file(s)"]
-        out += [f"dropped {n:,} rows: {rule}" for rule, n in self.dropped.items()]
+        out += [f"dropped {n:,} rows: {rule}" for rule, n in self.dropped.items() if n]
         out += [f"added {n:,} rows: {rule}" for rule, n in self.added.items()]
         if self.double_logged:
             out.append(f"{self.double_logged:,} events logged by both parties (kept once per party)")

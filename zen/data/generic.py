@@ -44,6 +44,7 @@ EPOCH_UNITS = ("s", "ms", "us", "ns")
 MAX_EPOCH_SECONDS = 9.0e9  # ~285 years either side of 1970: what a nanosecond timestamp holds
 MAX_SCANNED_ROWS = 100_000  # rows an error message may scan, one by one, to find the culprit
 log = logging.getLogger("zen.data")
+UTC_OFFSET = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"  # time + zone: Z, +01:00
 PLAIN_CSV_OPTIONS = {"sep", "delimiter", "encoding", "dtype", "lineterminator", "quotechar"}
 
 
@@ -164,15 +165,17 @@ def load_generic(path: str | Path, mapping: ColumnMapping | Mapping | None = Non
     if len(records) == 0:
         raise ZenInputError(f"no rows left after the filters ({', '.join(report.lines()[1:])}); loosen "
                             "data.loader.filters", src)
-    if cells or calendar:
+    antennas = None
+    if cells:
+        from zen.data.cells import join_cells
+        records, antennas = join_cells(records, cells, src)
+        report.cells = {"antennas": len(antennas), "records_with_cell": int((records["cell_id"] >= 0).sum()),
+                        "unknown": int((records["cell_id"] < 0).sum())}
+    if calendar:
         from zen.data.cells import load_operator_export
-        data = load_operator_export(records, src, cells, calendar, days, name)
-        if cells:
-            report.cells = {"antennas": len(data.antennas),
-                            "records_with_cell": int((data.records["cell_id"] >= 0).sum()),
-                            "unknown": int((data.records["cell_id"] < 0).sum())}
-        if calendar:
-            report.timezone = str(dict(calendar).get("timezone") or tz)
+        data = load_operator_export(records, src, None, calendar, days, name)
+        report.timezone = str(dict(calendar).get("timezone") or tz)
+        data.antennas = antennas
         data.meta.update(timezone=tz, load=report)
         return data
     records = records.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
@@ -184,8 +187,8 @@ def load_generic(path: str | Path, mapping: ColumnMapping | Mapping | None = Non
         span = float(np.ceil((records["timestamp"].max() - start).total_seconds() / 86400.0 + 1e-9))
     for line in report.lines():
         log.info("data %s: %s", name, line)
-    return CDRData(records, start, float(days) if days else float(round(span, 6)), name=name,
-                   meta={"timezone": tz, "load": report})
+    return CDRData(records, start, float(days) if days else float(round(span, 6)), antennas=antennas,
+                   name=name, meta={"timezone": tz, "load": report})
 
 
 def list_files(path: str | Path, fmt: str | None = None) -> list[Path]:
@@ -246,7 +249,8 @@ def _load_file(file: Path, mapping: ColumnMapping, fmt: str | None, options: dic
     report.rows_read += len(raw)
     _check_mapped_columns(raw, mapping, file, options)
     keep = where_mask(raw, where, src)
-    report.drop("where", (~keep).sum())
+    if where:
+        report.drop("where", (~keep).sum())
     kept = np.flatnonzero(keep)
     try:
         return validate(map_frame(raw.iloc[kept].reset_index(drop=True), mapping, src), "records", src)
@@ -409,7 +413,10 @@ def _parse_timestamps(ts: pd.Series, mapping: ColumnMapping, src: str) -> pd.Ser
     try:
         parsed = pd.to_datetime(ts, format=mapping.timestamp_format or "mixed", errors="coerce")
     except ValueError as err:  # mixed time zones, or offsets pandas cannot combine
-        raise _mixed_zones(ts, mapping, src) from err
+        if not ts.astype("string").str.strip().str.contains(UTC_OFFSET, regex=True).fillna(False).all():
+            raise _mixed_zones(ts, mapping, src) from err
+        # every value has its own UTC offset (e.g. +01:00 in winter, +02:00 in summer)
+        parsed = pd.to_datetime(ts, format=mapping.timestamp_format or "mixed", errors="coerce", utc=True)
     bad = parsed.isna().to_numpy()
     if bad.any():
         expected = f"format {mapping.timestamp_format!r}" if mapping.timestamp_format else "a date and time"

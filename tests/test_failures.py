@@ -45,9 +45,9 @@ LOADER_CASES = {
     "gzip_named_csv": ("cdrs.csv", gzip.compress(GOOD_CSV.encode()), ["gzip-compressed", ".csv.gz"]),
     "latin1": ("cdrs.csv", (HEADER + ROWS[0] + ROWS[1] + "3,2024-03-02 10:00:00,Voice,Incoming,12\n"
                             "4,2024-03-02 11:00:00,Voice,Incoming,1 \xe9\n").encode("latin-1"),
-               ["row 4", "line 5 is not valid utf-8", "0xe9", "read_options.encoding="]),
+               ["row 4", "line 5 is not valid utf-8", "0xe9", "data.loader.encoding="]),
     "latin1_header": ("cdrs.csv", ("msisdn,t\xefme,kind,dir,secs\n" + ROWS[0]).encode("latin-1"),
-                      ["the header is not valid utf-8", "read_options.encoding="]),
+                      ["the header is not valid utf-8", "data.loader.encoding="]),
     "short_row": ("cdrs.csv", _csv(ROWS[0], "1,2024-03-01 09:30:00,SMS\n", ROWS[2]),
                   ["row 2", "3 fields where the header has 5"]),
     "long_row": ("cdrs.csv", _csv(ROWS[0], "1,2024-03-01 09:30:00,SMS,Incoming,0,7,8\n"),
@@ -55,9 +55,9 @@ LOADER_CASES = {
     "every_row_long": ("cdrs.csv", _csv("9," + ROWS[0], "9," + ROWS[1]),
                        ["row 1", "6 fields where the header has 5"]),
     "semicolons": ("cdrs.csv", GOOD_CSV.replace(",", ";").encode(),
-                   ["looks ';'-separated", "set data.loader.mapping.read_options.sep=';'"]),
+                   ["looks ';'-separated", "set data.loader.sep=';'"]),
     "tabs": ("cdrs.csv", GOOD_CSV.replace(",", "\t").encode(),
-             ["looks tab-separated", r"set data.loader.mapping.read_options.sep='\t'"]),
+             ["looks tab-separated", r"set data.loader.sep='\t'"]),
     "empty_user": ("cdrs.csv", _csv(ROWS[0], ",2024-03-02 10:00:00,Voice,Incoming,12\n"),
                    ["row 2", "column 'user_id'", "empty value"]),
     "empty_duration": ("cdrs.csv", _csv(ROWS[0], "2,2024-03-02 10:00:00,Voice,Incoming,\n"),
@@ -96,9 +96,9 @@ def test_loader_failure_is_one_clear_line(tmp_path, case):
 def test_the_separator_hint_is_right(tmp_path, sep, typed):
     """The hint names the file's separator, and the value it prints (as Hydra passes it) loads it."""
     path = _write(tmp_path, "cdrs.csv", GOOD_CSV.replace(",", sep).encode())
-    with pytest.raises(ZenInputError, match=f"read_options.sep='{re.escape(typed)}'"):
+    with pytest.raises(ZenInputError, match=f"data.loader.sep='{re.escape(typed)}'"):
         load_generic(path, MAPPING)
-    data = load_generic(path, {**MAPPING, "read_options": {"sep": typed}})
+    data = load_generic(path, MAPPING, sep=typed)
     assert len(data.records) == len(GOOD)
 
 
@@ -162,7 +162,7 @@ def test_cli_loader_failure_is_one_line(tmp_path, case):
 def test_cli_separator_hint_as_typed(tmp_path):
     """The sep='\\t' the tab hint prints gets past the loader when typed on the command line."""
     proc = _train_cli(tmp_path, _write(tmp_path, "cdrs.csv", GOOD_CSV.replace(",", "\t").encode()),
-                      r"++data.loader.mapping.read_options.sep='\t'")
+                      r"data.loader.sep='\t'")
     _assert_one_line(proc, "train", tmp_path, "at least 10")
 
 

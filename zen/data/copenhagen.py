@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from zen.data.base import CDRData
+from zen.data.rules import mirror
 from zen.io import read_table
 from zen.schema import ZenInputError, validate
 
@@ -77,13 +78,14 @@ def load_copenhagen(path: str | Path = "../shared/data/copenhagen",
 
 
 def _two_sided(t, src, dst, event: str, duration, answered) -> pd.DataFrame:
-    n = len(t)
-    return pd.DataFrame({
-        "user_id": np.concatenate([src, dst]),
-        "t_s": np.concatenate([t, t]).astype("float64"),
+    """The caller's ``out`` records, then their other ends (:func:`zen.data.rules.mirror`)."""
+    out = pd.DataFrame({
+        "user_id": np.asarray(src),
+        "t_s": np.asarray(t).astype("float64"),
         "event": event,
-        "direction": np.repeat(["out", "in"], n),
-        "duration_s": np.concatenate([duration, duration]),
-        "answered": np.concatenate([answered, answered]),
-        "counterpart_id": np.concatenate([dst, src]),
+        "direction": "out",
+        "duration_s": np.asarray(duration),
+        "answered": np.asarray(answered),
+        "counterpart_id": np.asarray(dst),
     })
+    return pd.concat([out, mirror(out)], ignore_index=True)

@@ -1,6 +1,10 @@
 """The generic loader: any CSV/Parquet of CDRs plus a column mapping from the config.
 
-This is how users bring their own data. Example (the CRAWDAD ctu/personal phone log)::
+This is how users bring their own data (``docs/own-data.md`` documents every key). The file
+options (``format``, ``sep``, ``encoding``, ``compression``, ``header``, ``names``), the data's
+``timezone``, the row ``filters`` and the ``two_sided`` rules are arguments of
+:func:`load_generic` (``data.loader.*``); :func:`map_frame` maps one raw frame onto the records
+schema. Example (the CRAWDAD ctu/personal phone log)::
 
     mapping = ColumnMapping(
         columns={"event": "Type", "direction": "Direction", "duration_s": "Duration"},
@@ -15,24 +19,32 @@ from __future__ import annotations
 import csv
 import gzip
 import itertools
+import logging
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from zen.data.base import CDRData
+from zen.data.local_time import check_timezone, to_local_clock, utc_start
+from zen.data.rules import LoadReport, apply_filters, apply_two_sided, period_bounds, where_mask
 from zen.io import read_table
-from zen.io.tables import CSV_SUFFIXES
+from zen.io.tables import CSV_SUFFIXES, PARQUET_SUFFIXES
 from zen.schema import RECORDS, ZenInputError, is_empty, shown, validate
 
-OPTIONS_KEY = "data.loader.mapping.read_options"  # where the CLI sets read_options
+LOADER_KEY = "data.loader"  # where the CLI sets the file options (sep, encoding, ...)
+OPTIONS_KEY = LOADER_KEY
+TSV_SUFFIXES = (".tsv", ".tsv.gz")  # tab-separated text: read as CSV with sep='\t'
+FORMATS = ("csv", "parquet")
 SEPARATORS = (",", ";", "\t", "|")
 EPOCH_UNITS = ("s", "ms", "us", "ns")
 MAX_EPOCH_SECONDS = 9.0e9  # ~285 years either side of 1970: what a nanosecond timestamp holds
 MAX_SCANNED_ROWS = 100_000  # rows an error message may scan, one by one, to find the culprit
+log = logging.getLogger("zen.data")
+UTC_OFFSET = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"  # time + zone: Z, +01:00
 PLAIN_CSV_OPTIONS = {"sep", "delimiter", "encoding", "dtype", "lineterminator", "quotechar"}
 
 
@@ -50,10 +62,15 @@ class ColumnMapping:
         epoch_unit: ``s``/``ms``/``us`` when timestamps are numbers since 1970 (or since
             ``relative_to`` when that is set).
         relative_to: a date that numeric timestamps count from (e.g. a study start).
-        timezone: zone of naive timestamps; converted to UTC.
+        timezone: zone naive timestamps are written in (None: the loader's ``timezone``, the
+            data's local zone); converted to UTC.
         event_values / direction_values: file spelling -> ``call``/``sms``/``data`` and
             ``out``/``in``.
-        missed_values: direction or event spellings that mean a missed call (answered=False).
+        missed_values: direction, event or ``missed_column`` spellings that mean a missed call
+            (answered=False).
+        missed_if_zero_duration: a call of 0 s is a missed call.
+        missed_column: a file column (e.g. a status) whose value in ``missed_values``, or
+            true/1/yes, marks a missed call.
         constants: schema column -> constant value, for files with one kind of event or one user.
         zero_pad: file column -> width, for time columns written without leading zeros
             (``38`` for ``000038``).
@@ -65,10 +82,12 @@ class ColumnMapping:
     timestamp_format: str | None = None
     epoch_unit: str | None = None
     relative_to: str | None = None
-    timezone: str = "UTC"
+    timezone: str | None = None
     event_values: Mapping[str, str] = field(default_factory=dict)
     direction_values: Mapping[str, str] = field(default_factory=dict)
     missed_values: list[str] = field(default_factory=list)
+    missed_if_zero_duration: bool = False
+    missed_column: str | None = None
     constants: Mapping[str, object] = field(default_factory=dict)
     zero_pad: Mapping[str, int] = field(default_factory=dict)
     read_options: Mapping[str, object] = field(default_factory=dict)
@@ -81,53 +100,186 @@ def _map_values(series: pd.Series, values: Mapping[str, str]) -> pd.Series:
     return text.map(lambda v: values.get(v, v), na_action="ignore").astype("string")
 
 
+
+def as_mapping(mapping: ColumnMapping | Mapping | None) -> ColumnMapping:
+    """A :class:`ColumnMapping` from itself, a dict of its fields (as Hydra gives it) or None."""
+    if mapping is None:
+        return ColumnMapping()
+    if isinstance(mapping, ColumnMapping):
+        return mapping
+    known = set(ColumnMapping.__dataclass_fields__)
+    for key in dict(mapping):
+        if key not in known:
+            raise ZenInputError(f"data.loader.mapping.{key}: unknown key; the mapping takes "
+                                f"{', '.join(sorted(known))} (docs/own-data.md)")
+    return ColumnMapping(**{k: v for k, v in dict(mapping).items() if v is not None})
+
+
 def load_generic(path: str | Path, mapping: ColumnMapping | Mapping | None = None,
                  days: float | None = None, name: str = "generic", cells: Mapping | None = None,
-                 calendar: Mapping | None = None) -> CDRData:
-    """Load a user's CDR file into Zen's schema.
+                 calendar: Mapping | None = None, *, format: str | None = None, sep: str | None = None,
+                 encoding: str | None = None, compression: str | None = None, header: bool = True,
+                 names: list[str] | None = None, timezone: str | None = None,
+                 filters: Mapping | None = None, two_sided: Mapping | None = None,
+                 kind: str = "generic") -> CDRData:
+    """Load a user's CDR file(s) into Zen's schema.
 
     Args:
-        path: CSV or Parquet file.
+        path: a CSV/TSV/Parquet file (gzip allowed), a folder of them, or a glob (``days/*.csv.gz``);
+            many files are read in sorted path order and concatenated.
         mapping: a :class:`ColumnMapping` (or a dict of its fields, as Hydra gives it).
-        days: observation window in days; the span of the data (rounded up) when None.
+        days: observation window in days; the period's length, else the data's span (rounded up).
         name: a short name for reports.
         cells: join ``cell_id`` to an antennas file (:func:`zen.data.cells.join_cells`).
         calendar: local clock, dump-artefact rule, observed days (:func:`zen.data.cells.apply_calendar`).
+        format: ``csv`` or ``parquet``; from the file suffix when None.
+        sep, encoding, compression: of text files (``sep='\t'`` for tabs; ``compression``: ``gzip``,
+            ``bz2``, ``zip``, ``xz``, ``zstd``; from the suffix when None).
+        header: whether text files have a header row; without one, ``names`` names the columns.
+        timezone: the users' local time zone (IANA name): naive timestamps are read in it (unless
+            ``mapping.timezone`` says otherwise) and the models' weekly clock is local.
+        filters: row filters (:func:`zen.data.rules.apply_filters`).
+        two_sided: double-logging match and completion (:func:`zen.data.rules.apply_two_sided`).
+        kind: the loader (``generic``), as ``data.loader.kind`` names it.
 
+    Returns:
+        UTC records; ``meta['timezone']`` and ``meta['load']`` (a :class:`LoadReport`).
     Raises:
-        ZenInputError: one line naming file, row and column for any problem.
+        ZenInputError: one line naming file, row and column (or the config key) for any problem.
     """
-    path = Path(path)
-    if mapping is None:
-        mapping = ColumnMapping()
-    elif not isinstance(mapping, ColumnMapping):
-        mapping = ColumnMapping(**{k: v for k, v in dict(mapping).items() if v is not None})
+    mapping = as_mapping(mapping)
+    tz = check_timezone(timezone)
+    mapping = replace(mapping, timezone=check_timezone(mapping.timezone or tz,
+                                                       "data.loader.mapping.timezone"))
+    filters = dict(filters or {})
+    report = LoadReport(timezone=tz)
+    options = _read_options(mapping, sep, encoding, compression, header, names)
+    frames = []
+    for file in list_files(path, format):
+        report.files.append(str(file))
+        frames.append(_load_file(file, mapping, format, options, filters.get("where"), report))
+    records = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     src = str(path)
-    options = _read_options(mapping)
-    raw = read_table(path, options_key=OPTIONS_KEY, **options)
+    records = apply_filters(records, filters, tz, report)
+    records = apply_two_sided(records, two_sided, report, report.machine_users)
+    if len(records) == 0:
+        raise ZenInputError(f"no rows left after the filters ({', '.join(report.lines()[1:])}); loosen "
+                            "data.loader.filters", src)
+    antennas = None
+    if cells:
+        from zen.data.cells import join_cells
+        records, antennas = join_cells(records, cells, src)
+        report.cells = {"antennas": len(antennas), "records_with_cell": int((records["cell_id"] >= 0).sum()),
+                        "unknown": int((records["cell_id"] < 0).sum())}
+    if calendar:
+        from zen.data.cells import load_operator_export
+        data = load_operator_export(records, src, None, calendar, days, name)
+        report.timezone = str(dict(calendar).get("timezone") or tz)
+        data.antennas = antennas
+        data.meta.update(timezone=tz, load=report)
+        return data
+    records = records.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
+    if filters.get("period"):
+        start, end = period_bounds(filters["period"], tz)
+        span = (end - start).total_seconds() / 86400.0
+    else:
+        start = utc_start(to_local_clock(records["timestamp"].min(), tz).floor("D"), tz)
+        span = float(np.ceil((records["timestamp"].max() - start).total_seconds() / 86400.0 + 1e-9))
+    for line in report.lines():
+        log.info("data %s: %s", name, line)
+    return CDRData(records, start, float(days) if days else float(round(span, 6)), antennas=antennas,
+                   name=name, meta={"timezone": tz, "load": report})
+
+
+def list_files(path: str | Path, fmt: str | None = None) -> list[Path]:
+    """The files ``path`` names: itself, the data files of a folder, or a glob's matches (sorted)."""
+    text = str(path)
+    if any(ch in text for ch in "*?["):
+        root = Path(text)
+        anchor = next(i for i, part in enumerate(root.parts) if any(ch in part for ch in "*?["))
+        base = Path(*root.parts[:anchor]) if anchor else Path(".")
+        files = sorted(f for f in base.glob(str(Path(*root.parts[anchor:]))) if f.is_file())
+        if not files:
+            raise ZenInputError("no file matches this pattern; check data.loader.path", text)
+        return files
+    path = Path(path)
+    if path.is_dir() and not (fmt == "parquet" or _is_parquet_dataset(path)):
+        files = sorted(f for f in path.rglob("*") if f.is_file() and not f.name.startswith(".")
+                       and (fmt or _format_of(f)) is not None)
+        if not files:
+            raise ZenInputError("the folder holds no CSV, TSV or Parquet file; check data.loader.path "
+                                "(or set data.loader.format)", text)
+        return files
+    return [path]
+
+
+def _is_parquet_dataset(path: Path) -> bool:
+    """A folder of Parquet parts (``part-0.parquet`` ...), read as one table."""
+    return any(f.name.lower().endswith(PARQUET_SUFFIXES) for f in path.iterdir()) and \
+        all(f.name.lower().endswith(PARQUET_SUFFIXES) or f.name.startswith((".", "_"))
+            for f in path.iterdir() if f.is_file())
+
+
+def _format_of(path: Path) -> str | None:
+    name = path.name.lower()
+    if name.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    if name.endswith(CSV_SUFFIXES + TSV_SUFFIXES):
+        return "csv"
+    return None
+
+
+def _load_file(file: Path, mapping: ColumnMapping, fmt: str | None, options: dict, where: str | None,
+               report: LoadReport) -> pd.DataFrame:
+    """One file read, filtered by ``where`` and mapped onto validated records."""
+    src = str(file)
+    if fmt is not None and fmt not in FORMATS:
+        raise ZenInputError(f"data.loader.format {fmt!r} is not one of {list(FORMATS)}", src)
+    fmt = fmt or _format_of(file) or ("parquet" if file.is_dir() else None)
+    if fmt is None and file.exists():
+        raise ZenInputError("unknown file type; name it .csv, .tsv or .parquet (.gz allowed), or set "
+                            "data.loader.format=csv (and data.loader.sep) or parquet", src)
+    if fmt == "csv" and file.name.lower().endswith(TSV_SUFFIXES) and "sep" not in options:
+        options = {**options, "sep": "\t"}
+    if fmt == "parquet":
+        options = {}
+    raw = read_table(file, fmt=fmt, options_key=OPTIONS_KEY, **options)
     if len(raw) == 0:
         raise ZenInputError("the file has a header but no rows", src)
-    _check_mapped_columns(raw, mapping, path, options)
+    report.rows_read += len(raw)
+    _check_mapped_columns(raw, mapping, file, options)
+    keep = where_mask(raw, where, src)
+    if where:
+        report.drop("where", (~keep).sum())
+    kept = np.flatnonzero(keep)
     try:
-        records = validate(_to_schema(raw, mapping, src), "records", src)
+        return validate(map_frame(raw.iloc[kept].reset_index(drop=True), mapping, src), "records", src)
     except ZenInputError as err:
-        short = _short_row(path, err.row, raw.shape[1], options)
-        if short is None:
+        row = None if err.row is None else int(kept[err.row - 1]) + 1
+        short = _short_row(file, row, raw.shape[1], options)
+        if short is not None:
+            raise short from err
+        if row is None or row == err.row:
             raise
-        raise short from err
-    if cells or calendar:
-        from zen.data.cells import load_operator_export
-        return load_operator_export(records, src, cells, calendar, days, name)
-    records = records.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
-    start = records["timestamp"].min().floor("D")
-    span = (records["timestamp"].max() - start).total_seconds() / 86400.0
-    return CDRData(records, start, float(days) if days else float(np.ceil(span + 1e-9)),
-                   name=name)
+        where = ", ".join(w for w in (err.source, f"row {err.row}", err.column and f"column '{err.column}'")
+                          if w)
+        raise ZenInputError(str(err)[len(where) + 2:], err.source, row, err.column) from err
 
 
-def _read_options(mapping: ColumnMapping) -> dict:
-    """``read_options`` for pandas; a separator written ``\\t`` on the command line is a tab."""
+def _read_options(mapping: ColumnMapping, sep: str | None = None, encoding: str | None = None,
+                  compression: str | None = None, header: bool = True,
+                  names: list[str] | None = None) -> dict:
+    """Options for ``pandas.read_csv``: ``mapping.read_options`` and the loader's file keys (which win);
+    a separator written ``\\t`` on the command line is a tab."""
     options = dict(mapping.read_options)
+    given = {"sep": sep, "encoding": encoding, "compression": compression,
+             "names": list(names) if names else None}
+    options.update({k: v for k, v in given.items() if v is not None})
+    if header is False or header is None:
+        options["header"] = None
+        if "names" not in options:
+            raise ZenInputError("data.loader.header=false needs data.loader.names: the column names, in "
+                                "file order, e.g. data.loader.names=[caller,callee,time,duration]")
     for key in ("sep", "delimiter"):
         if options.get(key) == "\\t":
             options[key] = "\t"
@@ -137,22 +289,30 @@ def _read_options(mapping: ColumnMapping) -> dict:
 def _check_mapped_columns(raw: pd.DataFrame, mapping: ColumnMapping, path: Path,
                           options: dict) -> None:
     """Every file column the mapping names must be in the file (else: a separator hint)."""
-    wanted = dict(mapping.columns)
+    wanted = {f"columns.{k}": v for k, v in mapping.columns.items()}
     if mapping.timestamp_columns:
-        wanted.pop("timestamp", None)
-    for file_col in list(wanted.values()) + list(mapping.timestamp_columns or []):
+        wanted.pop("columns.timestamp", None)
+    wanted.update({f"timestamp_columns[{i}]": c for i, c in enumerate(mapping.timestamp_columns or [])})
+    if mapping.missed_column:
+        wanted["missed_column"] = mapping.missed_column
+    for key, file_col in wanted.items():
         if file_col not in raw.columns:
             sep = _sniff_separator(path, options)
             if sep is not None:
                 name, value = ("tab", r"'\t'") if sep == "\t" else (repr(sep), repr(sep))
                 raise ZenInputError(f"the file looks {name}-separated; set {OPTIONS_KEY}.sep={value}",
                                     str(path), None, file_col)
-            raise ZenInputError(f"the column mapping names a column that is not in the file; "
-                                f"the file has {list(raw.columns)}", str(path), None, file_col)
+            raise ZenInputError(f"data.loader.mapping.{key} names a column that is not in the file; "
+                                f"the file has {list(raw.columns)}: fix the mapping", str(path), None,
+                                file_col)
 
 
-def _to_schema(raw: pd.DataFrame, mapping: ColumnMapping, src: str) -> pd.DataFrame:
-    """The file's columns renamed, joined and value-mapped onto the records schema."""
+def map_frame(raw: pd.DataFrame, mapping: ColumnMapping, src: str) -> pd.DataFrame:
+    """The file's columns renamed, joined and value-mapped onto the records schema.
+
+    The one place a raw frame (a whole file or a batch of one) becomes records; the result still
+    goes through :func:`zen.schema.validate`.
+    """
     wanted = dict(mapping.columns)
     if mapping.timestamp_columns:
         wanted.pop("timestamp", None)
@@ -174,11 +334,11 @@ def _to_schema(raw: pd.DataFrame, mapping: ColumnMapping, src: str) -> pd.DataFr
         raise ZenInputError("no timestamp: map 'timestamp' or give timestamp_columns", src, None,
                             "timestamp")
     out["timestamp"] = _parse_timestamps(out["timestamp"], mapping, src)
-    _map_events(out, mapping)
+    _map_events(out, mapping, raw)
     return out
 
 
-def _map_events(out: pd.DataFrame, mapping: ColumnMapping) -> None:
+def _map_events(out: pd.DataFrame, mapping: ColumnMapping, raw: pd.DataFrame) -> None:
     """File spellings of event and direction -> Zen's, in place; missed calls -> answered=False."""
     missed = np.zeros(len(out), bool)
     for col, values in (("direction", mapping.direction_values), ("event", mapping.event_values)):
@@ -186,6 +346,13 @@ def _map_events(out: pd.DataFrame, mapping: ColumnMapping) -> None:
             original = out[col].astype("string").str.strip()
             missed |= original.isin(mapping.missed_values).fillna(False).to_numpy()
             out[col] = _map_values(out[col], values)
+    if mapping.missed_column:
+        status = raw[mapping.missed_column].astype("string").str.strip()
+        missed |= (status.isin(mapping.missed_values) | status.str.lower().isin(["true", "1", "yes"])
+                   ).fillna(False).to_numpy()
+    if mapping.missed_if_zero_duration and "duration_s" in out and "event" in out:
+        zero = pd.to_numeric(out["duration_s"], errors="coerce") == 0
+        missed |= (zero & (out["event"].astype("string") == "call")).fillna(False).to_numpy()
     if "answered" not in out:
         out["answered"] = ~missed
     elif missed.any():
@@ -193,7 +360,6 @@ def _map_events(out: pd.DataFrame, mapping: ColumnMapping) -> None:
     if "direction" in out and "event" in out:
         is_data = (out["event"] == "data").fillna(False).to_numpy()
         out["direction"] = out["direction"].astype("string").where(~is_data, "out")
-
 
 def _header_line(path: Path, options: Mapping) -> str | None:
     """The first line of a CSV file (None for Parquet or an unreadable file)."""
@@ -247,7 +413,10 @@ def _parse_timestamps(ts: pd.Series, mapping: ColumnMapping, src: str) -> pd.Ser
     try:
         parsed = pd.to_datetime(ts, format=mapping.timestamp_format or "mixed", errors="coerce")
     except ValueError as err:  # mixed time zones, or offsets pandas cannot combine
-        raise _mixed_zones(ts, mapping, src) from err
+        if not ts.astype("string").str.strip().str.contains(UTC_OFFSET, regex=True).fillna(False).all():
+            raise _mixed_zones(ts, mapping, src) from err
+        # every value has its own UTC offset (e.g. +01:00 in winter, +02:00 in summer)
+        parsed = pd.to_datetime(ts, format=mapping.timestamp_format or "mixed", errors="coerce", utc=True)
     bad = parsed.isna().to_numpy()
     if bad.any():
         expected = f"format {mapping.timestamp_format!r}" if mapping.timestamp_format else "a date and time"

@@ -30,6 +30,7 @@ from zen import SCHEMA_VERSION, __version__
 from zen.assembly import Population, assemble_shard, mirror_on_network
 from zen.assembly.export import write_bandicoot
 from zen.checks import resolve_device
+from zen.data.local_time import utc_from_local_clock, utc_start
 from zen.generation.layout import Layout
 from zen.generation.spec import GenerationSpec
 from zen.io import read_table, write_table
@@ -145,7 +146,10 @@ def _seconds(records: pd.DataFrame, start: pd.Timestamp) -> np.ndarray:
     return (records["timestamp"] - start).dt.total_seconds().to_numpy()
 
 
-def _write_by_day(records: pd.DataFrame, layout: Layout, shard: int, part: str) -> None:
+def _write_by_day(records: pd.DataFrame, layout: Layout, shard: int, part: str,
+                  timezone: str = "UTC") -> None:
+    """Records on the model's wall clock, written as UTC instants in one file per (UTC) day."""
+    records = records.assign(timestamp=utc_from_local_clock(records["timestamp"], timezone))
     records = records.sort_values(["user_id", "timestamp"], kind="stable")
     day = records["timestamp"].dt.strftime("%Y-%m-%d").to_numpy()
     for d in np.unique(day):
@@ -191,7 +195,7 @@ def generate_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popu
     stays.save(layout.work_stays(s))
     if spec.write_stays:
         write_table(stays.to_frame(np.arange(a, b), start), layout.stays(s))
-    _write_by_day(own, layout, s, "own")
+    _write_by_day(own, layout, s, "own", spec.timezone)
     layout.mark("own", s)
     timings["write"] = time.perf_counter() - t
     return ShardResult(s, len(own), timings)
@@ -212,7 +216,7 @@ def resolve_mirrors(spec: GenerationSpec, shard: Shard, place_cell: np.ndarray,
         stays = Stays.load(layout.work_stays(shard.index))
         place = stays.locate(pending["user_id"].to_numpy() - shard.first, _seconds(pending, spec.start))
         pending["cell_id"] = place_cell[place]
-        _write_by_day(pending, layout, shard.index, "mirror")
+        _write_by_day(pending, layout, shard.index, "mirror", spec.timezone)
         n = len(pending)
     layout.mark("mirror", shard.index)
     return ShardResult(shard.index, n, {"assembly": time.perf_counter() - t})
@@ -256,7 +260,8 @@ def finish(spec: GenerationSpec, layout: Layout, antennas: pd.DataFrame, places:
             **{f"records_{k}": v for k, v in sorted(counts.items())}}
     write_manifest(out, {
         "zen_version": __version__, "schema_version": SCHEMA_VERSION, "config": settings,
-        "seed": spec.seed, "model_dir": str(Path(model_dir).resolve()), "start": str(spec.start),
+        "seed": spec.seed, "model_dir": str(Path(model_dir).resolve()),
+        "start": str(utc_start(spec.start, spec.timezone)), "timezone": spec.timezone,
         "days": spec.days, "n_users": spec.n_users, "n_shards": len(shard_bounds(spec)),
         "format": spec.format, "rows": rows,
         "timings_s": {k: round(v, 3) for k, v in timings.items()},  # before the final write

@@ -51,6 +51,8 @@ class GenerationSpec:
         format: ``parquet``, ``csv`` or ``bandicoot`` (Parquet records plus the bandicoot export).
         write_stays: also write the stays and places tables.
         device: torch device of the samplers (``auto``: CUDA when present).
+        timezone: the model's local zone (its ``model.json``): models run on that wall clock from
+            ``start`` (a local midnight) and records are written as UTC instants (DST-safe).
     """
 
     n_users: int
@@ -66,6 +68,7 @@ class GenerationSpec:
     format: str = "parquet"
     write_stays: bool = False
     device: str = "auto"
+    timezone: str = "UTC"
 
     def __post_init__(self) -> None:
         fields = asdict(self)
@@ -113,7 +116,8 @@ class GenerationSpec:
         pairing = "starter" if self.pairing == "auto" else self.pairing
         gap = self.conversation_gap_s if self.conversation_gap_s is not None \
             else model_info.get("conversation_gap_s", CONVERSATION_GAP_S)
-        return replace(self, pairing=pairing, conversation_gap_s=float(gap))
+        return replace(self, pairing=pairing, conversation_gap_s=float(gap),
+                       timezone=str(model_info.get("timezone") or "UTC"))
 
     @property
     def ext(self) -> str:

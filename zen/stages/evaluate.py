@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from zen.data import load_dataset, split_users
 from zen.data.base import CDRData
+from zen.data.local_time import local_clock, to_local_clock
 from zen.evaluation import plots
 from zen.evaluation.fidelity import fidelity_scores
 from zen.evaluation.mobility import density_maps, mobility_ccdfs, mobility_scores
@@ -39,7 +40,10 @@ def _from_folder(path: str, label: str) -> CDRData:
     if not folder.is_dir():
         raise ZenInputError("dataset folder not found; pass the 'dataset' folder that zen-generate wrote",
                             str(folder))
-    return replace(read_dataset(folder), name=label, meta={"path": str(folder)})
+    ds = read_dataset(folder)
+    tz = str(ds.manifest.get("timezone") or "UTC")  # measures read the users' wall clock
+    return replace(ds, records=ds.records.assign(timestamp=to_local_clock(ds.records["timestamp"], tz)),
+                   start=to_local_clock(ds.start, tz), name=label, meta={"path": str(folder)})
 
 
 class _RealData:
@@ -54,7 +58,8 @@ class _RealData:
             return _from_folder(which, role)
         if self._data is None:
             data = self.cfg.data
-            self._data = load_dataset(data.name, **OmegaConf.to_container(data.loader, resolve=True))
+            self._data = local_clock(load_dataset(data.name, **OmegaConf.to_container(data.loader,
+                                                                                      resolve=True)))
             self._split = split_users(self._data.user_ids, **OmegaConf.to_container(data.split, resolve=True))
         ids = self._data.user_ids if which == "all" else getattr(self._split, which)
         meta = {"source": self.cfg.data.name, "split": which}

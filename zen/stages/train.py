@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from zen import SCHEMA_VERSION, __version__
 from zen.data import CDRData
+from zen.data.local_time import local_clock
 from zen.io import write_json_atomic
 from zen.io.model_files import read_json
 from zen.measures.conversations import started_by_user
@@ -30,6 +31,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     device = resolve_device(cfg.device)
     model_dir = Path(cfg.model_dir)
     data, split = load_real(cfg.data)
+    timezone = data.meta.get("timezone", "UTC")
+    data = local_clock(data)  # the models learn the users' wall clock (zen.data.local_time)
     if len(split.train) < MIN_TRAIN_USERS:
         raise ZenInputError(
             f"only {len(split.train)} training user(s) after the split; Zen learns a population and "
@@ -69,6 +72,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         "zen_version": __version__, "schema_version": SCHEMA_VERSION,
         "traffic_kind": cfg.model.kind, "conversations": cfg.conversations,
         "conversation_gap_s": float(cfg.conversation_gap_s), "data": data.name, "start": str(data.start),
+        "timezone": timezone, "events": sorted(data.records["event"].astype(str).unique()),
         "days": data.days, "seed": int(cfg.seed), "split": split_record,
         "config": OmegaConf.to_container(cfg, resolve=False), "metrics": metrics,
         "privacy": privacy,

@@ -116,6 +116,7 @@ class PoissonBaseline:
             "missed_share": float((~calls["answered"]).mean()) if len(calls) else 0.0,
             "zipf_exponent": self._fit_zipf(ranks),
             "train_days": float(train.days),
+            "events": sorted(rec["event"].astype(str).unique()),
         }
         metrics = {"train/nll": self.nll_per_event(train)}
         if val is not None and len(val.records):
@@ -185,7 +186,10 @@ class PoissonBaseline:
         # event type from the user's mix
         u = rng.random(n)
         is_data = (u < p_data[user]) if len(self.params["data_durations"]) else np.zeros(n, bool)
-        is_call = ~is_data & (rng.random(n) < p_call[user])
+        kinds = set(self.params.get("events", EVENTS))  # only the kinds the training data has
+        voice_or_text = rng.random(n) < p_call[user] if {"call", "sms"} <= kinds else \
+            np.full(n, "call" in kinds)
+        is_call = ~is_data & voice_or_text
         event = np.where(is_data, 2, np.where(is_call, 0, 1)).astype(np.int8)
         # time: hour bin from the type's hour-of-week profile restricted to the window
         hours = int(np.ceil(days * 24))

@@ -56,3 +56,16 @@ def test_an_unknown_executor_is_refused_before_any_work(model_dir, tmp_path):
     with pytest.raises(ZenInputError, match="unknown executor 'dask'; use local or ray"):
         generate(small_generate_config(model_dir, tmp_path / "x", executor="dask"))
     assert not (tmp_path / "x").exists()
+
+
+def test_device_cuda_without_cuda_is_one_line_before_any_work(model_dir, tmp_path):
+    import torch
+
+    from zen.schema import ZenInputError
+    from zen.stages.generate import generate
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ZenInputError, match="device=cuda but torch sees no CUDA device here"):
+        generate(small_generate_config(model_dir, tmp_path / "x", device="cuda"))
+    assert not (tmp_path / "x").exists()

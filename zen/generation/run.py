@@ -28,6 +28,7 @@ from zen.generation.layout import Layout
 from zen.generation.output import forget_unstarted, local_out_dir, prepare_out_dir
 from zen.generation.spec import GenerationSpec
 from zen.io.ownership import check_out_dir, exclusive
+from zen.schema import ZenInputError
 from zen.seeds import component_seed
 from zen.sessions import SessionModel
 
@@ -89,11 +90,14 @@ def generate_dataset(spec: GenerationSpec, model_dir: str | Path, out_dir: str |
     launch = partial(make_executor, check_executor(executor), workers=resolve_workers(workers),
                      torch_threads=torch_threads, ray_address=ray_address, ray_gpus=ray_gpus,
                      device=spec.device)
+    if executor == "local" and resolve_device(spec.device).type == "cuda" and not torch.cuda.is_available():
+        raise ZenInputError(f"device={spec.device} but torch sees no CUDA device here (torch "
+                            f"{torch.__version__}); use device=auto or device=cpu")
     if torch_threads:
         torch.set_num_threads(int(torch_threads))
-    # Ray tasks may run where this process's GPU is not: they get the models on the CPU and
-    # move them to their own device.
-    models = pipeline.load_models(model_dir, "cpu" if executor == "ray" else resolve_device(spec.device))
+    # On the CPU here: each shard step moves them to its own device (a worker process, or a Ray
+    # task on a node whose GPUs this process does not see).
+    models = pipeline.load_models(model_dir, "cpu")
     if sessions:
         models = replace(models, sessions=SessionModel.load(sessions))
     spec = spec.for_model(models.info)

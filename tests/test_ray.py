@@ -70,3 +70,23 @@ def test_a_whole_ray_run_writes_the_same_records_and_stays_as_local(model_dir, d
     generate(small_generate_config(model_dir, one, mode="mobility"))
     generate(small_generate_config(model_dir, ray_stays, mode="mobility", executor="ray", workers=2))
     assert read_table(one / "stays").equals(read_table(ray_stays / "stays"))
+
+
+@pytest.mark.slow
+def test_a_bad_file_in_a_ray_task_is_the_steps_own_one_line_error(tmp_path):
+    """A shard step's ZenInputError reaches the driver as itself (one line), not as Ray's wrapper."""
+    import numpy as np
+
+    from zen.generation import GenerationSpec, Layout, pipeline
+    from zen.generation.executors import RayExecutor
+    from zen.schema import ZenInputError
+
+    layout = Layout(tmp_path / "out")
+    bad = layout.pending(0, 1)
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"not parquet")
+    spec = GenerationSpec(n_users=10, days=1)
+    steps = {"mirror": (pipeline.resolve_mirrors, (spec, np.zeros(3, dtype=np.int64), layout))}
+    with RayExecutor(steps, workers=2) as executor, pytest.raises(ZenInputError) as err:
+        list(executor.map("mirror", pipeline.shard_bounds(spec)))
+    assert "\n" not in str(err.value) and str(bad) in str(err.value)

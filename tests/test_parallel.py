@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import small_generate_config
 
 from zen.io.dataset import read_dataset
@@ -27,3 +28,44 @@ def test_two_workers_write_the_same_stays_as_one(model_dir, tmp_path):
     generate(small_generate_config(model_dir, one, mode="mobility", workers=1))
     generate(small_generate_config(model_dir, two, mode="mobility", workers=2))
     assert read_table(one / "stays").equals(read_table(two / "stays"))
+
+
+def test_out_dir_as_a_file_uri_is_the_local_folder(tmp_path):
+    from zen.generation.output import local_out_dir
+
+    assert local_out_dir((tmp_path / "a b").as_uri()) == tmp_path / "a b"
+    assert local_out_dir(tmp_path / "c") == tmp_path / "c"
+
+
+@pytest.mark.parametrize("uri, fragment", [("s3://bucket/zen", "s3://, not a local filesystem"),
+                                           ("gs://bucket/zen", "mount it"),
+                                           ("file://host name/x", "not a URI pyarrow can open")])
+def test_out_dir_on_another_filesystem_is_one_line(uri, fragment):
+    from zen.generation.output import local_out_dir
+    from zen.schema import ZenInputError
+
+    with pytest.raises(ZenInputError, match=fragment) as err:
+        local_out_dir(uri)
+    assert "\n" not in str(err.value) and uri in str(err.value)
+
+
+def test_an_unknown_executor_is_refused_before_any_work(model_dir, tmp_path):
+    from zen.schema import ZenInputError
+    from zen.stages.generate import generate
+
+    with pytest.raises(ZenInputError, match="unknown executor 'dask'; use local or ray"):
+        generate(small_generate_config(model_dir, tmp_path / "x", executor="dask"))
+    assert not (tmp_path / "x").exists()
+
+
+def test_device_cuda_without_cuda_is_one_line_before_any_work(model_dir, tmp_path):
+    import torch
+
+    from zen.schema import ZenInputError
+    from zen.stages.generate import generate
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ZenInputError, match="device=cuda but torch sees no CUDA device here"):
+        generate(small_generate_config(model_dir, tmp_path / "x", device="cuda"))
+    assert not (tmp_path / "x").exists()

@@ -14,6 +14,32 @@ from zen.schema import ZenInputError
 log = logging.getLogger("zen.generate")
 
 
+def local_out_dir(out_dir: str | Path) -> Path:
+    """``out_dir`` as a local path: a path as it is, a URI through ``pyarrow.fs`` (``file://...``).
+
+    The run's lock, done-markers, temporaries and checksums need a filesystem with atomic
+    renames, so a URI of another filesystem (``s3://``, ``gs://``, ``hdfs://``) is refused in
+    one line: mount it (NFS, s3fs, gcsfuse) and pass the mount's path.
+    """
+    text = str(out_dir)
+    scheme = text.split("://", 1)[0].lower() if "://" in text else ""
+    if not scheme:
+        return Path(text)
+    if scheme not in ("file", "local"):  # refused before pyarrow reaches for the network
+        raise ZenInputError(f"out_dir is on {scheme}://, not a local filesystem; mount it (NFS, s3fs, "
+                            "gcsfuse) and pass out_dir=<the mount's folder>", text)
+    from pyarrow import fs
+
+    try:
+        filesystem, path = fs.FileSystem.from_uri(text)
+    except (ValueError, OSError) as err:
+        raise ZenInputError(f"out_dir is not a URI pyarrow can open ({str(err).splitlines()[0]}); pass a "
+                            "local folder or a file:// URI (spaces written %20)", text) from err
+    if not isinstance(filesystem, fs.LocalFileSystem):
+        raise ZenInputError(f"out_dir is on {filesystem.type_name}, not a local filesystem", text)
+    return Path(path)
+
+
 def prepare_out_dir(layout: Layout, fingerprint: dict, overwrite: bool = False) -> None:
     """Refuse to overwrite a finished dataset; resume an unfinished one made by the same settings.
 

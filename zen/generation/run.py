@@ -1,20 +1,18 @@
 """Run a whole generation in this process: the shard steps of :mod:`zen.generation.pipeline` in
 order, inside the output folder's lock, with resume, the memory check and progress bars.
 
-A process pool or Ray runs the same steps (the *scale-out* issue); this is the local driver that
-``zen-generate`` and :func:`zen.generate` call.
+The shards run where ``executor`` says (:mod:`zen.generation.executors`: this process, a local
+process pool, or Ray tasks); this is the driver that ``zen-generate`` and :func:`zen.generate` call.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
-import os
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -23,12 +21,14 @@ import torch
 from tqdm import tqdm
 
 from zen.assembly.budget import GIB, available_memory, check_memory, estimate_memory
-from zen.checks import config_number, resolve_device
+from zen.checks import resolve_device
 from zen.generation import pipeline
+from zen.generation.executors import Executor, check_executor, make_executor, resolve_workers
 from zen.generation.layout import Layout
-from zen.generation.output import forget_unstarted, prepare_out_dir
+from zen.generation.output import forget_unstarted, local_out_dir, prepare_out_dir
 from zen.generation.spec import GenerationSpec
 from zen.io.ownership import check_out_dir, exclusive
+from zen.schema import ZenInputError
 from zen.seeds import component_seed
 from zen.sessions import SessionModel
 
@@ -58,13 +58,16 @@ def generate_dataset(spec: GenerationSpec, model_dir: str | Path, out_dir: str |
                      data_root: str | Path, *, overwrite: bool = False, memory_check: bool = True,
                      memory_limit_gb: float | None = None, torch_threads: int | None = None,
                      settings: dict | None = None, progress: bool = False,
-                     sessions: str | Path | None = None, workers: int | str | None = 1) -> dict[str, float]:
+                     sessions: str | Path | None = None, workers: int | str | None = 1,
+                     executor: str = "local", ray_address: str | None = None,
+                     ray_gpus: float | str = "auto") -> dict[str, float]:
     """Write the dataset of ``spec`` to ``out_dir`` and return a summary (row counts, ``time/*``).
 
     Args:
         spec: what to generate (``pairing=auto`` is resolved from the model).
         model_dir: the model folder ``zen-train`` wrote.
-        out_dir: the dataset folder (created; resumed when it holds this run unfinished).
+        out_dir: the dataset folder (created; resumed when it holds this run unfinished): a path
+            or a ``file://`` URI (resolved by ``pyarrow.fs``).
         network: the cells/places settings (``configs/network/*.yaml``).
         data_root: the folder relative tower/place paths of ``network`` are read from.
         overwrite: replace a finished dataset (only Zen's files).
@@ -73,25 +76,36 @@ def generate_dataset(spec: GenerationSpec, model_dir: str | Path, out_dir: str |
             (the model's ``num_threads`` is for training only; None: leave torch's setting).
         settings: the run's settings recorded in the manifest (default: ``spec``'s).
         progress: show progress bars.
-        workers: processes that run the shards (``auto``: the machine's cores); the dataset is
-            the same for any number.
+        workers: processes that run the shards (``auto``: the machine's cores; with
+            ``executor=ray``, the CPUs of a local Ray); the dataset is the same for any number.
+        executor: ``local`` (this process or a process pool) or ``ray`` (Ray tasks; the same
+            dataset); see :mod:`zen.generation.executors`.
+        ray_address, ray_gpus: the Ray cluster to join (None: ``RAY_ADDRESS`` or a local Ray)
+            and the GPUs per task (``auto``: 1 when the cluster has GPUs, unless ``device=cpu``).
         sessions: the folder of the published session models (``zen.sessions``): every data record
             gets a service, volume and duration; None keeps the traffic model's durations.
     """
     from zen.network import build_infrastructure
 
     t0 = time.perf_counter()
-    workers = resolve_workers(workers)
+    launch = partial(make_executor, check_executor(executor), workers=resolve_workers(workers),
+                     torch_threads=torch_threads, ray_address=ray_address, ray_gpus=ray_gpus,
+                     device=spec.device)
+    if executor == "local" and resolve_device(spec.device).type == "cuda" and not torch.cuda.is_available():
+        raise ZenInputError(f"device={spec.device} but torch sees no CUDA device here (torch "
+                            f"{torch.__version__}); use device=auto or device=cpu")
     if torch_threads:
         torch.set_num_threads(int(torch_threads))
-    models = pipeline.load_models(model_dir, resolve_device(spec.device))
+    # On the CPU here: each shard step moves them to its own device (a worker process, or a Ray
+    # task on a node whose GPUs this process does not see).
+    models = pipeline.load_models(model_dir, "cpu")
     if sessions:
         models = replace(models, sessions=SessionModel.load(sessions))
     spec = spec.for_model(models.info)
     if spec.mode == "full" and memory_check:
         check_memory_fits(spec, models, memory_limit_gb)
     antennas, places = build_infrastructure(network, Path(data_root), component_seed(spec.seed, "cells"))
-    out = check_out_dir(out_dir)
+    out = check_out_dir(local_out_dir(out_dir))
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     settings = settings if settings is not None else spec.settings()
@@ -101,68 +115,11 @@ def generate_dataset(spec: GenerationSpec, model_dir: str | Path, out_dir: str |
             fp = fingerprint(spec, models.path, network, str(sessions) if sessions else None)
             prepare_out_dir(layout, fp, overwrite)  # the first write
             if spec.mode == "mobility":
-                return _stays_only(spec, models, layout, antennas, places, settings, progress, t0,
-                                   workers, torch_threads)
-            return _records(spec, models, layout, antennas, places, settings, progress, t0, workers,
-                            torch_threads)
+                return _stays_only(spec, models, layout, antennas, places, settings, progress, t0, launch)
+            return _records(spec, models, layout, antennas, places, settings, progress, t0, launch)
     except BaseException:
         forget_unstarted(out, created)
         raise
-
-
-_WORKER: dict = {}  # what a worker process holds for the whole run (see ShardPool)
-
-
-def _start_worker(torch_threads: int | None, steps: dict[str, tuple[Callable, tuple]]) -> None:
-    """Initialise a worker process once: its torch threads and every step's shared arguments."""
-    torch.set_num_threads(int(torch_threads or 1))
-    _WORKER.update(steps)
-
-
-def _run_in_worker(name: str, shard: pipeline.Shard) -> pipeline.ShardResult:
-    step, (spec, *rest) = _WORKER[name]
-    return step(spec, shard, *rest)
-
-
-class ShardPool:
-    """Runs named shard steps, ``steps[name] = (step, (spec, *rest))``, as ``step(spec, shard,
-    *rest)``: in this process, or in ``workers`` spawned processes started once for the whole
-    run (one torch thread each unless ``torch_threads`` says otherwise; the shared arguments are
-    sent once per process). Every shard step depends only on its arguments and files, so the
-    dataset is byte-identical for any number of workers.
-    """
-
-    def __init__(self, steps: dict[str, tuple[Callable, tuple]], workers: int, n_shards: int,
-                 torch_threads: int | None = None):
-        self.steps, self.pool = steps, None
-        if workers > 1 and n_shards > 1:
-            spawn = multiprocessing.get_context("spawn")
-            self.pool = ProcessPoolExecutor(min(workers, n_shards), mp_context=spawn,
-                                            initializer=_start_worker, initargs=(torch_threads, steps))
-
-    def map(self, name: str, shards: list[pipeline.Shard]) -> Iterator[pipeline.ShardResult]:
-        """Results of step ``name`` on ``shards``, in the order they finish."""
-        if self.pool is None:
-            step, (spec, *rest) = self.steps[name]
-            for shard in shards:
-                yield step(spec, shard, *rest)
-            return
-        for future in as_completed([self.pool.submit(_run_in_worker, name, shard) for shard in shards]):
-            yield future.result()
-
-    def __enter__(self) -> ShardPool:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
-
-
-def resolve_workers(workers: int | str | None) -> int:
-    """``auto``/None: the machine's cores; otherwise a positive number of processes."""
-    if workers in (None, "auto"):
-        return max(1, os.cpu_count() or 1)
-    return config_number({"workers": workers}, "workers", int, minimum=1)
 
 
 def _add(timings: dict[str, float], result: pipeline.ShardResult) -> None:
@@ -171,8 +128,8 @@ def _add(timings: dict[str, float], result: pipeline.ShardResult) -> None:
 
 
 def _records(spec: GenerationSpec, models: pipeline.Models, layout: Layout, antennas: pd.DataFrame,
-             places: pd.DataFrame, settings: dict, progress: bool, t0: float, workers: int,
-             torch_threads: int | None) -> dict[str, float]:
+             places: pd.DataFrame, settings: dict, progress: bool, t0: float,
+             launch: Callable[..., Executor]) -> dict[str, float]:
     """``mode=full``: the population, then both passes over the shards, then the manifest."""
     timings = {"setup": time.perf_counter() - t0, "traffic": 0.0, "mobility": 0.0, "assembly": 0.0,
                "write": 0.0}
@@ -187,7 +144,7 @@ def _records(spec: GenerationSpec, models: pipeline.Models, layout: Layout, ante
     steps = {"own": (pipeline.generate_shard, (spec, models, pop, places, layout)),
              "mirror": (pipeline.resolve_mirrors, (spec, place_cell, layout))}
     own = [shard for shard in shards if not layout.done("own", shard.index).exists()]
-    with ShardPool(steps, workers, len(own) or len(shards), torch_threads) as pool:
+    with launch(steps, len(own) or len(shards)) as pool:
         bar = tqdm(total=spec.n_users, desc="generate", unit="user", disable=not progress)
         bar.update(spec.n_users - sum(shard.size for shard in own))
         for result in pool.map("own", own):
@@ -211,8 +168,8 @@ def _records(spec: GenerationSpec, models: pipeline.Models, layout: Layout, ante
 
 
 def _stays_only(spec: GenerationSpec, models: pipeline.Models, layout: Layout, antennas: pd.DataFrame,
-                places: pd.DataFrame, settings: dict, progress: bool, t0: float, workers: int,
-                torch_threads: int | None) -> dict[str, float]:
+                places: pd.DataFrame, settings: dict, progress: bool, t0: float,
+                launch: Callable[..., Executor]) -> dict[str, float]:
     """``mode=mobility``: only the mobility emulator; writes ``stays/`` instead of records."""
     from zen.mobility.population import population_anchors
 
@@ -221,7 +178,7 @@ def _stays_only(spec: GenerationSpec, models: pipeline.Models, layout: Layout, a
     n_stays = 0
     shards = pipeline.shard_bounds(spec)
     steps = {"stays": (pipeline.generate_stays, (spec, models, home, work, places, layout))}
-    with ShardPool(steps, workers, len(shards), torch_threads) as pool:
+    with launch(steps, len(shards)) as pool:
         for result in tqdm(pool.map("stays", shards), total=len(shards), desc="mobility", unit="shard",
                            disable=not progress):
             n_stays += result.rows

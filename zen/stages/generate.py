@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from zen.checks import config_number, require
 from zen.generation import GenerationSpec, generate_dataset
+from zen.generation.output import local_out_dir
 from zen.schema import ZenInputError
 from zen.stages.common import shared_data_dir
 
@@ -25,8 +26,10 @@ def generate(cfg: DictConfig) -> dict[str, float]:
         spec, cfg.model_dir, cfg.out_dir, OmegaConf.to_container(cfg.network, resolve=True),
         shared_data_dir(cfg), overwrite=bool(cfg.overwrite), memory_check=bool(cfg.memory_check),
         memory_limit_gb=limit, torch_threads=cfg.torch_threads, settings=_resolved_settings(cfg),
-        progress=bool(cfg.progress), sessions=cfg.sessions, workers=cfg.workers)
-    _print_summary(summary, Path(cfg.out_dir).resolve(), spec)
+        progress=bool(cfg.progress), sessions=cfg.sessions, workers=cfg.workers,
+        executor=str(cfg.get("executor", "local")), ray_address=cfg.get("ray_address"),
+        ray_gpus=cfg.get("ray_gpus", "auto"))
+    _print_summary(summary, local_out_dir(cfg.out_dir).resolve(), spec)
     return summary
 
 

@@ -95,7 +95,7 @@ def test_same_seed_same_graph_and_shape(fitted):
     a = generate_social_graph(params, lat, lon, activity, seed=7)
     pd.testing.assert_frame_equal(a, generate_social_graph(params, lat, lon, activity, seed=7))
     assert not a.equals(generate_social_graph(params, lat, lon, activity, seed=8))
-    assert list(a.dtypes) == [np.int64, np.int64, np.float64] and (a["weight"] > 0).all()
+    assert list(a.dtypes) == [np.int32, np.int32, np.float64] and (a["weight"] > 0).all()  # ids < 2**31
     on = a[(a["src"] < OFFNET_BASE) & (a["dst"] < OFFNET_BASE)]
     assert on[["src", "dst"]].to_numpy().max() < 1500 and (a["src"] != a["dst"]).all()
     assert ((a["src"] >= OFFNET_BASE) | (a["src"] < 1500)).all()
@@ -128,6 +128,10 @@ def test_contact_table_orders_by_strength():
     # user 0: tie 1 = 5 + 1, tie 2 = 1 + 3, tie 3 = 2 -> [1, 2, 3]; user 1: off-net 9, user 0 6
     assert table.tolist() == [[1, 2, 3], [OFFNET_BASE, 0, -1], [0, -1, -1]]
     assert contact_table(edges, 3, 1).tolist() == [[1], [OFFNET_BASE], [0]]
+    assert table.dtype == np.int32
+    far = edges.assign(src=edges["src"].replace(OFFNET_BASE, 2**40))  # ids past int32: int64, same order
+    wide = contact_table(far, n_users=3, max_rank=3)
+    assert wide.dtype == np.int64 and wide.tolist() == [[1, 2, 3], [2**40, 0, -1], [0, -1, -1]]
 
 
 def test_params_round_trip(fitted, tmp_path):

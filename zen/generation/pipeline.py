@@ -111,6 +111,9 @@ def build_population(spec: GenerationSpec, models: Models,
                      places: pd.DataFrame) -> tuple[Population, pd.DataFrame]:
     """Activity levels, home/work anchors and the social graph of the whole population.
 
+    The state is kept in the narrowest dtypes that hold its values (int32 places and ids, the
+    degree in uint8 for ``max_rank`` < 256): ~140 bytes per user at ``max_rank=32``.
+
     Returns:
         the population state and the social graph's edges (``src, dst, weight``).
     """
@@ -120,13 +123,14 @@ def build_population(spec: GenerationSpec, models: Models,
     n_users, seed = spec.n_users, spec.seed
     rng = np.random.default_rng(component_seed(seed, "activity"))
     activity = models.traffic.sample_activity(n_users, rng)
-    home, work = population_anchors(places, n_users, models.mobility, seed)
+    home, work = (a.astype(np.int32) for a in population_anchors(places, n_users, models.mobility, seed))
     lat, lon = places["lat"].to_numpy(), places["lon"].to_numpy()
     edges = generate_social_graph(models.social, lat[home], lon[home], activity,
                                   component_seed(seed, "graph"))
     contacts = contact_table(edges, n_users, spec.ties_per_user)
     pop = Population(activity=activity, home=home, work=work, contacts=contacts,
-                     degree=(contacts >= 0).sum(axis=1), offnet_base=OFFNET_BASE,
+                     degree=(contacts >= 0).sum(axis=1, dtype=np.min_scalar_type(spec.max_rank)),
+                     offnet_base=OFFNET_BASE,
                      offnet_pool=max(1, int(spec.offnet_pool_per_user * n_users)),
                      new_on_network_share=1.0 - float(models.social.offnet_share))
     return pop, edges
@@ -248,7 +252,7 @@ def finish(spec: GenerationSpec, layout: Layout, antennas: pd.DataFrame, places:
     out = layout.out
     write_table(antennas, out / "antennas.parquet")
     write_table(users, out / "users.parquet")
-    write_table(edges, out / "edges.parquet")
+    write_table(edges.astype({"src": np.int64, "dst": np.int64}), out / "edges.parquet")  # int32 in memory
     if spec.write_stays:  # the table that stays/*.parquet's place_id refers to
         write_table(published_places(places), out / "places.parquet")
     record_files = sorted((out / "records").rglob(f"*.{layout.ext}"))

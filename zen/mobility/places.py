@@ -140,10 +140,23 @@ class GravityIndex:
         device = origin.device
         u = torch.rand((2, *origin.shape), generator=generator, device=device, dtype=torch.float64)
         row = self.cell_of_t[origin]
-        pos = torch.searchsorted(self.cell_cum, row.double() + u[0], right=True)
+        pos = _sorted_search(self.cell_cum, row.double() + u[0])
         cell = (pos - row * self.n_cells).clamp_(0, self.n_cells - 1)
         pos = torch.searchsorted(self.place_cum, cell.double() + u[1], right=True)
         return self.place_order[pos.clamp_(max=len(self.place_order) - 1)]
+
+
+def _sorted_search(sorted_seq: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """``torch.searchsorted(sorted_seq, values, right=True)``, searched in sorted order.
+
+    The same result; sorting the queries first makes neighbouring searches walk the same part of a
+    large ``sorted_seq`` (the cells x cells table is ~32 MiB), so they hit the cache: ~2x faster.
+    """
+    flat = values.reshape(-1)
+    sorted_values, order = torch.sort(flat)
+    pos = torch.empty_like(order)
+    pos[order] = torch.searchsorted(sorted_seq, sorted_values, right=True)
+    return pos.view(values.shape)
 
 
 def _flat_cumulative(prob: np.ndarray, device: torch.device | str) -> torch.Tensor:

@@ -220,7 +220,20 @@ def _friend_overlap(edges: pd.DataFrame, friendships: pd.DataFrame | None) -> fl
 
 def _pair_key(pairs: np.ndarray) -> np.ndarray:
     """One int64 per (u, v) pair of ids below 2**31."""
-    return pairs[:, 0] * (1 << 31) + pairs[:, 1]
+    return pairs[:, 0].astype(np.int64) * (1 << 31) + pairs[:, 1]
+
+
+def _pair_order(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Indices that sort the pairs ``(a[i], b[i])`` by ``a`` then ``b``, stably: ``np.lexsort((b, a))``,
+    as one int64 argsort (~2.5x faster) when ``0 <= a < 2**32`` and ``0 <= b < 2**31``."""
+    if len(a) and (min(a.min(), b.min()) < 0 or a.max() >= 1 << 32 or b.max() >= 1 << 31):
+        return np.lexsort((b, a))
+    return np.argsort(_pair_key(np.stack([a, b], axis=1)), kind="stable")
+
+
+def _id_dtype(max_id: int) -> type:
+    """int32 for ids up to 2**31 - 1 (OFFNET_BASE + 1.1 billion), else int64."""
+    return np.int32 if max_id < 1 << 31 else np.int64
 
 
 def calibrate_triangles(params: SocialParams, n_users: int = 3000, seed: int = 0,
@@ -258,10 +271,11 @@ def generate_social_graph(params: SocialParams, home_lat: np.ndarray, home_lon: 
         seed: random seed; same seed and inputs ⇒ same graph.
 
     Returns:
-        Edges ``src, dst, weight`` (int64, int64, float64), sorted by ``src, dst``; weight = events
-        per observation window in that direction (a relative tie strength). Off-network contacts
-        have ids ``>= OFFNET_BASE``. Every user has at least one contact: a user whose on-network
-        stubs were all dropped (self or repeated pairs) gets one off-network contact instead.
+        Edges ``src, dst, weight`` (int32 ids, int64 past 2**31 - 1; float64), sorted by ``src, dst``;
+        weight = events per observation window in that direction (a relative tie strength).
+        Off-network contacts have ids ``>= OFFNET_BASE``. Every user has at least one contact: a
+        user whose on-network stubs were all dropped (self or repeated pairs) gets one off-network
+        contact instead.
     """
     home_lat, home_lon = np.asarray(home_lat, float), np.asarray(home_lon, float)
     n = len(home_lat)
@@ -276,10 +290,13 @@ def generate_social_graph(params: SocialParams, home_lat: np.ndarray, home_lon: 
     xy = LocalProjection(float(home_lat.mean()), float(home_lon.mean())).to_xy(home_lat, home_lon)
     keys, left = _spatial_groups(corners, xy, params, rng, np.empty(0, np.int64), size=3)
     keys, _ = _spatial_groups(onnet - 2 * (corners - left), xy, params, rng, keys, size=2)
-    ties = np.stack([keys // n, keys % n], axis=1)
-    alone = np.bincount(ties.ravel(), minlength=n) + offnet == 0  # every stub dropped: rare, small N
-    off_owner = np.repeat(np.arange(n, dtype=np.int64), offnet + alone)
-    off_ties = np.stack([off_owner, OFFNET_BASE + np.arange(len(off_owner), dtype=np.int64)], axis=1)
+    alone = np.bincount(np.concatenate([keys // n, keys % n]), minlength=n) + offnet == 0  # rare, small N
+    n_off = int((offnet + alone).sum())
+    ids = _id_dtype(max(n, OFFNET_BASE + n_off))
+    ties = np.stack([keys // n, keys % n], axis=1).astype(ids)
+    del keys
+    off_owner = np.repeat(np.arange(n, dtype=ids), offnet + alone)
+    off_ties = np.stack([off_owner, (OFFNET_BASE + np.arange(n_off)).astype(ids)], axis=1)
     return _directed_weighted(np.concatenate([ties, off_ties]), params, rng)
 
 
@@ -301,14 +318,14 @@ def _sample_degrees(params: SocialParams, n: int, activity: np.ndarray | None,
 
 def _hilbert_index(ix: np.ndarray, iy: np.ndarray, order: int = HILBERT_ORDER) -> np.ndarray:
     """Position along a Hilbert curve of grid cells (ix, iy) in [0, 2**order) (vectorised)."""
-    x, y = ix.astype(np.int64), iy.astype(np.int64)
-    side = np.int64(1) << order
-    d = np.zeros_like(x)
+    x, y = ix.astype(np.int32), iy.astype(np.int32)  # cells < 2**16; d < 2**32 needs int64
+    side = 1 << order
+    d = np.zeros(len(x), np.int64)
     s = side >> 1
     while s > 0:
         rx = (x & s) > 0
         ry = (y & s) > 0
-        d += s * s * ((3 * rx.astype(np.int64)) ^ ry.astype(np.int64))
+        d += s * s * ((3 * rx.astype(np.int64)) ^ ry)
         flip = ~ry & rx
         x = np.where(flip, side - 1 - x, x)
         y = np.where(flip, side - 1 - y, y)
@@ -352,13 +369,17 @@ def _spatial_groups(counts: np.ndarray, xy: np.ndarray, params: SocialParams, rn
     remaining = counts.astype(np.int64).copy()
     extent = float(np.hypot(*(xy.max(axis=0) - xy.min(axis=0)))) + 1.0
     for _ in range(rounds):
-        owner = np.repeat(np.arange(n, dtype=np.int64), remaining)
+        owner = np.repeat(np.arange(n, dtype=_id_dtype(n)), remaining)
         if len(owner) < size:
             break
         point = xy[owner] + _displacements(len(owner), params, extent, rng)
-        cell = (point - point.min(axis=0)) / (np.ptp(point, axis=0).max() + 1e-9) * ((1 << HILBERT_ORDER) - 1)
-        key = _hilbert_index(cell[:, 0].astype(np.int64), cell[:, 1].astype(np.int64))
-        order = np.lexsort((rng.random(len(owner)), key))
+        point -= point.min(axis=0)
+        point *= ((1 << HILBERT_ORDER) - 1) / (np.ptp(point, axis=0).max() + 1e-9)
+        key = _hilbert_index(point[:, 0], point[:, 1])
+        del point
+        order = np.argsort(rng.random(len(owner)), kind="stable")  # ties of the curve at random:
+        order = order[np.argsort(key[order], kind="stable")]  # np.lexsort((random, key)), ~4x faster
+        del key
         groups = owner[order[: len(order) // size * size]].reshape(-1, size)
         if size == 2:
             keys, used = _add_unique(keys, groups, n)
@@ -382,7 +403,7 @@ def _add_unique(keys: np.ndarray, candidates: np.ndarray, n: int) -> tuple[np.nd
     """
     cand = np.sort(candidates, axis=1)
     cand = cand[cand[:, 0] != cand[:, 1]]
-    key = cand[:, 0] * n + cand[:, 1]
+    key = cand[:, 0].astype(np.int64) * n + cand[:, 1]
     order = np.argsort(key, kind="stable")
     key, cand = key[order], cand[order]
     new = np.ones(len(key), bool)
@@ -409,35 +430,37 @@ def _directed_weighted(ties: np.ndarray, params: SocialParams, rng: np.random.Ge
     src = np.concatenate([a, b[mutual]])
     dst = np.concatenate([b, a[mutual]])
     weight = np.concatenate([forward, (strength * (1.0 - split))[mutual]])
-    keep = weight > 0
-    edges = pd.DataFrame({"src": src[keep], "dst": dst[keep], "weight": weight[keep].astype(np.float64)})
-    return edges.sort_values(["src", "dst"], kind="stable").reset_index(drop=True)
+    keep = np.flatnonzero(weight > 0)
+    keep = keep[_pair_order(src[keep], dst[keep])]
+    return pd.DataFrame({"src": src[keep], "dst": dst[keep], "weight": weight[keep].astype(np.float64)})
 
 
 def contact_table(edges: pd.DataFrame, n_users: int, max_rank: int) -> np.ndarray:
-    """``[n_users, max_rank]`` int64 counterpart ids by tie strength, strongest first (-1 padded).
+    """``[n_users, max_rank]`` counterpart ids by tie strength, strongest first (-1 padded); int32
+    while the ids fit (off-network ids up to 2**31 - 1), else int64.
 
     A tie's strength is the weight in both directions summed; equal strengths are ordered by the
     counterpart id (as in ``zen.traffic.timeline.contact_ranks``). The assembler maps the traffic
     model's "k-th strongest tie" of user ``u`` to ``table[u, k]``.
     """
-    src = edges["src"].to_numpy(np.int64)
-    dst = edges["dst"].to_numpy(np.int64)
+    src, dst = edges["src"].to_numpy(), edges["dst"].to_numpy()
     w = edges["weight"].to_numpy(np.float64)
     user = np.concatenate([src, dst])
     other = np.concatenate([dst, src])
     weight = np.concatenate([w, w])
     keep = (user >= 0) & (user < n_users) & (user != other)
     user, other, weight = user[keep], other[keep], weight[keep]
-    order = np.lexsort((other, user))  # sum both directions of a tie
+    order = _pair_order(user, other)  # sum both directions of a tie
     user, other, weight = user[order], other[order], weight[order]
     start = np.flatnonzero(np.r_[True, (user[1:] != user[:-1]) | (other[1:] != other[:-1])])
     user, other, weight = user[start], other[start], np.add.reduceat(weight, start) if len(start) else weight
-    order = np.lexsort((other, -weight, user))  # strongest first, ties by counterpart id
+    # strongest first, ties by counterpart id (the rows are sorted by user, other): two stable sorts
+    order = np.argsort(-weight, kind="stable")
+    order = order[np.argsort(user[order], kind="stable")]
     user, other = user[order], other[order]
     first = np.searchsorted(user, user, side="left")
     rank = np.arange(len(user)) - first
-    table = np.full((n_users, max_rank), -1, dtype=np.int64)
+    table = np.full((n_users, max_rank), -1, dtype=_id_dtype(int(other.max()) if len(other) else 0))
     fits = rank < max_rank
     table[user[fits], rank[fits]] = other[fits]
     return table

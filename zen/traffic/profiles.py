@@ -49,7 +49,10 @@ class ProfileDistribution:
         comp = rng.choice(len(self.weights), size=n, p=self.weights / self.weights.sum())
         z = rng.standard_normal((n, self.means.shape[1]))
         chol = np.linalg.cholesky(self.covariances)  # [K, P, P]
-        return self.means[comp] + np.einsum("nij,nj->ni", chol[comp], z)
+        out, block = self.means[comp], 1 << 16  # chol[comp] is [n, P, P]: blocks keep it to a few MiB
+        for lo in range(0, n, block):
+            out[lo:lo + block] += np.einsum("nij,nj->ni", chol[comp[lo:lo + block]], z[lo:lo + block])
+        return out
 
     def sample_given_activity(self, log_activity: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """``[n, P]`` profiles whose activity feature equals ``log_activity`` (``[n]``), the

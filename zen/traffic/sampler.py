@@ -72,13 +72,14 @@ def sample_population(net: TrafficLSTM, clock: WeeklyClock, profile: torch.Tenso
     rank_in = torch.full((n,), net.max_rank, dtype=torch.long, device=device)
     state = None
     end = float(offset_s) + float(horizon_s)
-    out: dict[str, list[torch.Tensor]] = {k: [] for k in ("user", "u", "kind", "outcome", "dur", "rank")}
+    prof, contacts, clock_in = profile, n_contacts, clock_features(u).to(device)
+    names = ("user", "u", "kind", "outcome", "dur", "rank") + (() if tick_s is None else ("emit",))
+    out: dict[str, list[torch.Tensor]] = {k: [] for k in names}
     while idx.numel() > 0:
-        prof = profile[idx]
         anchor = (count_anchor(count, rate * (lam - lam0)) if activity is not None
                   else torch.zeros_like(count)).float()
         x = net.step_inputs(kind[:, None], gap_in[:, None], dur_in[:, None], ans_in[:, None],
-                            rank_in[:, None], clock_features(u)[:, None].to(device), prof, anchor[:, None])
+                            rank_in[:, None], clock_in[:, None], prof, anchor[:, None])
         h, state = net.lstm(x, state)
         h = h[:, 0]
         y = mixture_sample(net.time_params(h, prof, anchor), generator)  # standardised log gap
@@ -88,18 +89,18 @@ def sample_population(net: TrafficLSTM, clock: WeeklyClock, profile: torch.Tenso
             gap = torch.where(tick, torch.full_like(gap, tick_s), gap)
         lam = lam + gap
         u = clock.inverse(lam, chrono)
-        alive = (u < end) & (count < cap)
-        if not bool(alive.all()):
-            keep = alive.nonzero()[:, 0]
-            idx, h, lam, u, prof, gap, y, chrono, rate, lam0, count, cap = (
-                v[keep] for v in (idx, h, lam, u, prof, gap, y, chrono, rate, lam0, count, cap))
+        keep = ((u < end) & (count < cap)).nonzero()[:, 0]  # the step's one host synchronisation
+        if keep.numel() < idx.numel():
+            idx, h, lam, u, prof, gap, y, chrono, rate, lam0, count, cap, contacts = (
+                v[keep] for v in (idx, h, lam, u, prof, gap, y, chrono, rate, lam0, count, cap, contacts))
             if tick_s is not None:
                 tick = tick[keep]
             state = tuple(s[:, keep] for s in state)
             if idx.numel() == 0:
                 break
         y = ((torch.log(gap) - scalers["gap_loc"]) / scalers["gap_scale"]).float()
-        m = net.mark_features(h, clock_features(u).to(device), y, prof)
+        clock_in = clock_features(u).to(device)  # the next event's clock: mark heads now, LSTM next step
+        m = net.mark_features(h, clock_in, y, prof)
         kind = torch.multinomial(torch.softmax(net.kind_logits(m), -1), 1, generator=generator)[:, 0]
         mk = net.given_kind(m, kind)
         outcome = torch.multinomial(torch.softmax(net.outcome_head(mk), -1), 1, generator=generator)[:, 0]
@@ -109,14 +110,13 @@ def sample_population(net: TrafficLSTM, clock: WeeklyClock, profile: torch.Tenso
         # CDRs count whole seconds: positive durations round to >= 1 s
         dur = torch.where(outcome == OUTCOME_POSITIVE, torch.exp(log_d).round().clamp_min(1.0),
                           torch.zeros_like(log_d))
-        rank_logits = net.rank_logits(mk, n_contacts[idx])
+        rank_logits = net.rank_logits(mk, contacts)
         rank = torch.multinomial(torch.softmax(rank_logits, -1), 1, generator=generator)[:, 0]
         is_data = kind == DATA_OUT
         rank = torch.where(is_data, torch.full_like(rank, CONTACT_NONE), rank)
-        emit = None if tick_s is None else (~tick).nonzero()[:, 0]
         for k, v in (("user", idx), ("u", u), ("kind", kind), ("outcome", outcome), ("dur", dur),
-                     ("rank", rank)):
-            out[k].append(v if emit is None else v[emit])
+                     ("rank", rank)) + (() if tick_s is None else (("emit", ~tick),)):
+            out[k].append(v)  # tick steps are dropped once at the end, not per step (a sync on CUDA)
         gap_in, dur_in = torch.log(gap).float(), torch.log1p(dur)
         ans_in = (outcome != OUTCOME_MISSED).float()
         rank_in = torch.where(rank < 0, torch.full_like(rank, net.max_rank), rank)
@@ -133,6 +133,9 @@ def sample_population(net: TrafficLSTM, clock: WeeklyClock, profile: torch.Tenso
 
 def _to_timelines(out: dict[str, list[torch.Tensor]], offset_s: float) -> Timelines:
     cat = {k: (torch.cat(v).cpu().numpy() if v else np.zeros(0)) for k, v in out.items()}
+    emit = cat.pop("emit", None)
+    if emit is not None:
+        cat = {k: v[emit.astype(bool)] for k, v in cat.items()}
     kind = cat["kind"].astype(np.int64)
     outcome = cat["outcome"].astype(np.int64)
     tl = Timelines(

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-SECTIONS = ("individual", "global", "conversation", "sessions", "graph", "cells", "usefulness", "privacy")
+SECTIONS = ("individual", "global", "conversation", "sessions", "graph", "cells", "coupling", "usefulness",
+            "privacy")
 
 
 @dataclass
@@ -84,7 +85,8 @@ def _rule(name: str, value: float, floor: float | None, th: Thresholds) -> bool 
         if name.endswith("/nrmse"):
             return None if floor_rule is None else value <= floor_rule
         return None
-    if name.split("/")[0] in ("individual", "global", "conversation", "sessions", "graph", "cells"):
+    if name.split("/")[0] in ("individual", "global", "conversation", "sessions", "graph", "cells",
+                              "coupling"):
         return None if floor_rule is None else value <= floor_rule
     return None
 

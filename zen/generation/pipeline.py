@@ -53,6 +53,7 @@ class Models:
     info: dict
     path: Path
     sessions: SessionModel | None = None  # XDR session laws for data records (zen.sessions)
+    coupling: object | None = None  # zen.coupling.CouplingModel (coupling.json), when trained with cells
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,13 @@ def load_models(model_dir: str | Path, device="cpu") -> Models:
     social = SocialParams.load(model_dir / "social.json")
     mobility = MobilityParams.load(model_dir / "mobility.json") \
         if (model_dir / "mobility.json").exists() else MobilityParams()
-    return Models(traffic, social, mobility, read_json(model_dir / "model.json", "model.json"), model_dir)
+    coupling = None
+    if (model_dir / "coupling.json").exists():
+        from zen.coupling import CouplingModel
+
+        coupling = CouplingModel.load(model_dir / "coupling.json")
+    return Models(traffic, social, mobility, read_json(model_dir / "model.json", "model.json"), model_dir,
+                  coupling=coupling)
 
 
 def shard_bounds(spec: GenerationSpec) -> list[Shard]:
@@ -182,6 +189,14 @@ def generate_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popu
     stays = shard_stays(MobilityEmulator(models.mobility), places, pop.home, pop.work, a, b, s, spec.days,
                         start, spec.seed, device=device)
     timings["mobility"] = time.perf_counter() - t
+    if models.coupling is not None and spec.coupling != "none":  # traffic <-> mobility (zen.coupling)
+        from zen.coupling.hook import couple_timelines
+
+        t = time.perf_counter()
+        tl = couple_timelines(tl, stays, places, pop.home[a:b], pop.work[a:b], pop.activity[a:b],
+                              models.coupling, start, spec.days,
+                              np.random.default_rng(component_seed(spec.seed, "coupling", s)))
+        timings["coupling"] = time.perf_counter() - t
     t = time.perf_counter()
     rng = np.random.default_rng(component_seed(spec.seed, "assembly", s))
     own = assemble_shard(tl, a, pop, start, stays, place_cell, rng, spec.pairing, spec.conversation_gap_s,

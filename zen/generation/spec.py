@@ -14,6 +14,7 @@ from zen.schema import ZenInputError
 PAIRINGS = ("auto", "starter", "conversation", "half", "outgoing")
 MODES = ("full", "mobility")
 FORMATS = ("parquet", "csv", "bandicoot")
+COUPLINGS = ("auto", "none")
 
 
 def parse_start(start_date: object, days: float) -> pd.Timestamp:
@@ -53,6 +54,8 @@ class GenerationSpec:
         device: torch device of the samplers (``auto``: CUDA when present).
         timezone: the model's local zone (its ``model.json``): models run on that wall clock from
             ``start`` (a local midnight) and records are written as UTC instants (DST-safe).
+        coupling: ``auto`` couples traffic to the generated moves when the model folder has a
+            fitted dependency (``coupling.json``, :mod:`zen.coupling`); ``none``: independent.
     """
 
     n_users: int
@@ -69,6 +72,7 @@ class GenerationSpec:
     write_stays: bool = False
     device: str = "auto"
     timezone: str = "UTC"
+    coupling: str = "auto"
 
     def __post_init__(self) -> None:
         fields = asdict(self)
@@ -82,6 +86,8 @@ class GenerationSpec:
             fix["conversation_gap_s"] = config_number(fields, "conversation_gap_s", float, above=0)
         if self.mode not in MODES:
             raise ZenInputError(f"unknown mode {self.mode!r}; use full or mobility")
+        if self.coupling not in COUPLINGS:
+            raise ZenInputError(f"unknown coupling {self.coupling!r}; use auto or none")
         if self.format not in FORMATS:
             raise ZenInputError(f"unknown format {self.format!r}; use parquet, csv or bandicoot")
         fix["start"] = parse_start(self.start, fix["days"])

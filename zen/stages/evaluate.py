@@ -15,6 +15,7 @@ from zen.data import load_dataset, split_users
 from zen.data.base import CDRData
 from zen.data.local_time import local_clock, to_local_clock
 from zen.evaluation import plots
+from zen.evaluation.coupling import coupling_scores
 from zen.evaluation.fidelity import fidelity_scores
 from zen.evaluation.mobility import density_maps, mobility_ccdfs, mobility_scores
 from zen.evaluation.privacy import likelihood_ratio_scores, membership_audit, privacy_scores
@@ -164,6 +165,10 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     scores.update(more)
     skipped.update(why)
     floor.update(mobility_scores(train, real)[0])
+    more, why = coupling_scores(synthetic, real)  # traffic x mobility per user (zen.evaluation.coupling)
+    scores.update(more)
+    skipped.update(why)
+    floor.update(coupling_scores(train, real)[0])
     useful = private = dp_record = None
     if cfg.tasks.usefulness:
         u = cfg.usefulness

@@ -112,6 +112,9 @@ def _privacy_record(cfg: DictConfig, ledger) -> dict:
     else:
         ledger.not_private("mobility calibration (mobility.json)",
                            "fitted on a GPS sample (not the CDR users) without noise")
+    if (Path(cfg.model_dir) / "coupling.json").exists():
+        ledger.not_private("traffic <-> mobility dependency (coupling.json)",
+                           "fitted on the training users' slot states without noise")
     ledger.not_private("metrics in model.json (train/val NLL) and the per-epoch training NLL in "
                        "checkpoints/last_dp.pt", "averages over training / validation users, without noise")
     return {"private": True, **ledger.summary()}
@@ -140,7 +143,27 @@ def _fit_side_models(cfg: DictConfig, data, split, model_dir: Path) -> dict[str,
     if report:
         write_json_atomic(report, model_dir / "mobility_calibration.json")
     metrics["mobility/calibrated"] = float(bool(cfg.mobility.calibrate))
+    metrics.update(_fit_coupling(cfg, data, split, model_dir))
     return metrics
+
+
+def _fit_coupling(cfg: DictConfig, data, split, model_dir: Path) -> dict[str, float]:
+    """The traffic <-> mobility dependency (``coupling.json``, :mod:`zen.coupling`), fitted on the
+    training users when the data has both views (cells with coordinates)."""
+    from zen.coupling import CouplingModel
+    from zen.evaluation.individual import has_cells
+
+    c = cfg.get("coupling") or {"fit": "none"}
+    train = data.subset(split.train)
+    if c.get("fit", "auto") == "none" or not has_cells(train.records, train.antennas):
+        return {"coupling/fitted": 0.0}
+    model = CouplingModel.fit(train.records, train.start, train.days, train.antennas,
+                              n_signatures=int(c.signatures), period_hours=int(c.period_hours),
+                              seed=int(cfg.seed))
+    model.save(model_dir / "coupling.json")
+    log.info("traffic <-> mobility dependency fitted on %d users (%d EM iterations)", len(split.train),
+             len(model.history))
+    return {"coupling/fitted": 1.0, "coupling/loglik_per_slot": model.history[-1]}
 
 
 def _social_source(cfg: DictConfig):

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from zen.geo import haversine_m
+from zen.geo import EARTH_RADIUS_M, haversine_m  # noqa: F401  (EARTH_RADIUS_M: its old import path)
 from zen.schema import ZenInputError
 
 PLACE_COLUMNS = ("place_id", "lat", "lon", "home_weight", "work_weight", "cell_id")

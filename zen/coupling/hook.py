@@ -2,8 +2,8 @@
 
 The traffic model and the emulator still sample independently (neither imports the other);
 between them, :func:`couple_timelines` reads each user's mobility state per 30-minute slot off
-the emulator's stays (:func:`stay_states`), asks the fitted chain how much traffic that state
-sequence implies in each slot relative to the traffic model's own clock
+the emulator's stays (:func:`stay_states`), asks the fitted chain how intense an active slot is
+in that state sequence relative to the same slot with mobility unseen
 (:meth:`zen.coupling.CouplingModel.traffic_weights`), and thins or copies events by that weight:
 each event is kept ``floor(w)`` or ``floor(w) + 1`` times (expectation ``w``), copies at a uniform
 time in the same slot. Weights are rescaled per user to mean 1 over the user's events, so the

@@ -133,3 +133,38 @@ def test_a_bad_model_file_is_one_clear_error(tmp_path):
     (tmp_path / "coupling.json").write_text('{"format": "zen-coupling/1", "init": []}')
     with pytest.raises(ZenInputError, match="incomplete"):
         CouplingModel.load(tmp_path / "coupling.json")
+
+
+def test_hook_keeps_each_users_events_in_expectation_and_chunks_change_nothing(monkeypatch):
+    from zen.coupling import hook
+    from zen.mobility.stays import Stays
+    from zen.traffic.timeline import Timelines
+
+    records, start, days, cells = _records()
+    model = CouplingModel.fit(records, start, days, cells, n_signatures=2, iters=5)
+    users, period = 6, days * 86400.0
+    bounds = np.arange(0.0, period, 8 * 3600.0)  # home, work, home, ... every 8 hours
+    user = np.repeat(np.arange(users), len(bounds))
+    stays = Stays(user=user, start_s=np.tile(bounds, users), end_s=np.tile(np.r_[bounds[1:], period], users),
+                  place=np.tile(np.arange(len(bounds)) % 2 * 20, users) + user, period_s=period,
+                  n_users=users)
+    home, work = np.arange(users), np.arange(users) + 20
+    states = hook.stay_states(stays, cells, home, work, int(period / SLOT_S))
+    assert set(np.unique(states)) <= {0, 1, 3} and (states == 3).any() and (states == 0).mean() > 0.4
+    rng = np.random.default_rng(0)
+    n = 3000
+    tl = Timelines(user=np.sort(rng.integers(0, users, n)), t_s=rng.uniform(0, period, n),
+                   event=np.full(n, 2, np.int8), direction=np.zeros(n, np.int8),
+                   duration_s=np.ones(n, np.float32), answered=np.ones(n, bool),
+                   contact_rank=np.full(n, -2, np.int16), volume_bytes=np.full(n, -1, np.int64)).sorted()
+    activity = np.bincount(tl.user, minlength=users) / days
+    run = lambda: hook.couple_timelines(tl, stays, cells, home, work, activity, model, start, days,  # noqa: E731
+                                        np.random.default_rng(1))
+    whole = run()
+    monkeypatch.setattr(hook, "CHUNK_USERS", 2)
+    chunked = run()
+    np.testing.assert_array_equal(whole.t_s, chunked.t_s)
+    np.testing.assert_array_equal(whole.user, chunked.user)
+    before, after = np.bincount(tl.user, minlength=users), np.bincount(whole.user, minlength=users)
+    assert np.all(np.abs(after - before) < 5 * np.sqrt(before))
+    assert np.all(np.diff(whole.t_s)[np.diff(whole.user) == 0] >= 0) and (whole.t_s < period).all()

@@ -45,12 +45,12 @@ class GenerationSpec:
         conversation_gap_s: a pause (s) that ends a conversation (None: the model's).
         max_rank: ties per user that the traffic model's "k-th contact" can point at.
         offnet_pool_per_user: distinct off-network ids per user for new contacts.
+        coupling: ``auto`` couples traffic to the generated moves when the model folder has a
+            fitted dependency (``coupling.json``, :mod:`zen.coupling`); ``none``: independent.
         mode: ``full`` (records) or ``mobility`` (stays only).
         format: ``parquet``, ``csv`` or ``bandicoot`` (Parquet records plus the bandicoot export).
         write_stays: also write the stays and places tables.
         device: torch device of the samplers (``auto``: CUDA when present).
-        coupling: ``auto`` couples traffic to the generated moves when the model folder has a
-            fitted dependency (``coupling.json``, :mod:`zen.coupling`); ``none``: independent.
     """
 
     n_users: int
@@ -62,11 +62,11 @@ class GenerationSpec:
     conversation_gap_s: float | None = None
     max_rank: int = 32
     offnet_pool_per_user: float = 2.0
+    coupling: str = "auto"
     mode: str = "full"
     format: str = "parquet"
     write_stays: bool = False
     device: str = "auto"
-    coupling: str = "auto"
 
     def __post_init__(self) -> None:
         fields = asdict(self)

@@ -10,6 +10,7 @@ import pytest
 from zen.coupling import CouplingModel, JointChain
 from zen.coupling.model import N_M, N_STATES, N_T, STATE_M, STATE_T, joint_masks
 from zen.measures.slots import FEATURE_UNITS, SLOT_S, slot_features, slot_grid
+from zen.schema import validate
 
 
 def _known_chain(n_sig: int = 2, n_periods: int = 2, seed: int = 0) -> JointChain:
@@ -93,8 +94,9 @@ def _records(seed: int = 0, users: int = 30, days: int = 4):
         at_work = (hour >= 9) & (hour < 17) & (rng.random(n) < 0.7)
         cell = np.where(at_work, work, np.where(rng.random(n) < 0.8, home, rng.integers(0, 40, n)))
         rows.append(pd.DataFrame({"user_id": u, "timestamp": start + pd.to_timedelta(t, unit="s"),
-                                  "event": "data", "cell_id": cell}))
-    return pd.concat(rows, ignore_index=True), start, float(days), cells
+                                  "event": "data", "direction": "out", "duration_s": 1.0, "answered": True,
+                                  "counterpart_id": -1, "cell_id": cell, "volume_bytes": -1}))
+    return validate(pd.concat(rows, ignore_index=True), "records", "<toy>"), start, float(days), cells
 
 
 def test_slot_features_have_their_units_and_sane_ranges():

@@ -16,7 +16,7 @@ Part 2 (generation, with ``--synthetic`` dataset folders): per-user Spearman cor
 traffic x mobility slot features (zen.evaluation.coupling), each sample against the held-out
 users, with the floor (training users) and its bootstrap spread.
 
-    python scripts/coupling.py [--synthetic coupled=DIR none=DIR] [--json out.json]
+    python scripts/coupling.py [--folds 5] [--synthetic coupled=DIR none=DIR] [--json out.json]
 """
 
 from __future__ import annotations
@@ -61,9 +61,9 @@ def marginal_table(grid, traffic, period, target: str) -> np.ndarray:
     return table.argmax(axis=2)
 
 
-def inference(data, split, k: int, seed: int) -> dict:
+def inference_counts(tr, ho, k: int, seed: int) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Per held-out user (correct, total) of every method on every task, fitted on ``tr``."""
     rng = np.random.default_rng(seed)
-    tr, ho = data.subset(split.train), data.subset(split.holdout)
     models = {f"chain K={k}": CouplingModel.fit(tr.records, tr.start, tr.days, tr.antennas, n_signatures=k,
                                                 seed=seed),
               "chain K=1 (no signature)": CouplingModel.fit(tr.records, tr.start, tr.days, tr.antennas,
@@ -97,16 +97,41 @@ def inference(data, split, k: int, seed: int) -> dict:
         preds["A2"][name] = gamma.reshape(*gamma.shape[:2], 4, 3).sum(axis=3).argmax(axis=2)
         preds["B"][name] = 1 + model.infer_traffic(g, sig_m)[..., 1:].argmax(axis=2)
     truth = {"A": (g.mobility, located), "A2": (g.mobility, hide), "B": (t_ho, active)}
-    out = {"users": {"train": len(split.train), "holdout": len(split.holdout)},
-           "high_from": ref.high_from, "signatures": k, "em_iterations": len(ref.history)}
-    for task, by in preds.items():
-        target, where = truth[task]
-        out[task] = {"slots": int(where.sum())}
-        for name, pred in by.items():
-            c, n = per_user(pred, target, where)
+    return {task: {name: per_user(pred, *truth[task]) for name, pred in by.items()}
+            for task, by in preds.items()}
+
+
+def summarise(counts: dict, k: int, seed: int) -> dict:
+    """Pooled accuracies with bootstrap intervals, and the chain's paired gain over the best baseline."""
+    out = {}
+    chain = f"chain K={k}"
+    for task, by in counts.items():
+        out[task] = {"slots": int(next(iter(by.values()))[1].sum())}
+        for name, (c, n) in by.items():
             acc, lo, hi = boot_ci(c, n, np.random.default_rng(seed + 1))
             out[task][name] = {"accuracy": acc, "ci95": [lo, hi]}
+        base = max((b for b in by if not b.startswith("chain")), key=lambda b: out[task][b]["accuracy"])
+        idx = np.random.default_rng(seed + 2).integers(0, len(by[chain][1]), (BOOT, len(by[chain][1])))
+        n = by[chain][1][idx].sum(axis=1)
+        gain = (by[chain][0][idx].sum(axis=1) - by[base][0][idx].sum(axis=1)) / np.maximum(n, 1)
+        out[task]["chain minus best baseline"] = {
+            "baseline": base, "gain": out[task][chain]["accuracy"] - out[task][base]["accuracy"],
+            "ci95": [float(np.quantile(gain, 0.025)), float(np.quantile(gain, 0.975))]}
     return out
+
+
+def inference(data, split, k: int, seed: int, folds: int = 0) -> dict:
+    """The configured split (``folds=0``) or ``folds``-fold cross-validation over all users."""
+    if not folds:
+        counts = inference_counts(data.subset(split.train), data.subset(split.holdout), k, seed)
+        return {"users": {"train": len(split.train), "holdout": len(split.holdout)}, "signatures": k,
+                **summarise(counts, k, seed)}
+    users = np.random.default_rng(seed).permutation(data.user_ids)
+    parts = [inference_counts(data.subset(np.setdiff1d(users, fold)), data.subset(np.sort(fold)), k, seed)
+             for fold in np.array_split(users, folds)]
+    counts = {task: {name: tuple(np.concatenate([p[task][name][i] for p in parts]) for i in (0, 1))
+                     for name in parts[0][task]} for task in parts[0]}
+    return {"users": {"folds": folds, "all": len(users)}, "signatures": k, **summarise(counts, k, seed)}
 
 
 def correlations(data, split, synthetic: dict[str, str], seed: int) -> dict:
@@ -125,11 +150,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--signatures", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--folds", type=int, default=0, help="k-fold cross-validation (0: the split)")
     ap.add_argument("--synthetic", nargs="*", default=[], help="label=dataset folder")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     data, split = load_real(compose("train", ["data=hangzhou"]).data)
-    result = {"inference": inference(data, split, args.signatures, args.seed)}
+    result = {"inference": inference(data, split, args.signatures, args.seed, args.folds)}
     if args.synthetic:
         result["correlations"] = correlations(data, split, dict(s.split("=", 1) for s in args.synthetic),
                                               args.seed)

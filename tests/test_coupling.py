@@ -10,6 +10,7 @@ import pytest
 from zen.coupling import CouplingModel, JointChain
 from zen.coupling.model import N_M, N_STATES, N_T, STATE_M, STATE_T, joint_masks
 from zen.measures.slots import FEATURE_UNITS, SLOT_S, slot_features, slot_grid
+from zen.schema import validate
 
 
 def _known_chain(n_sig: int = 2, n_periods: int = 2, seed: int = 0) -> JointChain:
@@ -93,8 +94,9 @@ def _records(seed: int = 0, users: int = 30, days: int = 4):
         at_work = (hour >= 9) & (hour < 17) & (rng.random(n) < 0.7)
         cell = np.where(at_work, work, np.where(rng.random(n) < 0.8, home, rng.integers(0, 40, n)))
         rows.append(pd.DataFrame({"user_id": u, "timestamp": start + pd.to_timedelta(t, unit="s"),
-                                  "event": "data", "cell_id": cell}))
-    return pd.concat(rows, ignore_index=True), start, float(days), cells
+                                  "event": "data", "direction": "out", "duration_s": 1.0, "answered": True,
+                                  "counterpart_id": -1, "cell_id": cell, "volume_bytes": -1}))
+    return validate(pd.concat(rows, ignore_index=True), "records", "<toy>"), start, float(days), cells
 
 
 def test_slot_features_have_their_units_and_sane_ranges():
@@ -133,3 +135,38 @@ def test_a_bad_model_file_is_one_clear_error(tmp_path):
     (tmp_path / "coupling.json").write_text('{"format": "zen-coupling/1", "init": []}')
     with pytest.raises(ZenInputError, match="incomplete"):
         CouplingModel.load(tmp_path / "coupling.json")
+
+
+def test_hook_keeps_each_users_events_in_expectation_and_chunks_change_nothing(monkeypatch):
+    from zen.coupling import hook
+    from zen.mobility.stays import Stays
+    from zen.traffic.timeline import Timelines
+
+    records, start, days, cells = _records()
+    model = CouplingModel.fit(records, start, days, cells, n_signatures=2, iters=5)
+    users, period = 6, days * 86400.0
+    bounds = np.arange(0.0, period, 8 * 3600.0)  # home, work, home, ... every 8 hours
+    user = np.repeat(np.arange(users), len(bounds))
+    stays = Stays(user=user, start_s=np.tile(bounds, users), end_s=np.tile(np.r_[bounds[1:], period], users),
+                  place=np.tile(np.arange(len(bounds)) % 2 * 20, users) + user, period_s=period,
+                  n_users=users)
+    home, work = np.arange(users), np.arange(users) + 20
+    states = hook.stay_states(stays, cells, home, work, int(period / SLOT_S))
+    assert set(np.unique(states)) <= {0, 1, 3} and (states == 3).any() and (states == 0).mean() > 0.4
+    rng = np.random.default_rng(0)
+    n = 3000
+    tl = Timelines(user=np.sort(rng.integers(0, users, n)), t_s=rng.uniform(0, period, n),
+                   event=np.full(n, 2, np.int8), direction=np.zeros(n, np.int8),
+                   duration_s=np.ones(n, np.float32), answered=np.ones(n, bool),
+                   contact_rank=np.full(n, -2, np.int16), volume_bytes=np.full(n, -1, np.int64)).sorted()
+    activity = np.bincount(tl.user, minlength=users) / days
+    run = lambda: hook.couple_timelines(tl, stays, cells, home, work, activity, model, start, days,  # noqa: E731
+                                        np.random.default_rng(1))
+    whole = run()
+    monkeypatch.setattr(hook, "CHUNK_USERS", 2)
+    chunked = run()
+    np.testing.assert_array_equal(whole.t_s, chunked.t_s)
+    np.testing.assert_array_equal(whole.user, chunked.user)
+    before, after = np.bincount(tl.user, minlength=users), np.bincount(whole.user, minlength=users)
+    assert np.all(np.abs(after - before) < 5 * np.sqrt(before))
+    assert np.all(np.diff(whole.t_s)[np.diff(whole.user) == 0] >= 0) and (whole.t_s < period).all()

@@ -10,8 +10,8 @@ so an idle slot's mobility state is hidden and EM fills it in.
 
 The model then (a) infers one side from the other (:meth:`CouplingModel.infer_mobility`,
 :meth:`CouplingModel.infer_traffic`: forward–backward over the joint chain with only that side
-observed), and (b) gives, for a generated mobility state sequence, how much more or less traffic
-each slot should carry than the traffic model's own clock says (:meth:`CouplingModel.traffic_weights`).
+observed), and (b) gives, for a generated mobility state sequence, how much more or less intense
+each active slot should be than with mobility unseen (:meth:`CouplingModel.traffic_weights`).
 """
 
 from __future__ import annotations
@@ -163,15 +163,29 @@ class CouplingModel:
         gamma = self.chain.posterior(masks, sig, self._period(grid))
         return gamma.reshape(*gamma.shape[:2], N_M, N_T).sum(axis=2)
 
-    def traffic_weights(self, mobility: np.ndarray, sig: np.ndarray, slot_hour: np.ndarray) -> np.ndarray:
-        """``[U, T]`` expected events of each slot given the whole mobility sequence, over the
-        expected events of that slot with mobility unseen (same signature and clock): > 1 where
-        the chain says users in this mobility state use the network more than on average."""
+    def traffic_weights(self, mobility: np.ndarray, sig: np.ndarray, slot_hour: np.ndarray,
+                        chunk: int = 500) -> np.ndarray:
+        """``[U, T]`` expected events of an *active* slot given the whole mobility sequence, over the
+        same with mobility unseen (same signature and clock): > 1 where the chain says users in this
+        mobility state use the network more intensely than on average.
+
+        Only the intensity of active slots is used: in CDRs a slot's mobility is seen only when it
+        has an event, so how often users are idle in each mobility state is not identified by the
+        data (EM may give idle slots any mobility state); low vs high in active slots is observed.
+        """
         period = slot_periods(slot_hour, self.period_hours)
-        given = self.chain.posterior(joint_masks(mobility, None), sig, period)
-        free = self.chain.posterior(np.ones_like(given), sig, period)
-        tm = lambda g: g.reshape(*g.shape[:2], N_M, N_T).sum(axis=2) @ self.rates  # noqa: E731
-        return tm(given) / np.maximum(tm(free), 1e-12)
+
+        def intensity(g: np.ndarray) -> np.ndarray:
+            pt = g.reshape(*g.shape[:2], N_M, N_T).sum(axis=2)[..., 1:]
+            return (pt @ self.rates[1:]) / np.maximum(pt.sum(axis=2), 1e-12)
+        k = np.arange(self.n_signatures)  # mobility unseen: one sequence per signature
+        free = intensity(self.chain.posterior(np.ones((len(k), len(period), N_STATES)), k, period))
+        out = np.empty(mobility.shape)
+        for i in range(0, len(mobility), chunk):  # [chunk, T, 12] at a time: memory flat in users
+            part = slice(i, i + chunk)
+            given = self.chain.posterior(joint_masks(mobility[part], None), sig[part], period)
+            out[part] = intensity(given) / free[sig[part]]
+        return out
 
     # -- files ---------------------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -9,6 +9,9 @@ in either sample left out):
 * ``coupling/corr_mad`` — mean |rho_a - rho_b|;
 * ``coupling/mi_mad`` — mean |MI_a - MI_b| (nats).
 
+A larger sample is compared through random subsets as large as the reference (mean of
+:data:`DRAWS`), so that sample size does not decide the distance.
+
 Mobility features are measured at events for real and synthetic data alike, so even independent
 generators show the correlations that sampling positions at events creates; the coupling is
 in what is left.
@@ -22,6 +25,7 @@ import pandas as pd
 from zen.measures.slots import MOBILITY_FEATURES, TRAFFIC_FEATURES, slot_features
 
 QUANTILE_BINS = 4
+DRAWS = 20  # subsets of the larger sample, each the size of the reference (see distance_draws)
 
 
 def sample_features(sample) -> pd.DataFrame:
@@ -55,27 +59,42 @@ def usable(*frames: pd.DataFrame) -> tuple[list[str], list[str]]:
     return [f for f in TRAFFIC_FEATURES if ok(f)], [f for f in MOBILITY_FEATURES if ok(f)]
 
 
-def feature_distance(fa: pd.DataFrame, fb: pd.DataFrame) -> dict[str, float]:
-    """``corr_mad`` and ``mi_mad`` between two feature frames."""
-    traffic, mobility = usable(fa, fb)
-    if not traffic or not mobility:
-        return {"corr_mad": float("nan"), "mi_mad": float("nan")}
+def _distance(fa: pd.DataFrame, fb: pd.DataFrame, traffic: list[str],
+              mobility: list[str]) -> dict[str, float]:
     (ra, ma), (rb, mb) = block(fa, traffic, mobility), block(fb, traffic, mobility)
     return {"corr_mad": float(np.nanmean(np.abs(ra - rb))), "mi_mad": float(np.nanmean(np.abs(ma - mb)))}
 
 
-def coupling_distance(a, b) -> dict[str, float]:
-    """:func:`feature_distance` of two samples."""
-    return feature_distance(sample_features(a), sample_features(b))
-
-
-def floor_spread(train, holdout, seed: int = 0, reps: int = 200) -> dict[str, list[float]]:
-    """95 % bootstrap interval of the floor's distances (training users resampled with replacement)."""
-    fa, fb = sample_features(train), sample_features(holdout)
+def distance_draws(fa: pd.DataFrame, fb: pd.DataFrame, draws: int = DRAWS, seed: int = 0) -> list[dict]:
+    """The distances of ``draws`` random subsets of ``fa``'s users, each as many as ``fb`` has, to
+    ``fb``: the sample size then does not decide the distance (estimated mutual information
+    grows as samples shrink). One draw of all of ``fa`` when it is not larger than ``fb``."""
+    traffic, mobility = usable(fa, fb)
+    if not traffic or not mobility:
+        return [{"corr_mad": float("nan"), "mi_mad": float("nan")}]
+    if len(fa) <= len(fb):
+        return [_distance(fa, fb, traffic, mobility)]
     rng = np.random.default_rng(seed)
-    d = [feature_distance(fa.iloc[rng.integers(0, len(fa), len(fa))].reset_index(drop=True), fb)
-         for _ in range(reps)]
-    return {k: [float(np.nanquantile([x[k] for x in d], q)) for q in (0.025, 0.975)] for k in d[0]}
+    return [_distance(fa.iloc[rng.choice(len(fa), len(fb), replace=False)], fb, traffic, mobility)
+            for _ in range(draws)]
+
+
+def feature_distance(fa: pd.DataFrame, fb: pd.DataFrame, draws: int = DRAWS,
+                     seed: int = 0) -> dict[str, float]:
+    """``corr_mad`` and ``mi_mad`` of ``fa`` to ``fb`` (mean over :func:`distance_draws`)."""
+    d = distance_draws(fa, fb, draws, seed)
+    return {k: float(np.mean([x[k] for x in d])) for k in d[0]}
+
+
+def coupling_distance(a, b, seed: int = 0) -> dict[str, float]:
+    """:func:`feature_distance` of two samples."""
+    return feature_distance(sample_features(a), sample_features(b), seed=seed)
+
+
+def floor_spread(train, holdout, seed: int = 0, draws: int = 200) -> dict[str, list[float]]:
+    """2.5 and 97.5 % quantiles of the floor's distances over random subsets of the training users."""
+    d = distance_draws(sample_features(train), sample_features(holdout), draws, seed)
+    return {k: [float(np.quantile([x[k] for x in d], q)) for q in (0.025, 0.975)] for k in d[0]}
 
 
 def coupling_scores(candidate, real) -> tuple[dict[str, float], dict[str, str]]:

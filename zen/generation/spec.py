@@ -48,14 +48,14 @@ class GenerationSpec:
             learns; ranks at or beyond this width become new contacts). ``max_rank`` in old
             settings is read as this.
         offnet_pool_per_user: distinct off-network ids per user for new contacts.
+        coupling: ``auto`` couples traffic to the generated moves when the model folder has a
+            fitted dependency (``coupling.json``, :mod:`zen.coupling`); ``none``: independent.
         mode: ``full`` (records) or ``mobility`` (stays only).
         format: ``parquet``, ``csv`` or ``bandicoot`` (Parquet records plus the bandicoot export).
         write_stays: also write the stays and places tables.
         device: torch device of the samplers (``auto``: CUDA when present).
         timezone: the model's local zone (its ``model.json``): models run on that wall clock from
             ``start`` (a local midnight) and records are written as UTC instants (DST-safe).
-        coupling: ``auto`` couples traffic to the generated moves when the model folder has a
-            fitted dependency (``coupling.json``, :mod:`zen.coupling`); ``none``: independent.
     """
 
     n_users: int
@@ -67,12 +67,12 @@ class GenerationSpec:
     conversation_gap_s: float | None = None
     ties_per_user: int = 32
     offnet_pool_per_user: float = 2.0
+    coupling: str = "auto"
     mode: str = "full"
     format: str = "parquet"
     write_stays: bool = False
     device: str = "auto"
     timezone: str = "UTC"
-    coupling: str = "auto"
 
     def __post_init__(self) -> None:
         fields = asdict(self)

@@ -19,8 +19,9 @@ user and slot, from the records alone (real and synthetic data are measured alik
 :func:`slot_features` gives one row per user (the study's spirit: Kouam, Viana, Beiró, Ferres,
 Pappalardo, "Characterizing User Behavior: The Interplay Between Mobility Patterns and Mobile
 Traffic", 13 individual features at 30-minute granularity); see :data:`FEATURE_UNITS`.
-Radius of gyration, cell entropy and inter-event statistics are the definitions of
-:mod:`zen.evaluation.individual`; the home cell is :func:`zen.evaluation.mobility.home_cells`.
+Radius of gyration, cell entropy, inter-event statistics and night / weekend shares are the
+definitions of :mod:`zen.evaluation.individual` (``user_features``); the home cell is
+:func:`zen.evaluation.mobility.home_cells`.
 """
 
 from __future__ import annotations
@@ -30,13 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from zen.evaluation.individual import (
-    NIGHT_HOURS,
-    _inter_event_stats,
-    cell_coordinates,
-    cell_entropy,
-    radius_of_gyration,
-)
+from zen.evaluation.individual import cell_coordinates, cell_entropy, radius_of_gyration, user_features
 from zen.evaluation.mobility import home_cells
 from zen.mobility.measures import WORK_HOURS
 from zen.network.geo import haversine_m
@@ -204,13 +199,10 @@ def slot_features(records: pd.DataFrame, start: pd.Timestamp, days: float,
     out["events_per_slot"] = n / grid.events.shape[1]
     out["active_slot_share"] = active / grid.events.shape[1]
     out["events_per_active_slot"] = n / np.maximum(active, 1)
-    uid = records["user_id"]
-    out["data_share"] = (records["event"] == "data").groupby(uid).mean().reindex(users).to_numpy(float)
-    out["inter_event_median_s"], out["burstiness"] = _inter_event_stats(records, users)
-    hours = records["timestamp"].dt.hour
-    night = (hours >= NIGHT_HOURS[0]) & (hours < NIGHT_HOURS[1])
-    out["night_share"] = night.groupby(uid).mean().reindex(users).to_numpy(float)
-    out["weekend_share"] = (records["timestamp"].dt.day_of_week >= 5).groupby(uid).mean().reindex(users)
+    out["data_share"] = (records["event"] == "data").groupby(records["user_id"]).mean().reindex(users)
+    shared = user_features(records, days)  # the same definitions as zen-evaluate's individual rows
+    for name in ("inter_event_median_s", "burstiness", "night_share", "weekend_share"):
+        out[name] = shared[name].reindex(users).to_numpy(float)
     for name in MOBILITY_FEATURES:
         out[name] = np.nan
     if antennas is None or not len(antennas):

@@ -2,11 +2,11 @@
 
 Each size runs :func:`zen.generation.pipeline.build_population` in its own process, on the Milan
 towers' places (``network=milan``), and reports the build's wall time, the process's peak RSS
-(``resource.getrusage``, whole process: Python, torch, the model and places included), the RSS
-before the build, and the bytes of the state the run keeps (the population arrays and the
-edges). ``--base DIR`` (older code, e.g. ``git archive <commit> | tar -x -C DIR``) runs the same
-sizes with that code, alternated with this checkout's, and each run prints a digest of the
-population so the table shows whether both build the same one.
+(``resource.getrusage`` right after the build, whole process: Python, torch, the model and places
+included), the RSS before the build, and the bytes of the state the run keeps (the population
+arrays and the edges). ``--base DIR`` (older code, e.g. ``git archive <commit> | tar -x -C DIR``)
+runs the same sizes with that code, alternated with this checkout's, and each run prints a digest
+of the population so the table shows whether both build the same one.
 
     python scripts/bench_population.py --model /path/to/model --users 1000000 3000000 \
         --base /tmp/zen-base
@@ -38,14 +38,15 @@ rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 before = rss()
 t = time.perf_counter()
 pop, edges = build_population(spec, models, places)
-took = time.perf_counter() - t
+took, peak = time.perf_counter() - t, rss()
 arrays = {k: v for k, v in vars(pop).items() if isinstance(v, np.ndarray)}
 state = sum(a.nbytes for a in arrays.values()) + int(edges.memory_usage(index=False, deep=True).sum())
 h = hashlib.sha256()
 for a in [*arrays.values(), *(edges[c].to_numpy() for c in edges.columns)]:
-    a = a.astype(np.float64) if a.dtype.kind == "f" else a.astype(np.int64)
-    h.update(a.tobytes())
-print(json.dumps({"seconds": took, "peak_mib": rss(), "before_mib": before, "state_mib": state / 2**20,
+    for lo in range(0, len(a), 1 << 18):  # values as int64 / float64, in blocks (memory)
+        b = a[lo:lo + (1 << 18)]
+        h.update(np.ascontiguousarray(b, np.float64 if b.dtype.kind == "f" else np.int64).tobytes())
+print(json.dumps({"seconds": took, "peak_mib": peak, "before_mib": before, "state_mib": state / 2**20,
                   "edges": len(edges), "dtypes": {k: str(a.dtype) for k, a in arrays.items()},
                   "digest": h.hexdigest()[:16]}))
 """

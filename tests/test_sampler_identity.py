@@ -3,8 +3,10 @@
 The digests were recorded with the code before the sampler and population changes of the
 *scale-out* issue (commit d063c4a): a change that alters one sampled value fails here. The
 networks are seeded initialisations, not trained models, so the digests depend only on the
-sampling code (and on torch's CPU kernels: torch 2.13, one thread). Values are hashed after a
-cast to int64 / float64, so a narrower dtype holding the same values keeps the digest.
+sampling code (and on torch's CPU kernels: torch 2.13, one thread, x86-64 with AVX-512; a CPU whose
+kernels round differently needs the digests re-recorded: this file run on d063c4a's code). Values
+are hashed after a cast to int64 / float64, so a narrower dtype holding the same values keeps the
+digest.
 """
 
 from __future__ import annotations

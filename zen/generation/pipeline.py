@@ -119,7 +119,7 @@ def build_population(spec: GenerationSpec, models: Models,
     """Activity levels, home/work anchors and the social graph of the whole population.
 
     The state is kept in the narrowest dtypes that hold its values (int32 places and ids, the
-    degree in uint8 for ``max_rank`` < 256): ~140 bytes per user at ``max_rank=32``.
+    degree in uint8 for ``max_rank`` < 256): 145 bytes per user at ``max_rank=32``, plus the edges.
 
     Returns:
         the population state and the social graph's edges (``src, dst, weight``).

@@ -373,8 +373,9 @@ def _spatial_groups(counts: np.ndarray, xy: np.ndarray, params: SocialParams, rn
         if len(owner) < size:
             break
         point = xy[owner] + _displacements(len(owner), params, extent, rng)
-        point -= point.min(axis=0)
-        point *= ((1 << HILBERT_ORDER) - 1) / (np.ptp(point, axis=0).max() + 1e-9)
+        point -= point.min(axis=0)  # in place, in the old order of operations: same cells
+        point /= np.ptp(point, axis=0).max() + 1e-9
+        point *= (1 << HILBERT_ORDER) - 1
         key = _hilbert_index(point[:, 0], point[:, 1])
         del point
         order = np.argsort(rng.random(len(owner)), kind="stable")  # ties of the curve at random:

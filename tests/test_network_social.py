@@ -124,13 +124,13 @@ def test_active_users_have_more_ties_and_ties_are_local(fitted):
 def test_contact_table_orders_by_strength():
     edges = pd.DataFrame({"src": [0, 0, 0, 2, 1, OFFNET_BASE], "dst": [1, 2, 3, 0, 0, 1],
                           "weight": [5.0, 1.0, 2.0, 3.0, 1.0, 9.0]})
-    table = contact_table(edges, n_users=3, max_rank=3)
+    table = contact_table(edges, n_users=3, ties_per_user=3)
     # user 0: tie 1 = 5 + 1, tie 2 = 1 + 3, tie 3 = 2 -> [1, 2, 3]; user 1: off-net 9, user 0 6
     assert table.tolist() == [[1, 2, 3], [OFFNET_BASE, 0, -1], [0, -1, -1]]
     assert contact_table(edges, 3, 1).tolist() == [[1], [OFFNET_BASE], [0]]
     assert table.dtype == np.int32
     far = edges.assign(src=edges["src"].replace(OFFNET_BASE, 2**40))  # ids past int32: int64, same order
-    wide = contact_table(far, n_users=3, max_rank=3)
+    wide = contact_table(far, n_users=3, ties_per_user=3)
     assert wide.dtype == np.int64 and wide.tolist() == [[1, 2, 3], [2**40, 0, -1], [0, -1, -1]]
 
 

@@ -119,7 +119,8 @@ def build_population(spec: GenerationSpec, models: Models,
     """Activity levels, home/work anchors and the social graph of the whole population.
 
     The state is kept in the narrowest dtypes that hold its values (int32 places and ids, the
-    degree in uint8 for ``max_rank`` < 256): 145 bytes per user at ``max_rank=32``, plus the edges.
+    degree in uint8 for ``ties_per_user`` < 256): 145 bytes per user at ``ties_per_user=32``, plus
+    the edges.
 
     Returns:
         the population state and the social graph's edges (``src, dst, weight``).
@@ -136,7 +137,7 @@ def build_population(spec: GenerationSpec, models: Models,
                                   component_seed(seed, "graph"))
     contacts = contact_table(edges, n_users, spec.ties_per_user)
     pop = Population(activity=activity, home=home, work=work, contacts=contacts,
-                     degree=(contacts >= 0).sum(axis=1, dtype=np.min_scalar_type(spec.max_rank)),
+                     degree=(contacts >= 0).sum(axis=1, dtype=np.min_scalar_type(spec.ties_per_user)),
                      offnet_base=OFFNET_BASE,
                      offnet_pool=max(1, int(spec.offnet_pool_per_user * n_users)),
                      new_on_network_share=1.0 - float(models.social.offnet_share))

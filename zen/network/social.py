@@ -31,8 +31,8 @@ import pandas as pd
 from scipy.special import ndtr, ndtri
 from scipy.stats import spearmanr
 
+from zen.geo import LocalProjection
 from zen.io import write_json_atomic
-from zen.network.geo import LocalProjection
 from zen.network.graph_stats import OFFNET_BASE, edges_from_records, graph_measures
 from zen.network.layout import sample_city_points
 from zen.schema import ZenInputError
@@ -436,8 +436,8 @@ def _directed_weighted(ties: np.ndarray, params: SocialParams, rng: np.random.Ge
     return pd.DataFrame({"src": src[keep], "dst": dst[keep], "weight": weight[keep].astype(np.float64)})
 
 
-def contact_table(edges: pd.DataFrame, n_users: int, max_rank: int) -> np.ndarray:
-    """``[n_users, max_rank]`` counterpart ids by tie strength, strongest first (-1 padded); int32
+def contact_table(edges: pd.DataFrame, n_users: int, ties_per_user: int) -> np.ndarray:
+    """``[n_users, ties_per_user]`` counterpart ids by tie strength, strongest first (-1 padded); int32
     while the ids fit (off-network ids up to 2**31 - 1), else int64.
 
     A tie's strength is the weight in both directions summed; equal strengths are ordered by the
@@ -461,7 +461,7 @@ def contact_table(edges: pd.DataFrame, n_users: int, max_rank: int) -> np.ndarra
     user, other = user[order], other[order]
     first = np.searchsorted(user, user, side="left")
     rank = np.arange(len(user)) - first
-    table = np.full((n_users, max_rank), -1, dtype=_id_dtype(int(other.max()) if len(other) else 0))
-    fits = rank < max_rank
+    table = np.full((n_users, ties_per_user), -1, dtype=_id_dtype(int(other.max()) if len(other) else 0))
+    fits = rank < ties_per_user
     table[user[fits], rank[fits]] = other[fits]
     return table

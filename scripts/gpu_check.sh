@@ -6,6 +6,7 @@
 #   bash scripts/gpu_check.sh              # on the GPU machine, after pip install -e ".[dev,ray]"
 #   bash scripts/gpu_check.sh --dry-run    # the same steps on the CPU, small; report in /tmp
 #   PYTHON=/path/to/venv/bin/python bash scripts/gpu_check.sh --users 200000
+# The real data is read from ../shared/data beside the clone, or from ZEN_DATA=<folder>.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 exec "${PYTHON:-python}" scripts/gpu_check.py "$@"

@@ -117,8 +117,9 @@ class RayExecutor:
         self.started = not ray.is_initialized()
         if self.started:
             if address is None and "RAY_ADDRESS" not in os.environ:
-                # Ray renices its workers to 15 by default; a local run's shards should compete for
-                # the cores like executor=local's processes do (on a loaded machine: 3.6x slower).
+                # Ray renices its workers to 15 by default; a local run's shards compete for the
+                # cores like executor=local's processes do (at 15, one 100k-user run on this
+                # 2-core machine, loaded by other jobs, took 170 s against 47 s for workers=1).
                 ray.init(num_cpus=workers, include_dashboard=False, logging_level=logging.WARNING,
                          log_to_driver=False, _system_config={"worker_niceness": 0})
             else:

@@ -179,15 +179,19 @@ def load_generic(path: str | Path, mapping: ColumnMapping | Mapping | None = Non
         data.meta.update(timezone=tz, load=report)
         return data
     records = records.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
+    # the window in days of the local wall clock (a DST day counts as one day, as the models see it)
     if filters.get("period"):
         start, end = period_bounds(filters["period"], tz)
-        span = (end - start).total_seconds() / 86400.0
+        first = to_local_clock(start, tz)
+        span = float((to_local_clock(end, tz) - first).days)
     else:
-        start = utc_start(to_local_clock(records["timestamp"].min(), tz).floor("D"), tz)
-        span = float(np.ceil((records["timestamp"].max() - start).total_seconds() / 86400.0 + 1e-9))
+        first = to_local_clock(records["timestamp"].min(), tz).floor("D")
+        start = utc_start(first, tz)
+        last = to_local_clock(records["timestamp"].max(), tz)
+        span = float(np.ceil((last - first).total_seconds() / 86400.0 + 1e-9))
     for line in report.lines():
         log.info("data %s: %s", name, line)
-    return CDRData(records, start, float(days) if days else float(round(span, 6)), antennas=antennas,
+    return CDRData(records, start, float(days) if days else span, antennas=antennas,
                    name=name, meta={"timezone": tz, "load": report})
 
 

@@ -301,6 +301,12 @@ def test_bad_mappings_are_one_line_naming_the_key(exports, tmp_path):
     with pytest.raises(ZenInputError) as info:
         load_doc(exports, "operator", mapping={**loader_of("operator")["mapping"], "columns": columns})
     assert "data.loader.mapping.columns.user_id names a column that is not in the file" in str(info.value)
+    proc = subprocess.run([sys.executable, "-m", "zen.cli.data", "check", f"--config-dir={exports / 'conf'}",
+                           "data=operator", "data.loader.mapping.columns.user_id=msisdn_a",
+                           "+data.loader.fmt=csv"], capture_output=True, text=True, cwd=exports, timeout=300)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[0].startswith("zen-data: error: data.loader.fmt: unknown key for the generic loader")
     with pytest.raises(ZenInputError, match="data.loader.mapping.missed_colum: unknown key"):
         load_doc(exports, "operator", mapping={**loader_of("operator")["mapping"], "missed_colum": "status"})
     cells = tmp_path / "cells.csv"

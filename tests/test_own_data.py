@@ -63,17 +63,20 @@ def exports(tmp_path_factory) -> Path:
     return root
 
 
-def study_overrides(exports: Path) -> list[str]:
-    """``data=generic`` (or a copy of it) turned into docs/own-data.md's study config by overrides."""
-    loader = loader_of("study")
+def train_doc(exports: Path, name: str, out: Path, model: list[str], path: Path | None = None):
+    """``zen-train data=<name>`` of docs/own-data.md, in process (``path``: another export)."""
+    from omegaconf import open_dict
 
-    def flow(value) -> str:
-        if isinstance(value, dict):
-            return "{" + ", ".join(f"{k}: {flow(v)}" for k, v in value.items()) + "}"
-        return str(value).lower() if isinstance(value, bool) else str(value)
-    return [f"data.loader.path={exports / loader['path']}", "data.loader.timezone=Europe/Copenhagen",
-            "~data.loader.mapping", f"+data.loader.mapping={flow(loader['mapping'])}",
-            "data.loader.two_sided.tolerance_s=120", "data.loader.two_sided.complete=users"]
+    import zen
+    from zen.stages.train import train
+
+    cfg = zen.compose("train", [*model, f"model_dir={out / 'model'}", "mobility.calibrate=false"])
+    data = OmegaConf.create(doc_configs()[name])
+    data.loader.path = str(path or exports / data.loader.path)
+    with open_dict(cfg):
+        cfg.data = data
+    train(cfg)
+    return zen.load_model(out / "model")
 
 
 def load_doc(exports: Path, name: str, **change) -> object:
@@ -108,7 +111,7 @@ def test_self_calls_machines_and_period_are_dropped_and_counted(exports):
     local = week.records["timestamp"].dt.tz_convert(TZ)
     assert local.min() >= pd.Timestamp("2024-03-25", tz=TZ)
     assert local.max() < pd.Timestamp("2024-04-01", tz=TZ)
-    assert week.days == pytest.approx(7 - 1 / 24)  # the DST week is an hour short, in UTC
+    assert week.days == 7  # local days (the DST week is an hour short in UTC)
     assert set(week.records["event"].astype(str)) == {"call"}
     assert week.meta["load"].dropped["where"] > 0 and week.meta["load"].dropped["period"] > 0
 
@@ -298,6 +301,12 @@ def test_bad_mappings_are_one_line_naming_the_key(exports, tmp_path):
     with pytest.raises(ZenInputError) as info:
         load_doc(exports, "operator", mapping={**loader_of("operator")["mapping"], "columns": columns})
     assert "data.loader.mapping.columns.user_id names a column that is not in the file" in str(info.value)
+    proc = subprocess.run([sys.executable, "-m", "zen.cli.data", "check", f"--config-dir={exports / 'conf'}",
+                           "data=operator", "data.loader.mapping.columns.user_id=msisdn_a",
+                           "+data.loader.fmt=csv"], capture_output=True, text=True, cwd=exports, timeout=300)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[0].startswith("zen-data: error: data.loader.fmt: unknown key for the generic loader")
     with pytest.raises(ZenInputError, match="data.loader.mapping.missed_colum: unknown key"):
         load_doc(exports, "operator", mapping={**loader_of("operator")["mapping"], "missed_colum": "status"})
     cells = tmp_path / "cells.csv"
@@ -344,9 +353,70 @@ def test_a_calls_only_file_gives_no_sms(exports, tmp_path, model):
     import zen
 
     tiny = TINY if model == "lstm_small" else ["model=baseline", "device=cpu"]
-    trained = zen.train(["data=generic", *tiny, *study_overrides(exports)], out_dir=tmp_path / "run")
+    trained = train_doc(exports, "study", tmp_path, tiny)
     assert trained.info["events"] == ["call"] and trained.info["timezone"] == TZ
     data = zen.generate(trained, n_users=60, days=7, network="synthetic_city", device="cpu", sessions=None,
                         start_date="2024-03-25")
     events = set(data.records["event"].astype(str))
     assert events == {"call"}, events
+
+
+def test_generated_events_keep_the_local_clock_across_dst(tmp_path):
+    """Office hours (09-17 local) learned in Copenhagen stay 09-17 local in a generated fortnight
+    whose second week is summer time: in UTC they move an hour earlier."""
+    import zen
+
+    calls = simulate(n_users=40, days=14, start="2024-03-18", office_hours=True, seed=11)
+    folder = write_operator_export(calls, tmp_path / "op", voicemail_share=0.0, machine_per_day=0)
+    trained = train_doc(tmp_path, "operator", tmp_path / "run", ["model=baseline", "device=cpu"], folder)
+    assert trained.info["timezone"] == TZ and trained.info["start"].startswith("2024-03-18 00:00")
+    data = zen.generate(trained, n_users=200, days=14, network="synthetic_city", device="cpu", sessions=None,
+                        start_date="2024-03-25", out_dir=tmp_path / "dataset")
+    assert data.manifest["timezone"] == TZ and data.start == pd.Timestamp("2024-03-24 23:00", tz="UTC")
+    ts = data.records["timestamp"]
+    local = ts.dt.tz_convert(TZ)
+    weekday = local.dt.day_of_week < 5
+    week = np.where(local < pd.Timestamp("2024-04-01", tz=TZ), 1, 2)
+    for w in (1, 2):
+        hours = local[weekday & (week == w)].dt.hour
+        assert ((hours >= 9) & (hours < 17)).mean() > 0.8, (w, hours.value_counts().sort_index())
+    mean_local = [local[weekday & (week == w)].dt.hour.mean() for w in (1, 2)]
+    mean_utc = [ts[weekday & (week == w)].dt.hour.mean() for w in (1, 2)]
+    assert abs(mean_local[0] - mean_local[1]) < 0.3, mean_local
+    assert 0.7 < mean_utc[0] - mean_utc[1] < 1.3, mean_utc
+
+
+# ---------------------------------------------------------------- the documented examples
+
+
+def doc_commands(name: str) -> list[list[str]]:
+    """The four commands docs/own-data.md gives for ``data=<name>``, split into words."""
+    found = [ln.split() for ln in DOC.read_text().splitlines() if ln.startswith("zen-")]
+    found = [c for c in found if f"data={name}" in c or c[0] in ("zen-generate", "zen-evaluate")]
+    check, train = (c for c in found if f"data={name}" in c)
+    generate = next(c for c in found if c[0] == "zen-generate" and "start_date=2024-03-18" in c)
+    evaluate = next(c for c in found if c[0] == "zen-evaluate" and "outputs/train/<run>/dataset" in c[1])
+    return [check, train, generate, evaluate]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["operator", "study", "sessions"])
+def test_the_documented_example_runs(exports, name):
+    """check -> train -> generate -> evaluate as docs/own-data.md writes them (tiny settings, a
+    synthetic city and no session models, so that only the files the test wrote are read)."""
+    run = f"outputs/train/{name}"
+    extra = {"zen-data": [], "zen-train": [*TINY, f"hydra.run.dir={run}", "mobility.calibrate=false"],
+             "zen-generate": ["n_users=60", "network=synthetic_city", "sessions=null", "progress=false",
+                              "device=cpu"],
+             "zen-evaluate": ["tasks.privacy=false"]}
+    for words in doc_commands(name):
+        words = [w.replace("outputs/train/<run>", run) for w in words]
+        words = [w for w in words if not w.startswith("n_users=")] if words[0] == "zen-generate" else words
+        module = {"zen-data": "data", "zen-train": "train", "zen-generate": "generate",
+                  "zen-evaluate": "evaluate"}[words[0]]
+        proc = subprocess.run([sys.executable, "-m", f"zen.cli.{module}", *words[1:], *extra[words[0]]],
+                              capture_output=True, text=True, cwd=exports, timeout=600)
+        assert proc.returncode == 0, (words, proc.stdout[-2000:], proc.stderr[-3000:])
+    manifest = (exports / run / "dataset" / "manifest.json").read_text()
+    assert '"timezone": "Europe/Copenhagen"' in manifest
+    assert (exports / run / "report").is_dir()

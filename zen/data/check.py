@@ -13,6 +13,7 @@ from zen.data.rules import LoadReport
 from zen.data.split import UserSplit
 
 QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
+MIN_TRAIN_USERS = 10  # fewer cannot support a fitted population distribution of profiles (zen-train)
 
 
 def summarize(data: CDRData, split: UserSplit) -> dict:

@@ -120,8 +120,7 @@ def load_generic(path: str | Path, mapping: ColumnMapping | Mapping | None = Non
                  calendar: Mapping | None = None, *, format: str | None = None, sep: str | None = None,
                  encoding: str | None = None, compression: str | None = None, header: bool = True,
                  names: list[str] | None = None, timezone: str | None = None,
-                 filters: Mapping | None = None, two_sided: Mapping | None = None,
-                 kind: str = "generic") -> CDRData:
+                 filters: Mapping | None = None, two_sided: Mapping | None = None) -> CDRData:
     """Load a user's CDR file(s) into Zen's schema.
 
     Args:
@@ -140,7 +139,6 @@ def load_generic(path: str | Path, mapping: ColumnMapping | Mapping | None = Non
             ``mapping.timezone`` says otherwise) and the models' weekly clock is local.
         filters: row filters (:func:`zen.data.rules.apply_filters`).
         two_sided: double-logging match and completion (:func:`zen.data.rules.apply_two_sided`).
-        kind: the loader (``generic``), as ``data.loader.kind`` names it.
 
     Returns:
         UTC records; ``meta['timezone']`` and ``meta['load']`` (a :class:`LoadReport`).
@@ -165,6 +163,8 @@ def load_generic(path: str | Path, mapping: ColumnMapping | Mapping | None = Non
     if len(records) == 0:
         raise ZenInputError(f"no rows left after the filters ({', '.join(report.lines()[1:])}); loosen "
                             "data.loader.filters", src)
+    for line in report.lines():
+        log.info("data %s: %s", name, line)
     antennas = None
     if cells:
         from zen.data.cells import join_cells
@@ -179,15 +179,17 @@ def load_generic(path: str | Path, mapping: ColumnMapping | Mapping | None = Non
         data.meta.update(timezone=tz, load=report)
         return data
     records = records.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
+    # the window in days of the local wall clock (a DST day counts as one day, as the models see it)
     if filters.get("period"):
         start, end = period_bounds(filters["period"], tz)
-        span = (end - start).total_seconds() / 86400.0
+        first = to_local_clock(start, tz)
+        span = float((to_local_clock(end, tz) - first).days)
     else:
-        start = utc_start(to_local_clock(records["timestamp"].min(), tz).floor("D"), tz)
-        span = float(np.ceil((records["timestamp"].max() - start).total_seconds() / 86400.0 + 1e-9))
-    for line in report.lines():
-        log.info("data %s: %s", name, line)
-    return CDRData(records, start, float(days) if days else float(round(span, 6)), antennas=antennas,
+        first = to_local_clock(records["timestamp"].min(), tz).floor("D")
+        start = utc_start(first, tz)
+        last = to_local_clock(records["timestamp"].max(), tz)
+        span = float(np.ceil((last - first).total_seconds() / 86400.0 + 1e-9))
+    return CDRData(records, start, float(days) if days else span, antennas=antennas,
                    name=name, meta={"timezone": tz, "load": report})
 
 

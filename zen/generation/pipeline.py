@@ -158,6 +158,13 @@ def _seconds(records: pd.DataFrame, start: pd.Timestamp) -> np.ndarray:
     return (records["timestamp"] - start).dt.total_seconds().to_numpy()
 
 
+def _stays_frame(stays, user_ids: np.ndarray, spec: GenerationSpec) -> pd.DataFrame:
+    """The stays table with its wall-clock times (the model's zone) written as UTC instants."""
+    frame = stays.to_frame(user_ids, spec.start)
+    return frame.assign(start=utc_from_local_clock(frame["start"], spec.timezone),
+                        end=utc_from_local_clock(frame["end"], spec.timezone))
+
+
 def _write_by_day(records: pd.DataFrame, layout: Layout, shard: int, part: str,
                   timezone: str = "UTC") -> None:
     """Records on the model's wall clock, written as UTC instants in one file per (UTC) day."""
@@ -214,7 +221,7 @@ def generate_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popu
         write_table(mirrors[target == to], layout.pending(int(to), s))
     stays.save(layout.work_stays(s))
     if spec.write_stays:
-        write_table(stays.to_frame(np.arange(a, b), start), layout.stays(s))
+        write_table(_stays_frame(stays, np.arange(a, b), spec), layout.stays(s))
     _write_by_day(own, layout, s, "own", spec.timezone)
     layout.mark("own", s)
     timings["write"] = time.perf_counter() - t
@@ -308,7 +315,7 @@ def generate_stays(spec: GenerationSpec, shard: Shard, models: Models, home: np.
                         shard.index, spec.days, spec.start, spec.seed, device=resolve_device(spec.device))
     took = time.perf_counter() - t
     t = time.perf_counter()
-    write_table(stays.to_frame(np.arange(shard.first, shard.end), spec.start), path)
+    write_table(_stays_frame(stays, np.arange(shard.first, shard.end), spec), path)
     layout.mark("stays", shard.index)
     return ShardResult(shard.index, len(stays.user), {"mobility": took, "write": time.perf_counter() - t})
 
@@ -320,7 +327,8 @@ def finish_stays(spec: GenerationSpec, layout: Layout, antennas: pd.DataFrame, p
     write_table(published_places(places), layout.out / "places.parquet")
     write_manifest(layout.out, {
         "zen_version": __version__, "schema_version": SCHEMA_VERSION, "mode": "mobility",
-        "config": settings, "seed": spec.seed, "start": str(spec.start), "days": spec.days,
+        "config": settings, "seed": spec.seed, "start": str(utc_start(spec.start, spec.timezone)),
+        "timezone": spec.timezone, "days": spec.days,
         "n_users": spec.n_users, "rows": {"stays": n_stays, "antennas": len(antennas), "places": len(places)},
     })
     shutil.rmtree(layout.work, ignore_errors=True)

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from zen.data.check import problems, summarize, summary_lines, warnings
+from zen.data.check import MIN_TRAIN_USERS, problems, summarize, summary_lines, warnings
 from zen.schema import ZenInputError
 from zen.stages.common import load_real
 
 
 def check(cfg: DictConfig) -> dict:
     """Load ``cfg.data``, print its summary; raise ZenInputError naming every problem found."""
-    from zen.stages.train import MIN_TRAIN_USERS
-
     data, split = load_real(cfg.data)
     summary = summarize(data, split)
     print(f"zen-data check: {cfg.data.get('name', 'data')} ({cfg.data.loader.get('path')})")

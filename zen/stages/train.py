@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from zen import SCHEMA_VERSION, __version__
 from zen.data import CDRData
+from zen.data.check import MIN_TRAIN_USERS
 from zen.data.local_time import local_clock
 from zen.io import write_json_atomic
 from zen.io.model_files import read_json
@@ -22,7 +23,6 @@ from zen.traffic.base import resolve_kind, save_traffic_model
 from zen.traffic.lstm import dp_enabled
 
 log = logging.getLogger("zen.train")
-MIN_TRAIN_USERS = 10  # fewer cannot support a fitted population distribution of profiles
 
 
 def train(cfg: DictConfig) -> dict[str, float]:

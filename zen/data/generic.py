@@ -16,7 +16,7 @@ import csv
 import gzip
 import itertools
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from zen.data.base import CDRData
+from zen.data.stream import SqlFilter, UserChoice, load_records, resolve_engine, select_frame
 from zen.io import read_table
 from zen.io.tables import CSV_SUFFIXES
 from zen.schema import RECORDS, ZenInputError, is_empty, shown, validate
@@ -75,15 +76,19 @@ class ColumnMapping:
 
 
 def _map_values(series: pd.Series, values: Mapping[str, str]) -> pd.Series:
-    if not values:
-        return series.astype("string").str.strip().str.lower()
-    text = series.astype("string").str.strip()
-    return text.map(lambda v: values.get(v, v), na_action="ignore").astype("string")
+    """Spellings mapped once per distinct value (a column of 10^7 rows has a handful)."""
+    codes, uniques = pd.factorize(series)
+    text = pd.Series(uniques).astype("string").str.strip()
+    text = text.str.lower() if not values else text.map(lambda v: values.get(v, v), na_action="ignore")
+    mapped = np.append(text.astype("string").to_numpy(dtype=object, na_value=pd.NA), pd.NA)
+    return pd.Series(mapped[codes], index=series.index, dtype="string")  # code -1 (blank): the NA
 
 
 def load_generic(path: str | Path, mapping: ColumnMapping | Mapping | None = None,
                  days: float | None = None, name: str = "generic", cells: Mapping | None = None,
-                 calendar: Mapping | None = None) -> CDRData:
+                 calendar: Mapping | None = None, engine: str = "pandas", users: Mapping | None = None,
+                 split: Mapping | None = None, keep: Sequence[str] | None = None,
+                 sql_filters: Sequence[SqlFilter] = ()) -> CDRData:
     """Load a user's CDR file into Zen's schema.
 
     Args:
@@ -93,6 +98,10 @@ def load_generic(path: str | Path, mapping: ColumnMapping | Mapping | None = Non
         name: a short name for reports.
         cells: join ``cell_id`` to an antennas file (:func:`zen.data.cells.join_cells`).
         calendar: local clock, dump-artefact rule, observed days (:func:`zen.data.cells.apply_calendar`).
+        engine: ``pandas``, ``duckdb`` (a file, folder or glob streamed; :mod:`zen.data.stream`) or ``auto``.
+        users: ``{max, seed}``: load a seeded sample of at most ``max`` users.
+        split / keep: the user split (``split_users`` arguments) and the parts of it to load.
+        sql_filters: row filters DuckDB applies before the mapping (engine ``duckdb`` only).
 
     Raises:
         ZenInputError: one line naming file, row and column for any problem.
@@ -104,6 +113,12 @@ def load_generic(path: str | Path, mapping: ColumnMapping | Mapping | None = Non
         mapping = ColumnMapping(**{k: v for k, v in dict(mapping).items() if v is not None})
     src = str(path)
     options = _read_options(mapping)
+    choice = UserChoice.of(users, split, keep)
+    if resolve_engine(engine, path) == "duckdb":
+        return _finish(*load_records(path, mapping, options, choice, sql_filters), src, days, name,
+                       cells, calendar)
+    if sql_filters:
+        raise ZenInputError(f"sql_filters need engine=duckdb (not {engine})", src)
     raw = read_table(path, options_key=OPTIONS_KEY, **options)
     if len(raw) == 0:
         raise ZenInputError("the file has a header but no rows", src)
@@ -115,14 +130,22 @@ def load_generic(path: str | Path, mapping: ColumnMapping | Mapping | None = Non
         if short is None:
             raise
         raise short from err
+    return _finish(*select_frame(records, choice), src, days, name, cells, calendar)
+
+
+def _finish(records: pd.DataFrame, meta: dict, src: str, days: float | None, name: str,
+            cells: Mapping | None, calendar: Mapping | None) -> CDRData:
+    """Schema records -> CDRData: cells and calendar joined, sorted by user then time."""
     if cells or calendar:
         from zen.data.cells import load_operator_export
-        return load_operator_export(records, src, cells, calendar, days, name)
+        data = load_operator_export(records, src, cells, calendar, days, name)
+        data.meta.update(meta)
+        return data
     records = records.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
     start = records["timestamp"].min().floor("D")
     span = (records["timestamp"].max() - start).total_seconds() / 86400.0
     return CDRData(records, start, float(days) if days else float(np.ceil(span + 1e-9)),
-                   name=name)
+                   name=name, meta=meta)
 
 
 def _read_options(mapping: ColumnMapping) -> dict:

@@ -113,7 +113,8 @@ class UserChoice:
         return self.max_users is not None or self.keep is not None
 
     def choose(self, ids: np.ndarray) -> tuple[np.ndarray, UserSplit | None, dict]:
-        """The ids to load (sorted), the split of the sample, and what was chosen, stated.
+        """The ids to load (sorted), the split of the sample, and what was chosen, stated
+        (``observed_ids``: the sample, every part, for what counts as on-network).
 
         Args:
             ids: every distinct user id of the input (after the filters), int64.
@@ -128,7 +129,8 @@ class UserChoice:
             np.sort(np.concatenate([getattr(split, k) for k in self.keep]))
         stated = {"users_in_input": int(len(ids)), "users_sampled": int(len(sample)),
                   "max_users": self.max_users, "sample_seed": self.seed,
-                  "parts_loaded": list(self.keep or PARTS), "users_loaded": int(len(wanted))}
+                  "parts_loaded": list(self.keep or PARTS), "users_loaded": int(len(wanted)),
+                  "observed_ids": sample}
         return wanted, split, stated
 
 
@@ -215,9 +217,10 @@ def load_records(path: str | Path, mapping, options: Mapping, choice: UserChoice
                                      "preserve_insertion_order": True})
         con.execute("SET enable_progress_bar = false")
         try:
-            source = _source_sql(files, mapping, options)
-            names = [row[0] for row in _run(con, f"DESCRIBE SELECT * FROM {source}", files).fetchall()]
+            sniffed = _source_sql(files, options)
+            names = [row[0] for row in _run(con, f"DESCRIBE SELECT * FROM {sniffed}", files).fetchall()]
             _check_mapped_columns(pd.DataFrame(columns=names), mapping, files[0], options)
+            source = _source_sql(files, options, _timestamp_columns(mapping))
             columns = _needed_columns(mapping, names)
             where = " AND ".join(f"({f.where})" for f in sql_filters) or "TRUE"
             user_col = _user_column(mapping, names)
@@ -257,7 +260,10 @@ def load_records(path: str | Path, mapping, options: Mapping, choice: UserChoice
 
 
 def _meta(engine: str, split: UserSplit | None, stated: dict) -> dict:
+    observed = stated.pop("observed_ids", None)
     meta = {"loading": {"engine": engine, **stated}}
+    if observed is not None:
+        meta["observed_ids"] = observed
     if split is not None:
         meta["split"] = split
     chosen = "users_loaded" in stated and (stated["max_users"] is not None
@@ -286,12 +292,19 @@ def _literal(value) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _source_sql(files: list[Path], mapping, options: Mapping) -> str:
-    """``read_csv(...)``/``read_parquet(...)`` of ``files`` with the pandas-named options."""
+def _timestamp_columns(mapping) -> list[str]:
+    if mapping.timestamp_columns:
+        return list(mapping.timestamp_columns)
+    return [mapping.columns["timestamp"]] if "timestamp" in mapping.columns else []
+
+
+def _source_sql(files: list[Path], options: Mapping, text_columns: Sequence[str] = ()) -> str:
+    """``read_csv(...)``/``read_parquet(...)`` of ``files`` with the pandas-named options;
+    ``text_columns`` of a CSV are read as text (timestamps: parsed by the mapping, as with pandas)."""
     listed = "[" + ", ".join(_literal(p) for p in files) + "]"
     if _kind(files[0]) == "parquet":
         return f"read_parquet({listed}, union_by_name = true)"
-    args = {"header": "true", "compression": "'auto'"}
+    args = {"header": "true", "compression": "'auto'", "delim": "','", "quote": "'\"'"}  # pandas' defaults
     for key, value in options.items():
         if key not in CSV_OPTIONS:
             raise ZenInputError(f"read_options.{key} is a pandas option that {ENGINE_KEY}=duckdb does not "
@@ -308,12 +321,8 @@ def _source_sql(files: list[Path], mapping, options: Mapping) -> str:
             args[arg] = "true"
         elif value is not None:
             args[arg] = _literal(value)
-    if "all_varchar" not in args:  # timestamp text is parsed by the mapping step, as with pandas
-        ts = list(mapping.timestamp_columns or [])
-        if not ts and "timestamp" in mapping.columns:
-            ts = [mapping.columns["timestamp"]]
-        if ts:
-            args["types"] = "{" + ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in ts) + "}"
+    if text_columns and "all_varchar" not in args:
+        args["types"] = "{" + ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in text_columns) + "}"
     listed_args = ", ".join(f"{k} = {v}" for k, v in args.items())
     return f"read_csv({listed}, {listed_args}, union_by_name = true)"
 

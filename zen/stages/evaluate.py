@@ -55,7 +55,8 @@ class _RealData:
         if self._data is None:
             data = self.cfg.data
             self._data = load_dataset(data.name, **OmegaConf.to_container(data.loader, resolve=True))
-            self._split = split_users(self._data.user_ids, **OmegaConf.to_container(data.split, resolve=True))
+            self._split = self._data.meta.get("split") or \
+                split_users(self._data.user_ids, **OmegaConf.to_container(data.split, resolve=True))
         ids = self._data.user_ids if which == "all" else getattr(self._split, which)
         subset = self._data.subset(ids)
         return CDRSample(subset.records, subset.start, subset.days, subset.antennas, which,

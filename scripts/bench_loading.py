@@ -32,6 +32,7 @@ MAPPING = {"columns": {"user_id": "msisdn", "counterpart_id": "other_party", "ti
            "event_values": {"VOICE": "call", "SMS": "sms", "DATA": "data"},
            "direction_values": {"MO": "out", "MT": "in"}}
 PART_ROWS = 10_000_000  # rows per part file above this size
+MAIN = Path("/work/main")  # engine pandas-main: the loader of the main branch (before this change)
 
 
 def _select(rows: int, offset: int = 0) -> str:
@@ -85,8 +86,9 @@ def case(engine: str, path: Path, max_users: int | None) -> dict:
     from zen.data.split import split_users
 
     t0 = time.perf_counter()
-    if engine == "pandas":  # today's path: read everything, then filter and split in pandas
-        data = load_generic(path, MAPPING, engine="pandas")
+    if engine.startswith("pandas"):  # read everything, then filter and split in pandas
+        data = load_generic(path, MAPPING) if engine == "pandas-main" else \
+            load_generic(path, MAPPING, engine="pandas")
         rec = data.records
         keep = (rec["timestamp"] >= pd.Timestamp(PERIOD[0], tz="UTC")) & \
             (rec["timestamp"] < pd.Timestamp(PERIOD[1], tz="UTC"))
@@ -113,9 +115,10 @@ def run(rows: int, out: Path, engines: list[str], max_users: int | None) -> None
         for engine in engines:
             loadavg = " ".join(Path("/proc/loadavg").read_text().split()[:3])
             cmd = [sys.executable, __file__, "case", "--engine", engine, "--path", str(path)]
+            env = dict(os.environ, PYTHONPATH=str(MAIN)) if engine == "pandas-main" else None
             if max_users and engine == "duckdb-sample":
                 cmd += ["--max-users", str(max_users)]
-            done = subprocess.run(cmd, capture_output=True, text=True)
+            done = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if done.returncode != 0:
                 tail = (done.stderr.strip().splitlines() or ["?"])[-1]
                 print(f"| {rows:,} | {fmt} | {engine} | failed: {tail} | | | | {loadavg} |", flush=True)

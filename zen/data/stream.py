@@ -251,6 +251,8 @@ def load_records(path: str | Path, mapping, options: Mapping, choice: UserChoice
             raise _duckdb_error(err, files) from err
         finally:
             con.close()
+    if not parts and not sql_filters and not choice.selects:
+        raise ZenInputError("the file has a header but no rows", src)
     if not parts:
         raise ZenInputError("no rows left after the filters and the user selection "
                             f"({', '.join(stated['filters']) or 'no filter'}); check them", src)

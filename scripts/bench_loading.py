@@ -8,9 +8,10 @@ up to 10M rows, a folder of 10 part files (as daily files) above. Columns as an 
 them: msisdn, other_party, start_time (text), type (VOICE/SMS/DATA), direction (MO/MT),
 duration (s), cell_id; 100 rows per user over 28 days.
 
-``run`` times load + filter (a 14-day period) + user split in a fresh process per case (peak RSS
-is that process's ``ru_maxrss``), the engines alternated, and prints a markdown table with
-``/proc/loadavg`` beside each row. Numbers go to experiments/loading.md by hand.
+``run`` times load + filter (a 14-day period) + user split (train + val kept) in a fresh process
+per case (CPU s: user + system of all its threads; peak RSS: its ``ru_maxrss``), the engines
+alternated (``pandas-main``: the main branch's loader, imported from /work/main), and prints a
+markdown table with ``/proc/loadavg`` beside each row. Numbers go to experiments/loading.md by hand.
 """
 
 from __future__ import annotations
@@ -104,13 +105,15 @@ def case(engine: str, path: Path, max_users: int | None) -> dict:
                             sql_filters=[period_filter("start_time", *PERIOD)])
         rows, users = len(data.records), len(data.user_ids)
     seconds = time.perf_counter() - t0
-    return {"engine": engine, "seconds": seconds, "peak_rss_gib": resource.getrusage(
-        resource.RUSAGE_SELF).ru_maxrss / 2 ** 20, "rows": rows, "users": users}
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # all threads of this process (DuckDB's too)
+    return {"engine": engine, "seconds": seconds, "cpu_s": usage.ru_utime + usage.ru_stime,
+            "peak_rss_gib": usage.ru_maxrss / 2 ** 20, "rows": rows, "users": users}
 
 
 def run(rows: int, out: Path, engines: list[str], max_users: int | None) -> None:
-    print("| rows | input | engine | users kept | rows kept | wall s | peak RSS GiB | loadavg (1/5/15 min) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| rows | input | engine | users kept | rows kept | wall s | CPU s | peak RSS GiB | "
+          "loadavg (1/5/15 min) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for fmt, path in inputs(rows, out).items():
         for engine in engines:
             loadavg = " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -121,11 +124,11 @@ def run(rows: int, out: Path, engines: list[str], max_users: int | None) -> None
             done = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if done.returncode != 0:
                 tail = (done.stderr.strip().splitlines() or ["?"])[-1]
-                print(f"| {rows:,} | {fmt} | {engine} | failed: {tail} | | | | {loadavg} |", flush=True)
+                print(f"| {rows:,} | {fmt} | {engine} | failed: {tail} | | | | | {loadavg} |", flush=True)
                 continue
             r = json.loads(done.stdout.strip().splitlines()[-1])
             print(f"| {rows:,} | {fmt} | {engine} | {r['users']:,} | {r['rows']:,} | {r['seconds']:.1f} | "
-                  f"{r['peak_rss_gib']:.2f} | {loadavg} |", flush=True)
+                  f"{r['cpu_s']:.1f} | {r['peak_rss_gib']:.2f} | {loadavg} |", flush=True)
 
 
 def main() -> None:

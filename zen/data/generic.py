@@ -76,12 +76,10 @@ class ColumnMapping:
 
 
 def _map_values(series: pd.Series, values: Mapping[str, str]) -> pd.Series:
-    """Spellings mapped once per distinct value (a column of 10^7 rows has a handful)."""
-    codes, uniques = pd.factorize(series)
-    text = pd.Series(uniques).astype("string").str.strip()
-    text = text.str.lower() if not values else text.map(lambda v: values.get(v, v), na_action="ignore")
-    mapped = np.append(text.astype("string").to_numpy(dtype=object, na_value=pd.NA), pd.NA)
-    return pd.Series(mapped[codes], index=series.index, dtype="string")  # code -1 (blank): the NA
+    if not values:
+        return series.astype("string").str.strip().str.lower()
+    text = series.astype("string").str.strip()
+    return text.map(lambda v: values.get(v, v), na_action="ignore").astype("string")
 
 
 def load_generic(path: str | Path, mapping: ColumnMapping | Mapping | None = None,

@@ -167,6 +167,13 @@ def test_bad_inputs_are_one_line_naming_file_column_and_fix(export, tmp_path):
     with pytest.raises(ZenInputError) as e:
         load_generic(tmp_path / "cut.csv.gz", MAPPING, engine="duckdb")
     _one_line(e, "cut.csv.gz")
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    export["frame"].head(30).to_csv(mixed / "day1.csv", index=False)
+    export["frame"].head(30).drop(columns="imei").to_csv(mixed / "day2.csv", index=False)
+    with pytest.raises(ZenInputError) as e:
+        load_generic(mixed, MAPPING, engine="duckdb")
+    _one_line(e, "day2.csv", "the same columns", "imei")
     with pytest.raises(ZenInputError) as e:
         load_generic(folder / "ops.csv", {**MAPPING, "read_options": {"skiprows": 2}}, engine="duckdb")
     _one_line(e, "read_options.skiprows", "engine=pandas")

@@ -326,7 +326,7 @@ def _source_sql(files: list[Path], options: Mapping, text_columns: Sequence[str]
     if text_columns and "all_varchar" not in args:
         args["types"] = "{" + ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in text_columns) + "}"
     listed_args = ", ".join(f"{k} = {v}" for k, v in args.items())
-    return f"read_csv({listed}, {listed_args}, union_by_name = true)"
+    return f"read_csv({listed}, {listed_args})"  # no union_by_name: it ran out of memory on 10 x 1e7 rows
 
 
 def _needed_columns(mapping, names: list[str]) -> list[str]:
@@ -417,9 +417,12 @@ def _run(con, sql: str, files: list[Path]):
 def _duckdb_error(err: Exception, files: list[Path]) -> ZenInputError:
     """One line for a DuckDB error: the file, the column or line, the fix."""
     text = " ".join(str(err).split())
-    first = text.split(" Possible Solution")[0].split(" Original Line")[0]
+    first = text.split(" Possible Solution")[0].split(" Original Line")[0].split(" Potential Fixes")[0]
     where = next((str(p) for p in files if str(p) in text), str(files[0]) if len(files) == 1 else
                  f"{files[0].parent} ({len(files)} files)")
+    if "Schema mismatch" in text:
+        return ZenInputError(f"the files do not have the same columns ({first}); give every file the "
+                             "same header", where)
     if "Referenced column" in text or "not found in FROM clause" in text:
         return ZenInputError(f"a filter names a column that is not in the file ({first}); fix the "
                              "filter or the mapping", where)

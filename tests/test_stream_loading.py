@@ -229,3 +229,10 @@ def test_zen_train_reads_a_bounded_sample_without_the_holdout_and_states_it(expo
     assert loading["parts_loaded"] == ["train", "val"] and loading["users_in_input"] == 300
     assert loading["users_loaded"] == len(info["split"]["train"]) + len(info["split"]["val"])
     assert len(info["split"]["holdout"]) == 50  # 25 % of the sample, named but never read
+    from omegaconf import OmegaConf
+
+    from zen.stages.common import load_real
+
+    data, split = load_real(OmegaConf.create(info["config"]).data)  # as zen-evaluate reads the model's data
+    assert split.as_dict() == info["split"]
+    np.testing.assert_array_equal(data.user_ids, np.sort(np.concatenate(list(info["split"].values()))))

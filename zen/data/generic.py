@@ -21,7 +21,7 @@ import gzip
 import itertools
 import logging
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -31,6 +31,7 @@ import pandas as pd
 from zen.data.base import CDRData
 from zen.data.local_time import check_timezone, to_local_clock, utc_start
 from zen.data.rules import LoadReport, apply_filters, apply_two_sided, period_bounds, where_mask
+from zen.data.stream import SqlFilter, UserChoice, load_records, resolve_engine, select_frame
 from zen.io import read_table
 from zen.io.tables import CSV_SUFFIXES, PARQUET_SUFFIXES
 from zen.schema import RECORDS, ZenInputError, is_empty, shown, validate
@@ -120,7 +121,9 @@ def load_generic(path: str | Path, mapping: ColumnMapping | Mapping | None = Non
                  calendar: Mapping | None = None, *, format: str | None = None, sep: str | None = None,
                  encoding: str | None = None, compression: str | None = None, header: bool = True,
                  names: list[str] | None = None, timezone: str | None = None,
-                 filters: Mapping | None = None, two_sided: Mapping | None = None) -> CDRData:
+                 filters: Mapping | None = None, two_sided: Mapping | None = None,
+                 engine: str = "pandas", users: Mapping | None = None, split: Mapping | None = None,
+                 keep: Sequence[str] | None = None, sql_filters: Sequence[SqlFilter] = ()) -> CDRData:
     """Load a user's CDR file(s) into Zen's schema.
 
     Args:
@@ -139,9 +142,18 @@ def load_generic(path: str | Path, mapping: ColumnMapping | Mapping | None = Non
             ``mapping.timezone`` says otherwise) and the models' weekly clock is local.
         filters: row filters (:func:`zen.data.rules.apply_filters`).
         two_sided: double-logging match and completion (:func:`zen.data.rules.apply_two_sided`).
+        engine: ``pandas``, ``duckdb`` (streamed: only the chosen users' rows reach pandas;
+            :mod:`zen.data.stream`) or ``auto`` (DuckDB for large inputs and CSV folders/globs).
+        users: ``{max, seed}``: load a seeded sample of at most ``max`` users.
+        split / keep: the user split (``split_users`` arguments) and the parts of it to load. The
+            users are chosen among those with rows after ``sql_filters`` (and, with pandas, the
+            ``where`` filter); the other ``filters`` and the ``two_sided`` rules then see only the
+            chosen users' rows, so a completion from a left-out user's log does not happen.
+        sql_filters: row filters DuckDB applies before the users are chosen (engine ``duckdb``).
 
     Returns:
-        UTC records; ``meta['timezone']`` and ``meta['load']`` (a :class:`LoadReport`).
+        UTC records; ``meta['timezone']``, ``meta['load']`` (a :class:`LoadReport`) and, from the
+        user choice, ``meta['loading']``, ``meta['split']``, ``meta['observed_ids']``.
     Raises:
         ZenInputError: one line naming file, row and column (or the config key) for any problem.
     """
@@ -152,12 +164,22 @@ def load_generic(path: str | Path, mapping: ColumnMapping | Mapping | None = Non
     filters = dict(filters or {})
     report = LoadReport(timezone=tz)
     options = _read_options(mapping, sep, encoding, compression, header, names)
-    frames = []
-    for file in list_files(path, format):
-        report.files.append(str(file))
-        frames.append(_load_file(file, mapping, format, options, filters.get("where"), report))
-    records = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if format is not None and format not in FORMATS:
+        raise ZenInputError(f"data.loader.format {format!r} is not one of {list(FORMATS)}", str(path))
+    choice = UserChoice.of(users, split, keep)
     src = str(path)
+    if resolve_engine(engine, path) == "duckdb":
+        records, loaded = load_records(path, mapping, options, choice, sql_filters,
+                                       where=filters.get("where"), report=report, fmt=format)
+    else:
+        if sql_filters:
+            raise ZenInputError(f"sql_filters need data.loader.engine=duckdb (not {engine})", src)
+        frames = []
+        for file in list_files(path, format):
+            report.files.append(str(file))
+            frames.append(_load_file(file, mapping, format, options, filters.get("where"), report))
+        records, loaded = select_frame(pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0],
+                                       choice)
     records = apply_filters(records, filters, tz, report)
     records = apply_two_sided(records, two_sided, report, report.machine_users)
     if len(records) == 0:
@@ -176,7 +198,7 @@ def load_generic(path: str | Path, mapping: ColumnMapping | Mapping | None = Non
         data = load_operator_export(records, src, None, calendar, days, name)
         report.timezone = str(dict(calendar).get("timezone") or tz)
         data.antennas = antennas
-        data.meta.update(timezone=tz, load=report)
+        data.meta.update(timezone=tz, load=report, **loaded)
         return data
     records = records.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
     # the window in days of the local wall clock (a DST day counts as one day, as the models see it)
@@ -190,7 +212,7 @@ def load_generic(path: str | Path, mapping: ColumnMapping | Mapping | None = Non
         last = to_local_clock(records["timestamp"].max(), tz)
         span = float(np.ceil((last - first).total_seconds() / 86400.0 + 1e-9))
     return CDRData(records, start, float(days) if days else span, antennas=antennas,
-                   name=name, meta={"timezone": tz, "load": report})
+                   name=name, meta={"timezone": tz, "load": report, **loaded})
 
 
 def list_files(path: str | Path, fmt: str | None = None) -> list[Path]:
@@ -235,8 +257,6 @@ def _load_file(file: Path, mapping: ColumnMapping, fmt: str | None, options: dic
                report: LoadReport) -> pd.DataFrame:
     """One file read, filtered by ``where`` and mapped onto validated records."""
     src = str(file)
-    if fmt is not None and fmt not in FORMATS:
-        raise ZenInputError(f"data.loader.format {fmt!r} is not one of {list(FORMATS)}", src)
     fmt = fmt or _format_of(file) or ("parquet" if file.is_dir() else None)
     if fmt is None and file.exists():
         raise ZenInputError("unknown file type; name it .csv, .tsv or .parquet (.gz allowed), or set "

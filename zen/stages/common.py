@@ -14,11 +14,19 @@ from zen.schema import ZenInputError
 log = logging.getLogger("zen")
 
 
-def load_real(cfg_data: DictConfig) -> tuple[CDRData, UserSplit]:
-    """Load the configured real data and its deterministic user split."""
+def load_real(cfg_data: DictConfig, keep: tuple[str, ...] | None = None) -> tuple[CDRData, UserSplit]:
+    """Load the configured real data and its deterministic user split.
+
+    Args:
+        keep: the parts of the split to read (``train``, ``val``, ``holdout``), where the loader
+            takes the split (``data.loader.split``); all users otherwise.
+    """
     loader = OmegaConf.to_container(cfg_data.loader, resolve=True)
+    if keep is not None and loader.get("split") is not None:
+        loader["keep"] = list(keep)
     data = load_dataset(cfg_data.name, **loader)
-    split = split_users(data.user_ids, **OmegaConf.to_container(cfg_data.split, resolve=True))
+    split = data.meta.get("split") or split_users(data.user_ids,
+                                                   **OmegaConf.to_container(cfg_data.split, resolve=True))
     return data, split
 
 

@@ -61,7 +61,8 @@ class _RealData:
             data = self.cfg.data
             self._data = local_clock(load_dataset(data.name, **OmegaConf.to_container(data.loader,
                                                                                       resolve=True)))
-            self._split = split_users(self._data.user_ids, **OmegaConf.to_container(data.split, resolve=True))
+            self._split = self._data.meta.get("split") or \
+                split_users(self._data.user_ids, **OmegaConf.to_container(data.split, resolve=True))
         ids = self._data.user_ids if which == "all" else getattr(self._split, which)
         meta = {"source": self.cfg.data.name, "split": which}
         return replace(self._data.subset(ids), name=which, meta=meta)

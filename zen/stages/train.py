@@ -30,7 +30,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     t0 = time.perf_counter()
     device = resolve_device(cfg.device)
     model_dir = Path(cfg.model_dir)
-    data, split = load_real(cfg.data)
+    data, split = load_real(cfg.data, keep=("train", "val"))  # the holdout is never read here
     timezone = data.meta.get("timezone", "UTC")
     data = local_clock(data)  # the models learn the users' wall clock (zen.data.local_time)
     if len(split.train) < MIN_TRAIN_USERS:
@@ -44,8 +44,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
                             "to data with counterparts, as data=hangzhou does)", str(cfg.data.loader.path))
     train_data, val_data = (_traffic_view(data.subset(users), cfg) for users in (split.train, split.val))
     log.info("data %s: %d users (%d train, %d val, %d holdout), %d records, device %s",
-             data.name, len(data.user_ids), len(split.train), len(split.val), len(split.holdout),
-             len(data.records), device)
+             data.name, len(split.train) + len(split.val) + len(split.holdout), len(split.train),
+             len(split.val), len(split.holdout), len(data.records), device)
 
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
     private = dp_enabled(trainer_cfg)
@@ -75,7 +75,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         "timezone": timezone, "events": sorted(data.records["event"].astype(str).unique()),
         "days": data.days, "seed": int(cfg.seed), "split": split_record,
         "config": OmegaConf.to_container(cfg, resolve=False), "metrics": metrics,
-        "privacy": privacy,
+        "privacy": privacy, "loading": data.meta.get("loading"),
     }, model_dir / "model.json")
     if private:
         metrics["privacy/epsilon"] = privacy["epsilon"]
@@ -130,8 +130,9 @@ def _fit_side_models(cfg: DictConfig, data, split, model_dir: Path) -> dict[str,
         social_data, social_users = _social_source(cfg)
         log.info("no counterparts in %s: social graph fitted on data.social_from (%s, all %d users)",
                  data.name, social_data.name, len(social_users))
+    observed = social_data.meta.get("observed_ids", social_data.user_ids)  # all splits, loaded or not
     social = fit_social(social_data.records, social_users, social_data.friendships, days=social_data.days,
-                        seed=int(cfg.seed), observed_ids=social_data.user_ids)
+                        seed=int(cfg.seed), observed_ids=observed)
     social.save(model_dir / "social.json")
     metrics["social/fitted_on_own_data"] = float(social_data is data)
     log.info("social graph fitted on %d users of %s", len(social_users), social_data.name)

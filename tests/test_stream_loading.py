@@ -71,6 +71,24 @@ def test_both_engines_give_identical_records_and_split(export, name, users, keep
     assert (~a.records["answered"]).sum() > 0  # missed calls mapped in both
 
 
+
+@pytest.mark.parametrize("name", ["ops.csv.gz", "ops.parquet"])
+def test_both_engines_apply_the_row_rules_alike(export, name):
+    """The generic loader's own rules (where, self-calls, period, machine users) give the same
+    records and the same drop counts whichever engine read the rows."""
+    path = export["folder"] / name
+    filters = {"where": "duration < 800", "self_calls": "drop", "period": ["2024-03-05", "2024-03-15"],
+               "max_events_per_day": 4}
+    a = load_generic(path, MAPPING, engine="pandas", filters=filters, split=SPLIT)
+    b = load_generic(path, MAPPING, engine="duckdb", filters=filters, split=SPLIT)
+    _same(a, b)
+    assert a.meta["load"].dropped == b.meta["load"].dropped
+    assert a.meta["load"].dropped["where"] > 0 and a.meta["load"].dropped.get("period", 0) > 0
+    a = load_generic(path, MAPPING, engine="pandas", filters=filters, split=SPLIT, keep=["train"])
+    b = load_generic(path, MAPPING, engine="duckdb", filters=filters, split=SPLIT, keep=["train"])
+    _same(a, b)  # DuckDB applies `where` to the chosen users' rows only (pandas: to every row read)
+    assert 0 < b.meta["load"].dropped["where"] < a.meta["load"].dropped["where"]
+
 def test_split_pushdown_reads_only_the_parts_asked_for(export):
     path = export["folder"] / "ops.csv.gz"
     every = load_generic(path, MAPPING, engine="duckdb")
@@ -95,7 +113,8 @@ def test_a_bounded_sample_of_users_has_the_stated_size_and_follows_its_seed(expo
     loading = one.meta["loading"]
     assert loading["users_in_input"] == export["frame"]["msisdn"].nunique()
     assert (loading["users_sampled"], loading["max_users"], loading["sample_seed"]) == (50, 50, 1)
-    assert loading["rows_loaded"] == len(one.records) == export["frame"]["msisdn"].isin(one.user_ids).sum()
+    assert loading["rows_loaded"] == export["frame"]["msisdn"].isin(one.user_ids).sum()
+    assert len(one.records) == loading["rows_loaded"] - one.meta["load"].dropped.get("self_calls", 0)
     assert load_generic(path, MAPPING, engine="duckdb", users={"max": 10**6}).meta["loading"][
         "users_loaded"] == loading["users_in_input"]  # a bound above the population keeps everyone
 
@@ -103,12 +122,16 @@ def test_a_bounded_sample_of_users_has_the_stated_size_and_follows_its_seed(expo
 def test_a_folder_or_glob_of_daily_files_reads_as_one_export(export):
     whole = load_generic(export["folder"] / "ops.csv", MAPPING, engine="pandas", split=SPLIT,
                          keep=["train"])
-    folder = load_generic(export["days"], MAPPING, engine="auto", split=SPLIT, keep=["train"])
-    pattern = load_generic(export["days"] / "cdr_2024-03-*.csv.gz", MAPPING, engine="auto", split=SPLIT,
+    folder = load_generic(export["days"], MAPPING, engine="duckdb", split=SPLIT, keep=["train"])
+    pattern = load_generic(export["days"] / "cdr_2024-03-*.csv.gz", MAPPING, engine="duckdb", split=SPLIT,
                            keep=["train"])
+    by_pandas = load_generic(export["days"] / "cdr_2024-03-*.csv.gz", MAPPING, engine="pandas", split=SPLIT,
+                             keep=["train"])
     assert folder.meta["loading"]["files"] == 14 and folder.meta["loading"]["engine"] == "duckdb"
+    assert len(by_pandas.meta["load"].files) == 14
     _same(whole, folder)  # rows of one user and second keep their order across days
     _same(folder, pattern)
+    _same(pattern, by_pandas)
 
 
 def test_sql_filters_run_before_the_split_and_count_what_they_drop(export):
@@ -131,10 +154,13 @@ def test_sql_filters_run_before_the_split_and_count_what_they_drop(export):
 
 def test_auto_picks_duckdb_for_big_inputs_and_globs(export, monkeypatch):
     path = export["folder"] / "ops.csv.gz"
+    days = export["days"] / "*.csv.gz"
     assert stream.resolve_engine("auto", path) == "pandas"
-    assert stream.resolve_engine("auto", export["days"] / "*.csv.gz") == "duckdb"
+    assert stream.resolve_engine("auto", days) == "pandas"
     monkeypatch.setattr(stream, "AUTO_BYTES", path.stat().st_size)
     assert stream.resolve_engine("auto", path) == "duckdb"
+    assert stream.resolve_engine("auto", days) == "duckdb"  # the glob's files together
+    assert stream.resolve_engine("auto", export["days"]) == "duckdb"
     with pytest.raises(ZenInputError, match="data.loader.engine='spark' is not one of"):
         stream.resolve_engine("spark", path)
 
@@ -161,7 +187,7 @@ def test_bad_inputs_are_one_line_naming_file_column_and_fix(export, tmp_path):
     (tmp_path / "semi.csv").write_text(export["frame"].head(50).to_csv(index=False, sep=";"))
     with pytest.raises(ZenInputError) as e:
         load_generic(tmp_path / "semi.csv", MAPPING, engine="duckdb")
-    _one_line(e, "semi.csv", "';'-separated", "read_options.sep=';'")
+    _one_line(e, "semi.csv", "';'-separated", "data.loader.sep=';'")
     data = (folder / "ops.csv.gz").read_bytes()
     (tmp_path / "cut.csv.gz").write_bytes(data[: len(data) // 2])
     with pytest.raises(ZenInputError) as e:

@@ -232,7 +232,7 @@ def load_records(path: str | Path, mapping, options: Mapping, choice: UserChoice
             _check_mapped_columns(pd.DataFrame(columns=names), mapping, files[0], options)
             source = _source_sql(files, options, _timestamp_columns(mapping), kind)
             columns = _needed_columns(mapping, names)
-            where = " AND ".join(f"({f.where})" for f in sql_filters) or "TRUE"
+            sql_where = " AND ".join(f"({f.where})" for f in sql_filters) or "TRUE"
             user_col = _user_column(mapping, names)
             stated: dict = {"files": len(files), "filters": [f.name for f in sql_filters]}
             wanted_raw, split = None, None
@@ -244,7 +244,7 @@ def load_records(path: str | Path, mapping, options: Mapping, choice: UserChoice
                 if choice.selects:
                     wanted_raw = raw_ids.filter(pa.array(np.isin(ids, wanted)))
             select = ", ".join(_quote(c) for c in columns)
-            reader = _run(con, f"SELECT {select} FROM {source} WHERE {where}", files) \
+            reader = _run(con, f"SELECT {select} FROM {source} WHERE {sql_where}", files) \
                 .to_arrow_reader(BATCH_ROWS)
             parts, pending, n_pending = [], [], 0
             for batch in reader:
@@ -257,6 +257,8 @@ def load_records(path: str | Path, mapping, options: Mapping, choice: UserChoice
                     pending, n_pending = [], 0
             if n_pending:
                 parts.append(_map_batch(pending, mapping, src, user_col, where, report))
+            if report is not None:  # the whole input's rows when they were counted per user
+                report.rows_read += stated.get("rows_read", sum(len(part) for part in parts))
         except (duckdb.Error, pa.ArrowException) as err:
             raise _duckdb_error(err, files) from err
         finally:
@@ -409,8 +411,6 @@ def _map_batch(batches: list, mapping, src: str, user_col: str | None, where: st
     from zen.data.rules import where_mask
 
     frame = pa.Table.from_batches(batches).to_pandas()
-    if report is not None:
-        report.rows_read += len(frame)
     if where:
         keep = where_mask(frame, where, src)
         if report is not None:

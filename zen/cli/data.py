@@ -2,23 +2,19 @@
 
 import sys
 
-import hydra
 from omegaconf import DictConfig
 
-from zen.cli import CONFIG_DIR
-from zen.cli._errors import run_stage
+from zen.cli._errors import hydra_entry
 from zen.stages.data import check
 
 COMMANDS = ("check",)
 
 
-def data(cfg: DictConfig) -> None:  # named as the command: run_stage prints zen-data
+def data(cfg: DictConfig) -> None:  # named as the command: errors print zen-data
     check(cfg)
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="data_check")
-def _check(cfg: DictConfig) -> None:
-    run_stage(data, cfg)
+_check = hydra_entry(data, "data_check")
 
 
 def main() -> None:

@@ -54,6 +54,13 @@ def test_library_and_cli_give_the_same_dataset(baseline_model_dir, tmp_path):
     assert _record_sums(tmp_path / "lib") == _record_sums(tmp_path / "cli")
 
 
+
+def test_generate_takes_a_file_uri_as_zen_generate_does(baseline_model_dir, tmp_path):
+    folder = tmp_path / "a dataset"  # a space: the URI spells it %20
+    data = zen.generate(baseline_model_dir, n_users=20, days=1, out_dir=folder.as_uri(),
+                        network="synthetic_city", device="cpu")
+    assert data.path == folder and len(data.records) and (folder / "manifest.json").is_file()
+
 def test_mobility_mode_gives_the_library_stays(baseline_model_dir, tmp_path):
     from zen.mobility import MobilityParams, iter_stay_frames
 

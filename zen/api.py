@@ -166,17 +166,19 @@ def generate(model: Model | str | Path, n_users: int = 1000, days: float = 7, *,
     Args:
         model: a :class:`Model` or a model folder.
         n_users, days: population size and length of the period.
-        out_dir: the dataset folder (default ``<model>/../dataset``).
+        out_dir: the dataset folder or a ``file://`` URI (default ``<model>/../dataset``).
         overrides, **settings: any other ``generate.yaml`` key (``seed=1``, ``network="synthetic_city"``).
     """
+    from zen.generation.output import local_out_dir
     from zen.stages.generate import generate as generate_stage
 
     path = model.path if isinstance(model, Model) else Path(model)
-    extra = [f"out_dir={Path(out_dir).absolute()}"] if out_dir is not None else []
+    uri = out_dir is not None and "://" in str(out_dir)  # file://... as zen-generate takes it
+    extra = [] if out_dir is None else [f"out_dir={out_dir if uri else Path(out_dir).absolute()}"]
     cfg = compose("generate", [f"model_dir={path.absolute()}", f"n_users={n_users}", f"days={days}",
                                "progress=false", *extra, *overrides], **settings)
     _run(generate_stage, cfg)
-    return load_dataset(cfg.out_dir)
+    return load_dataset(local_out_dir(cfg.out_dir))
 
 
 def evaluate(dataset: Dataset | str | Path, real: Dataset | str | Path | None = None, *,

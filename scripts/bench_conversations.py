@@ -32,7 +32,7 @@ import pandas as pd  # noqa: E402
 
 from zen.api import compose  # noqa: E402
 from zen.data import load_copenhagen  # noqa: E402
-from zen.data.split import UserSplit  # noqa: E402
+from zen.data.split import UserSplit, split_users  # noqa: E402
 from zen.evaluation.fidelity import fidelity_scores  # noqa: E402
 from zen.evaluation.sample import CDRSample  # noqa: E402
 from zen.io import write_json_atomic  # noqa: E402
@@ -209,8 +209,8 @@ def main() -> None:
         models = {}
         for view in ("starter", "all"):
             models[view], timings[f"train/{seed}/{view}"] = train_model(args.out, seed, view)
-        split = UserSplit(**{k: np.asarray(v) for k, v in
-                             json.loads((models["all"] / "model.json").read_text())["split"].items()})
+        config = json.loads((models["all"] / "model.json").read_text())["config"]
+        split = split_users(data.user_ids, **config["data"]["split"])  # the model folder keeps no ids
         real = CDRSample(data.subset(split.holdout).records, data.start, data.days, None, "holdout")
         if seed == args.seeds[0]:
             train = CDRSample(data.subset(split.train).records, data.start, data.days, None, "train")

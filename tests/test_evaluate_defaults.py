@@ -34,12 +34,12 @@ def test_a_model_trained_on_generic_data_is_scored_against_its_held_out_users(co
                  "data.loader.mapping.missed_values=[]", "~data.loader.mapping.read_options",
                  "data.split.holdout_fraction=0.25", *mapping]
     model = zen.train(overrides, out_dir=tmp_path / "run")
-    holdout = model.info["split"]["holdout"]
-    assert 0 < len(holdout) < 80
+    holdout = model.info["split"]["sizes"]["holdout"]
+    assert 0 < holdout < 80
     data = zen.generate(model, n_users=60, days=model.info["days"], network="synthetic_city", device="cpu")
     report = zen.evaluate(data, tasks={"usefulness": False, "privacy": False})
     inputs = report.metrics["inputs"]
-    assert inputs["data"] == "generic" and inputs["users"]["holdout"] == len(holdout)  # not Copenhagen's 152
+    assert inputs["data"] == "generic" and inputs["users"]["holdout"] == holdout  # not Copenhagen's 152
     assert inputs["days"]["holdout"] == model.info["days"] and inputs["window_mismatch"] is None
 
 

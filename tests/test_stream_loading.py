@@ -253,12 +253,14 @@ def test_zen_train_reads_a_bounded_sample_without_the_holdout_and_states_it(expo
     loading = info["loading"]
     assert (loading["engine"], loading["users_sampled"], loading["max_users"]) == ("duckdb", 200, 200)
     assert loading["parts_loaded"] == ["train", "val"] and loading["users_in_input"] == 300
-    assert loading["users_loaded"] == len(info["split"]["train"]) + len(info["split"]["val"])
-    assert len(info["split"]["holdout"]) == 50  # 25 % of the sample, named but never read
+    sizes = info["split"]["sizes"]
+    assert loading["users_loaded"] == sizes["train"] + sizes["val"]
+    assert sizes["holdout"] == 50  # 25 % of the sample, counted but never read
     from omegaconf import OmegaConf
 
     from zen.stages.common import load_real
 
     data, split = load_real(OmegaConf.create(info["config"]).data)  # as zen-evaluate reads the model's data
-    assert split.as_dict() == info["split"]
-    np.testing.assert_array_equal(data.user_ids, np.sort(np.concatenate(list(info["split"].values()))))
+    assert split.digest() == info["split"]["sha256"]  # the same sample and split, checked by digest
+    assert {k: len(v) for k, v in split.as_dict().items()} == sizes
+    np.testing.assert_array_equal(data.user_ids, np.sort(np.concatenate(list(split.as_dict().values()))))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
+
+PARTS = ("train", "val", "holdout")
 
 
 @dataclass(frozen=True)
@@ -14,7 +17,22 @@ class UserSplit:
     holdout: np.ndarray
 
     def as_dict(self) -> dict[str, list[int]]:
-        return {k: getattr(self, k).tolist() for k in ("train", "val", "holdout")}
+        return {k: getattr(self, k).tolist() for k in PARTS}
+
+    def digest(self) -> str:
+        """sha256 of the three sorted id lists: checks a recomputed split without naming a user."""
+        h = hashlib.sha256()
+        for k in PARTS:
+            h.update(k.encode())
+            h.update(np.asarray(getattr(self, k), dtype="<i8").tobytes())
+        return h.hexdigest()
+
+    def record(self, seed: int) -> dict:
+        """What a model folder keeps of the split: sizes, seed and digest, never the user ids (a
+        model folder is shared, and a list of ids would tell who was in the training data)."""
+        return {"sizes": {k: len(getattr(self, k)) for k in PARTS}, "seed": int(seed),
+                "sha256": self.digest(),
+                "ids": "omitted: zen.data.split_users(user ids, **data.split) recomputes them"}
 
 
 def split_users(user_ids: np.ndarray, val_fraction: float = 0.15, holdout_fraction: float = 0.25,

@@ -58,12 +58,14 @@ def with_model_data(cfg: DictConfig, manifest: dict) -> DictConfig:
     model_json = Path(str(manifest.get("model_dir", ""))) / "model.json"
     if not cfg.get("data_from_model", True) or _told_on_command_line("data") or not model_json.is_file():
         return cfg
-    model_data = read_json(model_json, "the model's model.json").get("config", {}).get("data")
+    record = read_json(model_json, "the model's model.json")
+    model_data = record.get("config", {}).get("data")
     if not model_data:
         return cfg
     cfg = cfg.copy()
     with open_dict(cfg):
         cfg.data = model_data
+        cfg.model_split_sha256 = (record.get("split") or {}).get("sha256")  # checked by zen-evaluate
     log.info("real users from the model's data: %s", model_data.get("name"))
     return cfg
 

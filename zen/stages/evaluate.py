@@ -5,6 +5,7 @@ real-vs-real floor computed in the same run, written as a report folder.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -63,6 +64,11 @@ class _RealData:
                                                                                       resolve=True)))
             self._split = self._data.meta.get("split") or \
                 split_users(self._data.user_ids, **OmegaConf.to_container(data.split, resolve=True))
+            expected = self.cfg.get("model_split_sha256")
+            if expected and self._split.digest() != expected:
+                print("zen-evaluate: WARNING: the real users' split is not the one the model was trained "
+                      "with (the data or its config changed): held-out users may include training users",
+                      file=sys.stderr)
         ids = self._data.user_ids if which == "all" else getattr(self._split, which)
         meta = {"source": self.cfg.data.name, "split": which}
         return replace(self._data.subset(ids), name=which, meta=meta)

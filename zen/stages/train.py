@@ -62,11 +62,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     save_traffic_model(traffic, model_dir)
     metrics.update(_fit_side_models(cfg, data, split, model_dir))
     privacy = _privacy_record(cfg, traffic.privacy_ledger) if private else {"private": False}
-    # a DP model folder must not name its training users: the split is kept as sizes + seed
-    # (zen-evaluate recomputes it from the data config)
-    split_record = split.as_dict() if not private else \
-        {"sizes": {k: len(v) for k, v in split.as_dict().items()}, "seed": int(cfg.data.split.get("seed", 0)),
-         "ids": "omitted (differential privacy): recompute with zen.data.split_users"}
+    # a model folder does not name its users: zen-evaluate recomputes the split, the digest checks it
+    split_record = split.record(int(cfg.data.split.get("seed", 0)))
 
     write_json_atomic({
         "zen_version": __version__, "schema_version": SCHEMA_VERSION,

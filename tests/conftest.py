@@ -85,6 +85,21 @@ def baseline_model_dir(tmp_path_factory, copenhagen_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
+def hangzhou_model_dir(tmp_path_factory) -> Path:
+    """A baseline model trained on Hangzhou with a small two-parameter cell calibration and the
+    traffic <-> mobility coupling (once per test session: the Hangzhou and coupling tests share it)."""
+    require_data("hangzhou", "hcl.dat")
+    from zen.stages.train import train
+
+    out = tmp_path_factory.mktemp("hangzhou") / "model"
+    train(compose_config("train", [
+        "data=hangzhou", "model=baseline", f"model_dir={out}", "device=cpu",
+        "mobility.cells.fit=[serving_main_prob,serving_dwell_h]", "mobility.cells.max_evals=4",
+        "mobility.cells.n_boot=5"]))
+    return out
+
+
+@pytest.fixture(scope="session")
 def model_dir(baseline_model_dir) -> Path:
     """The baseline model folder that the generation tests share."""
     return baseline_model_dir

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import compose_config, require_data
+from conftest import compose_config
 
 
 def _generate(model: Path, out: Path, *extra: str) -> Path:
@@ -28,33 +28,28 @@ def _record_bytes(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    require_data("hangzhou", "hcl.dat")
-    from zen.stages.train import train
-
+def run(tmp_path_factory, hangzhou_model_dir):
     root = tmp_path_factory.mktemp("coupling")
-    train(compose_config("train", [
-        "data=hangzhou", "model=baseline", f"model_dir={root / 'model'}", "device=cpu",
-        "mobility.cells.fit=[serving_main_prob]", "mobility.cells.max_evals=2", "mobility.cells.n_boot=2"]))
     plain = root / "model-without-coupling"
-    shutil.copytree(root / "model", plain)
+    shutil.copytree(hangzhou_model_dir, plain)
     (plain / "coupling.json").unlink()
-    return {"root": root, "coupled": _generate(root / "model", root / "coupled"),
-            "none": _generate(root / "model", root / "none", "coupling=none"),
+    return {"root": root, "model": hangzhou_model_dir,
+            "coupled": _generate(hangzhou_model_dir, root / "coupled"),
+            "none": _generate(hangzhou_model_dir, root / "none", "coupling=none"),
             "today": _generate(plain, root / "today")}
 
 
 def test_train_writes_a_json_coupling_model(run):
     from zen.coupling import CouplingModel
 
-    path = run["root"] / "model" / "coupling.json"
+    path = run["model"] / "coupling.json"
     doc = json.loads(path.read_text())
     assert doc["format"] == "zen-coupling/1"
     assert doc["mobility_states"] == ["home", "work", "elsewhere", "moving"]
     model = CouplingModel.load(path)
     assert model.chain.trans.shape == (3, 6, 12, 12)
     np.testing.assert_allclose(model.chain.trans.sum(axis=3), 1.0)
-    metrics = json.loads((run["root"] / "model" / "model.json").read_text())["metrics"]
+    metrics = json.loads((run["model"] / "model.json").read_text())["metrics"]
     assert metrics["coupling/fitted"] == 1.0
 
 

@@ -9,23 +9,17 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import compose_config, require_data
+from conftest import compose_config
 
 
 @pytest.fixture(scope="module")
-def hangzhou_run(tmp_path_factory):
-    require_data("hangzhou", "hcl.dat")
+def hangzhou_run(tmp_path_factory, hangzhou_model_dir):
     from zen.stages.evaluate import evaluate
     from zen.stages.generate import generate
-    from zen.stages.train import train
 
-    root = tmp_path_factory.mktemp("hangzhou")
-    train(compose_config("train", [
-        "data=hangzhou", "model=baseline", f"model_dir={root / 'model'}", "device=cpu",
-        "mobility.cells.fit=[serving_main_prob,serving_dwell_h]", "mobility.cells.max_evals=4",
-        "mobility.cells.n_boot=5"]))
+    root = tmp_path_factory.mktemp("hangzhou-run")
     generate(compose_config("generate", [
-        f"model_dir={root / 'model'}", f"out_dir={root / 'dataset'}", "network=hangzhou", "n_users=40",
+        f"model_dir={hangzhou_model_dir}", f"out_dir={root / 'dataset'}", "network=hangzhou", "n_users=40",
         "days=3", "start_date=2012-08-16", "progress=false", "device=cpu"]))
     evaluate(compose_config("evaluate", [
         "data=hangzhou", f"synthetic={root / 'dataset'}", f"out_dir={root / 'report'}",
@@ -33,8 +27,8 @@ def hangzhou_run(tmp_path_factory):
     return root
 
 
-def test_model_says_what_was_fitted(hangzhou_run):
-    model = hangzhou_run / "model"
+def test_model_says_what_was_fitted(hangzhou_model_dir):
+    model = hangzhou_model_dir
     report = json.loads((model / "mobility_calibration.json").read_text())
     assert report["source"] == "cells" and set(report["fitted"]) == {"serving_main_prob", "serving_dwell_h"}
     assert set(report["standard_error"]) == set(report["fitted"])

@@ -168,7 +168,7 @@ def load_generic(path: str | Path, mapping: ColumnMapping | Mapping | None = Non
         raise ZenInputError(f"data.loader.format {format!r} is not one of {list(FORMATS)}", str(path))
     choice = UserChoice.of(users, split, keep)
     src = str(path)
-    if resolve_engine(engine, path) == "duckdb":
+    if resolve_engine(engine, path, format) == "duckdb":
         records, loaded = load_records(path, mapping, options, choice, sql_filters,
                                        where=filters.get("where"), report=report, fmt=format)
     else:

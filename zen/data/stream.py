@@ -19,7 +19,6 @@ pandas otherwise. Both engines give identical records and split for the same inp
 
 from __future__ import annotations
 
-import glob
 import logging
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -135,29 +134,21 @@ class UserChoice:
         return wanted, split, stated
 
 
-def resolve_engine(engine: str | None, path: str | Path) -> str:
-    """``pandas`` or ``duckdb`` for ``engine`` (``auto``: DuckDB when the input's files, one file,
-    a folder or a glob, hold ``AUTO_BYTES`` or more on disk)."""
+def resolve_engine(engine: str | None, path: str | Path, fmt: str | None = None) -> str:
+    """``pandas`` or ``duckdb`` for ``engine`` (``auto``: DuckDB when the files the loader would
+    read, one file, a folder or a glob, hold ``AUTO_BYTES`` or more on disk)."""
     engine = engine or "pandas"
     if engine not in ENGINES:
         raise ZenInputError(f"{ENGINE_KEY}={shown(engine)} is not one of {list(ENGINES)}")
     if engine != "auto":
         return engine
-    text = str(path)
-    if glob.has_magic(text):
-        files = [Path(p) for p in glob.glob(text)]
-    elif Path(text).is_dir():
-        files = list(Path(text).rglob("*"))
-    else:
-        files = [Path(text)]
-    size = sum(p.stat().st_size for p in files if p.is_file())
+    size = sum(p.stat().st_size for p in _data_files(path, fmt) if p.is_file())
     return "duckdb" if size >= AUTO_BYTES else "pandas"
 
 
-def input_files(path: str | Path, fmt: str | None = None) -> list[Path]:
-    """The files DuckDB reads: the generic loader's :func:`~zen.data.generic.list_files` (a file, a
-    folder's data files, a glob's matches, sorted), a folder of Parquet parts opened into its parts,
-    then checked: they exist, are not empty, and are all CSV or all Parquet."""
+def _data_files(path: str | Path, fmt: str | None = None) -> list[Path]:
+    """The generic loader's :func:`~zen.data.generic.list_files` (a file, a folder's data files, a
+    glob's matches, sorted), with a folder of Parquet parts opened into its parts."""
     from zen.data.generic import list_files
 
     files = []
@@ -165,6 +156,13 @@ def input_files(path: str | Path, fmt: str | None = None) -> list[Path]:
         parts = sorted(p for p in f.iterdir() if p.is_file() and p.name.lower().endswith(PARQUET_SUFFIXES)) \
             if f.is_dir() else [f]
         files.extend(parts)
+    return files
+
+
+def input_files(path: str | Path, fmt: str | None = None) -> list[Path]:
+    """The files DuckDB reads (:func:`_data_files`), checked: they exist, are not empty, and are
+    all CSV or all Parquet."""
+    files = _data_files(path, fmt)
     missing = [p for p in files if not p.is_file()]
     if missing:
         raise ZenInputError("file not found; check the path in the config", str(missing[0]))

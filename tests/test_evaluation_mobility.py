@@ -9,10 +9,11 @@ import pytest
 from zen.evaluation import mobility as m
 from zen.evaluation.sample import CDRSample
 from zen.geo import haversine_m
+from zen.measures import mobility as cells
 
 
 def test_top_cell_share_and_entropy_inputs():
-    share = m.top_cell_share(np.array([1, 1, 1, 1, 2, 2]), np.array([5, 5, 5, 6, 7, 8]))
+    share = cells.top_cell_share(np.array([1, 1, 1, 1, 2, 2]), np.array([5, 5, 5, 6, 7, 8]))
     assert share.to_dict() == {1: 0.75, 2: 0.5}
 
 
@@ -20,7 +21,7 @@ def test_jump_lengths_skip_users_and_zero_moves():
     user = np.array([0, 0, 0, 1, 1])
     lat = np.array([30.0, 30.0, 30.1, 31.0, 31.0])
     lon = np.array([120.0, 120.0, 120.0, 120.0, 120.1])
-    jumps = m.jump_lengths_m(user, lat, lon)
+    jumps = cells.jump_lengths_m(user, lat, lon)
     assert jumps == pytest.approx([haversine_m(30.0, 120.0, 30.1, 120.0),
                                    haversine_m(31.0, 120.0, 31.0, 120.1)])
     assert jumps[0] == pytest.approx(11_119.5, rel=1e-3)  # 0.1° of latitude
@@ -30,8 +31,8 @@ def test_dwell_times_and_distinct_cells_per_week():
     user = np.array([0, 0, 0, 0, 1, 1])
     t = np.array([0.0, 100.0, 250.0, 900.0, 5.0, 8.0 * 86400])
     cell = np.array([3, 3, 3, 4, 3, 3])
-    assert sorted(m.dwell_times_s(user, t, cell)) == [250.0, 8 * 86400 - 5.0]  # run of one event: none
-    per_week = m.distinct_cells_per_week(user, t, cell)
+    assert sorted(cells.dwell_times_s(user, t, cell)) == [250.0, 8 * 86400 - 5.0]  # run of one event: none
+    per_week = cells.distinct_cells_per_week(user, t, cell)
     assert per_week.to_dict() == {0: 2.0, 1: 1.0}  # user 1: one cell in each of two weeks
 
 
@@ -39,8 +40,8 @@ def test_home_cell_and_away_share_by_hour():
     user = np.zeros(6, dtype=int)
     hours = np.array([23, 2, 10, 10, 10, 14])
     cell = np.array([1, 1, 1, 2, 2, 2])  # cell 2 is the most used, cell 1 the night cell
-    assert m.home_cells(user, hours, cell).to_dict() == {0: 1}
-    away = m.away_share_by_hour(user, hours, cell)
+    assert cells.home_cells(user, hours, cell).to_dict() == {0: 1}
+    away = cells.away_share_by_hour(user, hours, cell)
     assert away[10] == pytest.approx(2 / 3) and away[14] == 1.0 and away[23] == 0.0 and np.isnan(away[5])
 
 
@@ -48,9 +49,9 @@ def test_cluster_density_and_od_flows():
     lat = np.array([30.001, 30.001, 30.031, 30.001, 30.001])
     lon = np.array([120.001, 120.002, 120.001, 120.001, 120.001])
     user = np.array([0, 0, 0, 0, 1])
-    density = m.cluster_density(lat, lon)
+    density = cells.cluster_density(lat, lon)
     assert sorted(density.to_numpy()) == pytest.approx([0.2, 0.8])
-    flows = m.od_flows(user, lat, lon)
+    flows = cells.od_flows(user, lat, lon)
     assert len(flows) == 2 and flows.to_numpy() == pytest.approx([0.5, 0.5])  # there and back
     assert m.distribution_tv(flows, flows) == 0.0
     a, b = pd.Series({"x": 1.0}), pd.Series({"y": 1.0})

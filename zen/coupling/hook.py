@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from zen.coupling.model import CouplingModel
+from zen.geo import haversine_m
 from zen.measures.slots import ANCHOR_M, MOVE_M, SLOT_S, n_slots, slot_calendar
-from zen.network.geo import haversine_m
 from zen.traffic.timeline import Timelines
 
 CHUNK_USERS = 2000  # users whose [users, slots] state and weight tables are held at once

@@ -14,7 +14,6 @@ import pandas as pd
 
 from zen.data.base import CDRData
 from zen.evaluation import graph
-from zen.evaluation.individual import MOBILITY_FEATURES, TRAFFIC_FEATURES, cell_coordinates
 from zen.evaluation.metrics import (
     call_durations,
     first_metrics,
@@ -27,6 +26,7 @@ from zen.evaluation.metrics import (
     wasserstein,
 )
 from zen.measures.conversations import conversations, reply_delays
+from zen.measures.individual import MOBILITY_FEATURES, TRAFFIC_FEATURES, cell_coordinates
 
 CELLS_SKIPPED = "needs cell_id + antennas lat/lon on both sides; {missing} has none"
 

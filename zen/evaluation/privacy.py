@@ -18,7 +18,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import NearestNeighbors
 
 from zen.data.base import CDRData
-from zen.evaluation.individual import TRAFFIC_FEATURES
+from zen.measures.individual import TRAFFIC_FEATURES
 
 #: Features on a log scale before standardising (counts, rates, times).
 LOG_FEATURES = {"events_per_day", "calls_per_day", "sms_per_day", "data_per_day",

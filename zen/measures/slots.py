@@ -31,10 +31,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from zen.evaluation.individual import cell_coordinates, cell_entropy, radius_of_gyration, user_features
-from zen.evaluation.mobility import home_cells
+from zen.geo import haversine_m
+from zen.measures.individual import cell_coordinates, cell_entropy, radius_of_gyration, user_features
+from zen.measures.mobility import home_cells
 from zen.mobility.measures import WORK_HOURS
-from zen.network.geo import haversine_m
 
 SLOT_S = 1800.0  # one slot: 30 minutes
 MOVE_M = 1000.0  # a slot whose positions span more than this (metres) is "moving"

@@ -34,14 +34,17 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
-from zen.evaluation.mobility import (
+from zen.measures.mobility import (
     away_share_by_hour,
+    cell_coordinates,
+    cell_entropy,
     distinct_cells_per_week,
     dwell_times_s,
+    has_cells,
     jump_lengths_m,
+    radius_of_gyration,
     top_cell_share,
 )
-from zen.measures.mobility import cell_coordinates, cell_entropy, has_cells, radius_of_gyration
 from zen.mobility.calibration import FITTED as GPS_FITTED
 from zen.mobility.calibration import calibrate_from_gps, load_gps
 from zen.mobility.emulator import MobilityEmulator, choose_anchors

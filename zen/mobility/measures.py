@@ -70,7 +70,7 @@ def jump_lengths(visits: pd.DataFrame) -> np.ndarray:
 
     The same measure as between consecutive events (:func:`zen.evaluation.mobility.jump_lengths_m`).
     """
-    from zen.evaluation.mobility import jump_lengths_m
+    from zen.measures.mobility import jump_lengths_m
 
     return jump_lengths_m(visits["user"].to_numpy(), visits["lat"].to_numpy(), visits["lon"].to_numpy())
 

@@ -149,7 +149,7 @@ def _fit_coupling(cfg: DictConfig, data, split, model_dir: Path) -> dict[str, fl
     """The traffic <-> mobility dependency (``coupling.json``, :mod:`zen.coupling`), fitted on the
     training users when the data has both views (cells with coordinates)."""
     from zen.coupling import CouplingModel
-    from zen.evaluation.individual import has_cells
+    from zen.measures.individual import has_cells
 
     c = cfg.get("coupling") or {"fit": "none"}
     train = data.subset(split.train)

@@ -212,6 +212,19 @@ def test_bad_inputs_are_one_line_naming_file_column_and_fix(export, tmp_path):
     _one_line(e, "ops.parquet", "b_number", "fix the filter")
 
 
+def test_mismatched_files_are_one_line_however_duckdb_schedules_the_scan(export, tmp_path):
+    """DuckDB meets the second file's header either before the first batch (a duckdb.Error) or
+    while batches stream (an OSError through the Arrow C stream, about 4 runs in 10): both one line."""
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    export["frame"].head(30).to_csv(mixed / "day1.csv", index=False)
+    export["frame"].head(30).drop(columns="imei").to_csv(mixed / "day2.csv", index=False)
+    for _ in range(20):
+        with pytest.raises(ZenInputError) as e:
+            load_generic(mixed, MAPPING, engine="duckdb")
+        _one_line(e, "day2.csv", "the same columns", "imei")
+
+
 def test_bad_values_are_named_by_column_and_user(export, tmp_path):
     frame = export["frame"].head(400).copy()
     frame.loc[123, "start_time"] = "yesterday"

@@ -257,7 +257,7 @@ def load_records(path: str | Path, mapping, options: Mapping, choice: UserChoice
                 parts.append(_map_batch(pending, mapping, src, user_col, where, report))
             if report is not None:  # the whole input's rows when they were counted per user
                 report.rows_read += stated.get("rows_read", sum(len(part) for part in parts))
-        except (duckdb.Error, pa.ArrowException) as err:
+        except (duckdb.Error, pa.ArrowException, OSError) as err:  # mid-stream DuckDB errors: OSError
             raise _duckdb_error(err, files) from err
         finally:
             con.close()

@@ -42,12 +42,20 @@ from zen.io.ownership import TEMPORARY, check_out_dir, exclusive, refuse_foreign
 from zen.io.tables import CSV_SUFFIXES, atomic_path, read_table, sha256_file, write_json_atomic, write_table
 from zen.schema import ZenInputError
 
-CREDENTIALS = "the credentials (AWS_* or ~/.aws for s3://, GOOGLE_APPLICATION_CREDENTIALS for gs://, " \
-              "HADOOP_HOME and CLASSPATH for hdfs://)"
+CREDENTIALS = {"s3": "AWS_* or ~/.aws", "gs": "GOOGLE_APPLICATION_CREDENTIALS",  # where credentials come from
+               "gcs": "GOOGLE_APPLICATION_CREDENTIALS", "hdfs": "JAVA_HOME, HADOOP_HOME and CLASSPATH",
+               "abfs": "AZURE_STORAGE_*"}
 
 
-def _first_line(err: BaseException) -> str:
-    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+def _first_line(err: BaseException, limit: int = 240) -> str:
+    line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    return line if len(line) <= limit else line[:limit] + "..."
+
+
+def _credentials(where: str) -> str:
+    """The credentials hint for the scheme of ``where``."""
+    scheme = where.split("://", 1)[0].lower() if "://" in where else ""
+    return f"the credentials ({CREDENTIALS[scheme]})" if scheme in CREDENTIALS else "the credentials"
 
 
 def _parts(key: str) -> tuple[str, ...]:
@@ -92,15 +100,15 @@ class Store:
                                     str(where)) from err
             except OSError as err:
                 raise ZenInputError(f"{key} cannot be opened ({_first_line(err)}); check the URI, "
-                                    f"{CREDENTIALS} and the network", str(where)) from err
+                                    f"{_credentials(text)} and the network", str(where)) from err
         if isinstance(filesystem, pafs.LocalFileSystem):
             return cls(text)
         store = cls(text.rstrip("/"), filesystem, str(where))
-        try:
-            store._info("")  # a first request: a bucket that does not answer fails here, in one line
-        except ZenInputError as err:
-            raise ZenInputError(f"{key} cannot be reached; check the URI, {CREDENTIALS} and the network "
-                                f"({err.args[0]})", str(where)) from err
+        try:  # a first request: a bucket that does not answer fails here, in one line
+            filesystem.get_file_info(store.path())
+        except OSError as err:
+            raise ZenInputError(f"{key} cannot be reached ({_first_line(err)}); check the URI, "
+                                f"{_credentials(str(where))} and the network", str(where)) from err
         return store
 
     # ------------------------------------------------------------------------------ names
@@ -122,8 +130,9 @@ class Store:
 
     # --------------------------------------------------------------------------- listing
     def _fail(self, key: str, doing: str, err: BaseException) -> ZenInputError:
-        return ZenInputError(f"cannot {doing} ({_first_line(err)}); check {CREDENTIALS}, the network and "
-                             "the space left, then rerun the same command (it resumes)", self.name(key))
+        return ZenInputError(f"cannot {doing} ({_first_line(err)}); check {_credentials(self.label)}, the "
+                             "network and the space left, then rerun the same command (it resumes)",
+                             self.name(key))
 
     def _info(self, key: str) -> pafs.FileInfo:
         try:

@@ -254,3 +254,16 @@ def test_the_local_store_resolves_file_uris(tmp_path):
     assert Store.of((tmp_path / "a b").as_uri()).local == tmp_path / "a b"
     assert Store.of(tmp_path / "c").local == tmp_path / "c"
     assert Store.of(tmp_path / "c", fs.LocalFileSystem()).local == tmp_path / "c"
+
+
+@pytest.mark.parametrize("extra", [{"format": "bandicoot", "write_stays": True}, {"format": "csv"},
+                                   {"mode": "mobility"}])
+def test_csv_bandicoot_stays_and_mobility_runs_in_a_bucket_are_the_local_ones(model_dir, tmp_path, extra):
+    run = _settings(shard_users=20, **extra)
+    local = zen.generate(model_dir, n_users=40, days=1, out_dir=tmp_path / "local", **run)
+    bucket = fs.PyFileSystem(MemoryStore())
+    remote = zen.generate(model_dir, n_users=40, days=1, out_dir="b/zen", filesystem=bucket, **run)
+    files = local.manifest["checksums"]
+    assert remote.manifest["checksums"] == files and len(files) > 3
+    assert remote.records.equals(local.records)
+    assert all(remote.extra[k].equals(local.extra[k]) for k in local.extra)

@@ -239,6 +239,16 @@ def test_a_bad_uri_or_missing_credentials_is_one_line(where, filesystem, fragmen
     assert "\n" not in str(err.value) and where in str(err.value)
 
 
+def test_access_keys_in_a_uri_stay_out_of_messages():
+    from zen.io.storage import shown
+
+    uri = "s3://AKIAKEY:s3cr3t@bucket/zen?region=eu-west-1&endpoint_override=localhost:9000"
+    assert shown(uri) == "s3://bucket/zen" and shown("/data/x y") == "/data/x y"
+    with pytest.raises(ZenInputError) as err:
+        Store.of(uri.replace("s3://", "nosuch://"))
+    assert "s3cr3t" not in str(err.value) and "nosuch://bucket/zen" in str(err.value)
+
+
 def test_cli_with_a_uri_it_cannot_open_is_one_line_and_exit_2(model_dir, tmp_path):
     env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
     proc = subprocess.run([sys.executable, "-m", "zen.cli.generate", f"model_dir={model_dir}",

@@ -31,6 +31,7 @@ import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 import pyarrow as pa
@@ -50,6 +51,16 @@ CREDENTIALS = {"s3": "AWS_* or ~/.aws", "gs": "GOOGLE_APPLICATION_CREDENTIALS", 
 def _first_line(err: BaseException, limit: int = 240) -> str:
     line = (str(err).strip().splitlines() or [type(err).__name__])[0]
     return line if len(line) <= limit else line[:limit] + "..."
+
+
+def shown(where: str | Path) -> str:
+    """``where`` as messages and manifests show it: a URI without its user, password and query
+    (pyarrow takes access keys there; they stay out of Zen's lines and files)."""
+    text = str(where)
+    if "://" not in text:
+        return text
+    parts = urlsplit(text)
+    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, "", ""))
 
 
 def _credentials(where: str) -> str:
@@ -95,20 +106,22 @@ class Store:
             try:
                 filesystem, text = pafs.FileSystem.from_uri(text)
             except (ValueError, pa.ArrowException) as err:
-                raise ZenInputError(f"{key} is not a URI pyarrow can open ({_first_line(err)}); pass a local "
+                why = _first_line(err).replace(text, shown(text))
+                raise ZenInputError(f"{key} is not a URI pyarrow can open ({why}); pass a local "
                                     "folder, a file:// URI (spaces written %20), or s3://, gs://, hdfs://",
-                                    str(where)) from err
+                                    shown(where)) from err
             except OSError as err:
-                raise ZenInputError(f"{key} cannot be opened ({_first_line(err)}); check the URI, "
-                                    f"{_credentials(text)} and the network", str(where)) from err
+                why = _first_line(err).replace(text, shown(text))
+                raise ZenInputError(f"{key} cannot be opened ({why}); check the URI, "
+                                    f"{_credentials(text)} and the network", shown(where)) from err
         if isinstance(filesystem, pafs.LocalFileSystem):
             return cls(text)
-        store = cls(text.rstrip("/"), filesystem, str(where))
+        store = cls(text.rstrip("/"), filesystem, shown(where))
         try:  # a first request: a bucket that does not answer fails here, in one line
             filesystem.get_file_info(store.path())
         except OSError as err:
             raise ZenInputError(f"{key} cannot be reached ({_first_line(err)}); check the URI, "
-                                f"{_credentials(str(where))} and the network", str(where)) from err
+                                f"{_credentials(str(where))} and the network", shown(where)) from err
         return store
 
     # ------------------------------------------------------------------------------ names

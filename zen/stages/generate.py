@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from zen.checks import config_number, require
 from zen.generation import GenerationSpec, generate_dataset
+from zen.io.storage import shown
 from zen.schema import ZenInputError
 from zen.stages.common import shared_data_dir
 
@@ -32,7 +33,7 @@ def generate(cfg: DictConfig, filesystem=None) -> dict[str, float]:
         executor=str(cfg.get("executor", "local")), ray_address=cfg.get("ray_address"),
         ray_gpus=cfg.get("ray_gpus", "auto"), filesystem=filesystem)
     where = str(cfg.out_dir)  # a URI, or a path inside filesystem, as given
-    _print_summary(summary, where if "://" in where or filesystem else Path(where).resolve(), spec)
+    _print_summary(summary, shown(where) if "://" in where or filesystem else Path(where).resolve(), spec)
     return summary
 
 
@@ -46,8 +47,9 @@ def _check_args(cfg: DictConfig) -> GenerationSpec:
 
 def _resolved_settings(cfg: DictConfig) -> dict:
     """The run's settings, resolved (Hydra's own runtime paths left out)."""
-    return {k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
-            for k, v in cfg.items() if k not in ("paths", "hydra")}
+    settings = {k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
+                for k, v in cfg.items() if k not in ("paths", "hydra")}
+    return {**settings, "out_dir": shown(cfg.out_dir)}  # a URI's access keys stay out of the manifest
 
 
 def _print_summary(summary: dict, out_dir: Path | str, spec: GenerationSpec) -> None:

@@ -192,8 +192,12 @@ class Store:
 
     def glob(self, pattern: str) -> list[str]:
         """The keys of the files that match ``pattern`` (``*`` stays within one folder level)."""
-        want = _parts(pattern)
-        return [k for k in self.files() if len(_parts(k)) == len(want)
+        want, fixed = _parts(pattern), []
+        for part in want[:-1]:  # list only below the pattern's leading folders without wildcards
+            if any(c in part for c in "*?["):
+                break
+            fixed.append(part)
+        return [k for k in self.files("/".join(fixed)) if len(_parts(k)) == len(want)
                 and all(fnmatch.fnmatchcase(p, w) for p, w in zip(_parts(k), want, strict=True))]
 
     def temporaries(self) -> list[str]:

@@ -220,10 +220,13 @@ def load_model(path: str | Path) -> Model:
     return Model(path, read_json(path / "model.json", "model.json"))
 
 
-def load_dataset(path: str | Path) -> Dataset:
+def load_dataset(path: str | Path, filesystem=None) -> Dataset:
     """A dataset folder written by ``zen-generate``: ``records`` (pandas, schema ``records``),
-    ``antennas``, ``users``, ``edges``, ``manifest``; ``Dataset.to_arrow()`` for pyarrow."""
-    return read_dataset(Path(path).resolve())
+    ``antennas``, ``users``, ``edges``, ``manifest``; ``Dataset.to_arrow()`` for pyarrow.
+
+    ``path`` may be a URI (``s3://bucket/zen``) or a path inside ``filesystem`` (``pyarrow.fs``)."""
+    local = filesystem is None and "://" not in str(path)
+    return read_dataset(Path(path).resolve() if local else path, filesystem)
 
 
 def load_report(path: str | Path) -> Report:

@@ -353,9 +353,10 @@ class Store:
         folders = [i.path for i in self._below("", True) if i.type == pafs.FileType.Directory]
         folders = sorted(folders, key=lambda p: p.count("/"), reverse=True)
         for folder in folders if keep_root else [*folders, self.path()]:
-            if self.filesystem.get_file_info(folder).type == pafs.FileType.Directory and \
-                    not self.filesystem.get_file_info(pafs.FileSelector(folder)):
-                self.filesystem.delete_dir(folder)
+            with contextlib.suppress(FileNotFoundError):  # S3: an empty folder is a marker object, or none
+                if self.filesystem.get_file_info(folder).type == pafs.FileType.Directory and \
+                        not self.filesystem.get_file_info(pafs.FileSelector(folder)):
+                    self.filesystem.delete_dir(folder)
 
     def remove_tree(self, key: str) -> None:
         """Delete the folder ``key`` and all it holds (only for Zen's own ``.work``)."""

@@ -4,7 +4,9 @@ the real-vs-real floor, on every cell-level measure. Writes experiments/mobility
     nice -n 5 python scripts/mobility_real.py [--seeds 0 1 2] [--floor-splits 8] [--max-evals 60]
 
 For each seed: a seeded split of the 130 users (78 train / 20 val / 32 held out); the emulator is
-fitted on the training users' cell sequences (zen.mobility.cdr_calibration); synthetic users (as
+fitted on the training users' cell sequences (zen.mobility.cdr_calibration), once with the serving
+process independent of the user's events (before) and once with the activity-aware one (after:
+``activity=True``, the keep table by gap and burst); synthetic users (as
 many as training users, so they compare with held-out users exactly as the floor's training users
 do) are simulated on the real cells and observed at the training users' event times — the real
 sampling process. The floor is training vs held-out real users, over --floor-splits splits.
@@ -29,7 +31,13 @@ from zen.evaluation.metrics import ks_statistic
 from zen.evaluation.mobility import mobility_ccdfs, mobility_scores
 from zen.evaluation.sample import CDRSample
 from zen.mobility import MobilityParams
-from zen.mobility.cdr_calibration import CELL_FITTED, CellEvents, CellSimulator, fit_cell_sequences
+from zen.mobility.cdr_calibration import (
+    CELL_FITTED,
+    CELL_FITTED_ACTIVITY,
+    CellEvents,
+    CellSimulator,
+    fit_cell_sequences,
+)
 from zen.network.coverage import Coverage
 from zen.network.places import site_places
 
@@ -38,6 +46,16 @@ ROWS = ["individual/radius_of_gyration_m/ks", "individual/distinct_cells/ks", "i
         "cells/top_cell_share/ks", "cells/jump_length_m/ks", "cells/dwell_time_s/ks",
         "cells/distinct_cells_per_week/ks", "cells/away_share_by_hour/mean_abs_diff",
         "cells/events_per_cell_hour/ks", "cells/cluster_density/tv", "cells/od_flows/tv"]
+GAP_EDGES = [0, 10, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, np.inf]  # the gap table of mobility_real.md
+
+
+def change_by_gap(ev: CellEvents) -> list[float]:
+    """Share of consecutive events of a user in another cell, per gap bin of :data:`GAP_EDGES`."""
+    same = ev.user[1:] == ev.user[:-1]
+    gap, changed = np.diff(ev.t_s)[same], (ev.cell[1:] != ev.cell[:-1])[same]
+    b = np.digitize(gap, GAP_EDGES[1:-1])
+    return [float(changed[b == k].mean()) if (b == k).any() else float("nan")
+            for k in range(len(GAP_EDGES) - 1)]
 
 
 def load():
@@ -151,7 +169,8 @@ def main() -> None:
         fit = json.loads((REPO / "experiments" / "mobility_real.json").read_text())["fits"][0]["fitted"]
         plot(data, places, MobilityParams(**fit), args.seeds[0])
         return
-    results = {"floor": [], "calibrated": [], "defaults": [], "d-EPR": [], "fits": []}
+    results = {"floor": [], "calibrated": [], "activity": [], "defaults": [], "d-EPR": [], "fits": [],
+               "fits_activity": [], "change_by_gap": []}
     with_depr = args.skmob_python != "none" and Path(args.skmob_python).exists()
     for split_seed in range(max(args.floor_splits, max(args.seeds) + 1)):
         split = split_users(data.user_ids, 0.15, 0.25, split_seed)
@@ -165,37 +184,60 @@ def main() -> None:
                                             seed=seed, max_evals=args.max_evals, n_boot=40)
         keys = ("fitted", "standard_error", "loss_start", "loss_fitted")
         results["fits"].append({k: report[k] for k in keys})
+        params_act, report_act = fit_cell_sequences(ev, places, data.start, data.days, MobilityParams(),
+                                                    CELL_FITTED_ACTIVITY, seed=seed, max_evals=args.max_evals,
+                                                    n_boot=40, activity=True)
+        results["fits_activity"].append({k: report_act[k] for k in keys + ("serving_activity",)})
         sim = CellSimulator(ev, places, data.start, data.days, seed)
         synth = {"calibrated": synthetic_sample(sim, params, data, split.train, 1000 + seed),
+                 "activity": synthetic_sample(sim, params_act, data, split.train, 1000 + seed),
                  "defaults": synthetic_sample(sim, MobilityParams(), data, split.train, 1000 + seed)}
+        held_out = CellEvents.from_records(holdout.records, data.antennas, data.start)
+        results["change_by_gap"].append({
+            "held-out real": change_by_gap(held_out),
+            "training real": change_by_gap(ev),
+            **{name: change_by_gap(sim.observe(p, 1000 + seed))
+               for name, p in (("calibrated", params), ("activity", params_act))}})
         if with_depr:
             synth["d-EPR"] = depr_sample(args.skmob_python, places, ev, data, split.train, 1000 + seed)
         for name, s in synth.items():
             results[name].append(scores(s, holdout))
         if seed == args.seeds[0]:
             plot(data, places, params, seed, synth)
-        print(f"seed {seed} done: loss {report['loss_start']:.0f} -> {report['loss_fitted']:.0f}", flush=True)
+        print(f"seed {seed} done: loss {report['loss_start']:.0f} -> {report['loss_fitted']:.0f}, "
+              f"activity-aware {report_act['loss_start']:.0f} -> {report_act['loss_fitted']:.0f}", flush=True)
     (REPO / "experiments" / "mobility_real.json").write_text(json.dumps(results, indent=1, default=float))
     print(table(results, args.seeds))
 
 
 def table(results: dict, seeds: list[int]) -> str:
     floor = pd.DataFrame(results["floor"])
-    models = [m for m in ("calibrated", "defaults", "d-EPR") if results.get(m)]
+    models = [m for m in ("calibrated", "activity", "defaults", "d-EPR") if results.get(m)]
     frames = {m: pd.DataFrame(results[m]) for m in models}
     floor_same = floor.iloc[seeds]
-    names = {"calibrated": "Zen calibrated", "defaults": "Zen literature defaults", "d-EPR": "d-EPR (skmob)"}
+    names = {"calibrated": "Zen calibrated (before)", "activity": "Zen calibrated, activity-aware serving",
+             "defaults": "Zen literature defaults", "d-EPR": "d-EPR (skmob)"}
+    ratios = [m for m in ("calibrated", "activity") if m in frames]
     lines = ["| measure | floor (same splits) | floor over splits (mean ± sd) | "
-             + " | ".join(names[m] for m in models) + " | calibrated / floor | best model |",
-             "|---|---|---|" + "---|" * len(models) + "---|---|"]
+             + " | ".join(names[m] for m in models) + " | "
+             + " | ".join(f"{names[m]} / floor" for m in ratios) + " | best model |",
+             "|---|---|---|" + "---|" * len(models) + "---|" * len(ratios) + "---|"]
     for row in ROWS:
         f = floor_same[row]
         cells = [f"{frames[m][row].mean():.3f} ({frames[m][row].min():.3f}–{frames[m][row].max():.3f})"
                  for m in models]
-        ratio = frames["calibrated"][row].mean() / f.mean() if f.mean() > 0 else np.nan
+        ratio = [f"{frames[m][row].mean() / f.mean():.1f}×" if f.mean() > 0 else "–" for m in ratios]
         best = min(models, key=lambda m: frames[m][row].mean())
         lines.append(f"| {row} | {f.mean():.3f} | {floor[row].mean():.3f} ± {floor[row].std():.3f} | "
-                     + " | ".join(cells) + f" | {ratio:.1f}× | {names[best]} |")
+                     + " | ".join(cells) + " | " + " | ".join(ratio) + f" | {names[best]} |")
+    if results.get("change_by_gap"):
+        lines += ["", "| share in another cell, by gap to the previous event (mean over seeds) | "
+                  + " | ".join(f"{a:g}–{b:g} s" for a, b in zip(GAP_EDGES[:-1], GAP_EDGES[1:], strict=True))
+                  + " |",
+                  "|---|" + "---|" * (len(GAP_EDGES) - 1)]
+        for name in results["change_by_gap"][0]:
+            mean = np.nanmean([r[name] for r in results["change_by_gap"]], axis=0)
+            lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in mean) + " |")
     return "\n".join(lines)
 
 

@@ -54,9 +54,9 @@ def pair_bins(user: np.ndarray, t_s: np.ndarray, gap_edges_s=GAP_EDGES_S,
     after the second (infinite where there is none); -1 for a user's first observation.
     """
     user, t = np.asarray(user), np.asarray(t_s, dtype=np.float64)
-    same = np.r_[False, user[1:] == user[:-1]]
-    before = np.where(same, np.r_[np.inf, np.diff(t)], np.inf)  # [n] gap to the previous one
-    around = np.minimum(np.r_[np.inf, before[:-1]], np.r_[before[1:], np.inf])
+    same = np.concatenate([[False], user[1:] == user[:-1]])
+    before = np.where(same, np.concatenate([[np.inf], np.diff(t)]), np.inf)  # [n] gap to the previous one
+    around = np.minimum(np.concatenate([[np.inf], before[:-1]]), np.concatenate([before[1:], [np.inf]]))
     b = np.digitize(before, gap_edges_s) * (len(burst_edges_s) + 1) + np.digitize(around, burst_edges_s)
     return np.where(same, b, -1).astype(np.int64)
 
@@ -149,26 +149,33 @@ class ServingProcess:
                           user: np.ndarray) -> np.ndarray:
         """The activity-aware law on observations sorted by (stay, time). ``[n]`` int64."""
         bins = pair_bins(user, t, self.gap_edges_s, self.burst_edges_s)
-        same = np.r_[False, s[1:] == s[:-1]]
+        same = np.concatenate([[False], s[1:] == s[:-1]])
         keep_p = np.where(bins >= 0, self.keep.ravel()[np.maximum(bins, 0)], 0.0)
         change = ~(same & (_uniform(self.seed, s, ticks, 1) < keep_p))
         head = np.flatnonzero(change)
-        cand = np.c_[p[head], self.neighbours[p[head]]]  # [heads, 1 + k]: own place, then neighbours
-        n_nb = (cand[:, 1:] >= 0).sum(1)
-        w = np.where(cand >= 0, (1.0 - self.main_prob) / np.maximum(n_nb, 1)[:, None], 0.0)
-        w[:, 0] = np.where(n_nb > 0, self.main_prob, 1.0)
+        n_nb = (self.neighbours >= 0).sum(1)[p[head]]  # a row's valid neighbours come first
+        u = _uniform(self.seed, s[head], ticks[head], 2)
         idx = np.arange(len(head))
         rank = idx - np.maximum.accumulate(np.where(~same[head], idx, 0))  # changes since the stay began
-        u = _uniform(self.seed, s[head], ticks[head], 2)
-        choice = np.zeros(len(head), dtype=np.int64)
+        choice = np.zeros(len(head), dtype=np.int64)  # 0: the stay's own place, k >= 1: neighbour k - 1
         by_rank = np.argsort(rank, kind="stable")
         bounds = np.searchsorted(rank[by_rank], np.arange(rank.max() + 2))
+        main = self.main_prob
         for r in range(rank.max() + 1):  # a change excludes the place it changes from: rank by rank
             sel = by_rank[bounds[r]:bounds[r + 1]]
-            ww = w[sel].copy()
-            if r > 0:
-                ww[np.arange(len(sel)), choice[sel - 1]] = 0.0
-            cum = ww.cumsum(1)
-            pick = np.minimum((cum <= (u[sel] * cum[:, -1])[:, None]).sum(1), ww.shape[1] - 1)
-            choice[sel] = np.where(cum[:, -1] > 0, pick, choice[sel - 1] if r > 0 else 0)
-        return cand[idx, choice][np.cumsum(change) - 1]
+            n, x = n_nb[sel], u[sel]
+            prev = choice[sel - 1] if r > 0 else np.zeros(len(sel), dtype=np.int64)
+            if r == 0:  # a stay's first observation: own place w.p. main_prob, else a neighbour
+                q, m, skip, rest = np.where(n > 0, main, 1.0), n, prev, np.ones(len(sel))
+            else:
+                from_own = prev == 0
+                others = (1.0 - main) * np.maximum(n - 1, 0) / np.maximum(n, 1)  # the other neighbours' mass
+                rest = np.where(from_own, np.where(n > 0, 1.0 - main, 0.0), main + others)  # mass left
+                q = np.where(from_own, 0.0, main / np.maximum(rest, 1e-12))
+                m, skip = np.where(from_own, n, n - 1), np.where(from_own, 0, prev)
+            k = np.minimum(((x - q) / np.maximum(1.0 - q, 1e-12) * m).astype(np.int64),
+                           np.maximum(m - 1, 0)) + 1
+            pick = np.where((x < q) | (m <= 0), 0, k + ((skip > 0) & (k >= skip)))
+            choice[sel] = np.where(rest > 0, pick, prev)  # nowhere else to go: no change
+        served = np.where(choice == 0, p[head], self.neighbours[p[head], np.maximum(choice - 1, 0)])
+        return served[np.cumsum(change) - 1]

@@ -77,6 +77,38 @@ def scores(candidate: CDRSample, real: CDRSample) -> dict[str, float]:
     return out
 
 
+BANDS = [0, 30, 80, 200, 10_000]  # events per user
+
+
+def distinct_by_activity(ev: CellEvents) -> list[float]:
+    """Median distinct cells of the users in each band of :data:`BANDS` events per user."""
+    per = pd.DataFrame({"u": ev.user, "c": ev.cell}).groupby("u")["c"].agg(["size", "nunique"])
+    band = pd.cut(per["size"], BANDS)
+    return per.groupby(band, observed=False)["nunique"].median().astype(float).tolist()
+
+
+def bands(data, places, results: dict, seeds: list[int]) -> str:
+    """Distinct cells by the user's number of events: real training users vs the saved fits."""
+    rows: dict[str, list] = {"training real": [], "calibrated": [], "activity": []}
+    for i, seed in enumerate(seeds):
+        split = split_users(data.user_ids, 0.15, 0.25, seed)
+        ev = CellEvents.from_records(data.subset(split.train).records, data.antennas, data.start)
+        sim = CellSimulator(ev, places, data.start, data.days, seed)
+        act = results["fits_activity"][i]
+        table = {k: act["serving_activity"][k] for k in ("gap_edges_s", "burst_edges_s", "keep")}
+        rows["training real"].append(distinct_by_activity(ev))
+        rows["calibrated"].append(distinct_by_activity(sim.observe(MobilityParams(**results["fits"][i]["fitted"]),
+                                                                   1000 + seed)))
+        rows["activity"].append(distinct_by_activity(sim.observe(
+            MobilityParams(**act["fitted"], serving_activity=table), 1000 + seed)))
+    lines = ["| median distinct cells, users with … events (mean over seeds) | "
+             + " | ".join(f"{a}–{b}" for a, b in zip(BANDS[:-1], BANDS[1:], strict=True)) + " |",
+             "|---|" + "---|" * (len(BANDS) - 1)]
+    for name, values in rows.items():
+        lines.append(f"| {name} | " + " | ".join(f"{v:.1f}" for v in np.nanmean(values, axis=0)) + " |")
+    return "\n".join(lines)
+
+
 def synthetic_sample(sim: CellSimulator, params: MobilityParams, data, user_ids, seed: int) -> CDRSample:
     ev = sim.observe(params, seed)
     ts = data.start + pd.to_timedelta(ev.t_s, unit="s")
@@ -162,12 +194,18 @@ def main() -> None:
     ap.add_argument("--max-evals", type=int, default=60)
     ap.add_argument("--skmob-python", default="/work/venvs/skmob-mob/bin/python", help="'none' to skip d-EPR")
     ap.add_argument("--plot-only", action="store_true", help="redraw the plot from the saved fit of seed 0")
+    ap.add_argument("--bands-only", action="store_true",
+                    help="distinct cells by events per user, from the saved fits (also printed after a run)")
     args = ap.parse_args()
     data = load()
     places = site_places(Coverage(data.antennas))
     if args.plot_only:
         fit = json.loads((REPO / "experiments" / "mobility_real.json").read_text())["fits"][0]["fitted"]
         plot(data, places, MobilityParams(**fit), args.seeds[0])
+        return
+    if args.bands_only:
+        print(bands(data, places, json.loads((REPO / "experiments" / "mobility_real.json").read_text()),
+                    args.seeds))
         return
     results = {"floor": [], "calibrated": [], "activity": [], "defaults": [], "d-EPR": [], "fits": [],
                "fits_activity": [], "change_by_gap": []}
@@ -208,6 +246,7 @@ def main() -> None:
               f"activity-aware {report_act['loss_start']:.0f} -> {report_act['loss_fitted']:.0f}", flush=True)
     (REPO / "experiments" / "mobility_real.json").write_text(json.dumps(results, indent=1, default=float))
     print(table(results, args.seeds))
+    print(bands(data, places, results, args.seeds))
 
 
 def table(results: dict, seeds: list[int]) -> str:

@@ -94,13 +94,11 @@ def bands(data, places, results: dict, seeds: list[int]) -> str:
         split = split_users(data.user_ids, 0.15, 0.25, seed)
         ev = CellEvents.from_records(data.subset(split.train).records, data.antennas, data.start)
         sim = CellSimulator(ev, places, data.start, data.days, seed)
-        act = results["fits_activity"][i]
-        table = {k: act["serving_activity"][k] for k in ("gap_edges_s", "burst_edges_s", "keep")}
         rows["training real"].append(distinct_by_activity(ev))
         rows["calibrated"].append(distinct_by_activity(sim.observe(MobilityParams(**results["fits"][i]["fitted"]),
                                                                    1000 + seed)))
-        rows["activity"].append(distinct_by_activity(sim.observe(
-            MobilityParams(**act["fitted"], serving_activity=table), 1000 + seed)))
+        rows["activity"].append(distinct_by_activity(sim.observe(activity_params(results["fits_activity"][i]),
+                                                                 1000 + seed)))
     lines = ["| median distinct cells, users with … events (mean over seeds) | "
              + " | ".join(f"{a}–{b}" for a, b in zip(BANDS[:-1], BANDS[1:], strict=True)) + " |",
              "|---|" + "---|" * (len(BANDS) - 1)]
@@ -167,8 +165,10 @@ def start_naive(data) -> pd.Timestamp:
     return data.start.tz_localize(None)
 
 
-def plot(data, places, params: MobilityParams, seed: int, synth: dict | None = None) -> None:
-    """Radius of gyration and jump lengths (CCDFs): held-out, training, Zen calibrated and defaults."""
+def plot(data, places, params: MobilityParams, seed: int, synth: dict | None = None,
+         params_activity: MobilityParams | None = None) -> None:
+    """Radius of gyration and jump lengths (CCDFs): held-out, training, Zen calibrated (before and
+    activity-aware) and defaults."""
     split = split_users(data.user_ids, 0.15, 0.25, seed)
     train, holdout = sample(data, split.train, "train"), sample(data, split.holdout, "holdout")
     if synth is None:
@@ -176,10 +176,20 @@ def plot(data, places, params: MobilityParams, seed: int, synth: dict | None = N
                             data.start, data.days, seed)
         synth = {"calibrated": synthetic_sample(sim, params, data, split.train, 1000 + seed),
                  "defaults": synthetic_sample(sim, MobilityParams(), data, split.train, 1000 + seed)}
-    samples = [holdout, train, synth["calibrated"], synth["defaults"]] + ([synth["d-EPR"]] if "d-EPR" in synth
-                                                                          else [])
-    labels = ["held-out real", "training real (floor)", "Zen calibrated", "Zen defaults", "d-EPR"]
-    mobility_ccdfs(samples, labels[:len(samples)]).savefig(REPO / "experiments" / "mobility_real.png", dpi=90)
+        if params_activity is not None:
+            synth["activity"] = synthetic_sample(sim, params_activity, data, split.train, 1000 + seed)
+    names = {"calibrated": "Zen calibrated (before)", "activity": "Zen activity-aware serving",
+             "defaults": "Zen defaults", "d-EPR": "d-EPR"}
+    models = [m for m in names if m in synth]
+    mobility_ccdfs([holdout, train] + [synth[m] for m in models],
+                   ["held-out real", "training real (floor)"] + [names[m] for m in models]).savefig(
+        REPO / "experiments" / "mobility_real.png", dpi=90)
+
+
+def activity_params(fit: dict) -> MobilityParams:
+    """The activity-aware parameters of a saved fit (``results["fits_activity"][i]``)."""
+    table = {k: fit["serving_activity"][k] for k in ("gap_edges_s", "burst_edges_s", "keep")}
+    return MobilityParams(**fit["fitted"], serving_activity=table)
 
 
 def sample(data, ids, label) -> CDRSample:
@@ -200,8 +210,9 @@ def main() -> None:
     data = load()
     places = site_places(Coverage(data.antennas))
     if args.plot_only:
-        fit = json.loads((REPO / "experiments" / "mobility_real.json").read_text())["fits"][0]["fitted"]
-        plot(data, places, MobilityParams(**fit), args.seeds[0])
+        saved = json.loads((REPO / "experiments" / "mobility_real.json").read_text())
+        act = activity_params(saved["fits_activity"][0]) if saved.get("fits_activity") else None
+        plot(data, places, MobilityParams(**saved["fits"][0]["fitted"]), args.seeds[0], params_activity=act)
         return
     if args.bands_only:
         print(bands(data, places, json.loads((REPO / "experiments" / "mobility_real.json").read_text()),

@@ -193,7 +193,8 @@ def generate_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popu
                                device=device, activity=pop.activity[a:b])
     timings["traffic"] = time.perf_counter() - t
     t = time.perf_counter()
-    stays = shard_stays(MobilityEmulator(models.mobility), places, pop.home, pop.work, a, b, s, spec.days,
+    mobility = models.mobility if spec.coupling != "none" else models.mobility.without_activity()
+    stays = shard_stays(MobilityEmulator(mobility), places, pop.home, pop.work, a, b, s, spec.days,
                         start, spec.seed, device=device)
     timings["mobility"] = time.perf_counter() - t
     if models.coupling is not None and spec.coupling != "none":  # traffic <-> mobility (zen.coupling)

@@ -137,7 +137,7 @@ class Stays:
         out = np.full(len(user), -1, dtype=np.int64)
         out[valid] = self.place[index[valid]]
         if self.serving is not None:  # the serving place at each observation (zen.mobility.serving)
-            out[valid] = self.serving.observe(index[valid], t_s[valid], out[valid])
+            out[valid] = self.serving.observe(index[valid], t_s[valid], out[valid], user[valid])
         return out
 
 

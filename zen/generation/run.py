@@ -11,6 +11,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -23,7 +24,7 @@ from tqdm import tqdm
 from zen.assembly.budget import GIB, available_memory, check_memory, estimate_memory
 from zen.checks import resolve_device
 from zen.generation import pipeline
-from zen.generation.executors import Executor, check_executor, make_executor, resolve_workers
+from zen.generation.executors import Executor, check_executor, local_workers, make_executor, resolve_workers
 from zen.generation.layout import Layout
 from zen.generation.output import forget_unstarted, local_out_dir, prepare_out_dir
 from zen.generation.spec import GenerationSpec
@@ -85,15 +86,29 @@ def generate_dataset(spec: GenerationSpec, model_dir: str | Path, out_dir: str |
         sessions: the folder of the published session models (``zen.sessions``): every data record
             gets a service, volume and duration; None keeps the traffic model's durations.
     """
-    from zen.network import build_infrastructure
-
     t0 = time.perf_counter()
-    launch = partial(make_executor, check_executor(executor), workers=resolve_workers(workers),
-                     torch_threads=torch_threads, ray_address=ray_address, ray_gpus=ray_gpus,
-                     device=spec.device)
+    check_executor(executor)
     if executor == "local" and resolve_device(spec.device).type == "cuda" and not torch.cuda.is_available():
         raise ZenInputError(f"device={spec.device} but torch sees no CUDA device here (torch "
                             f"{torch.__version__}); use device=auto or device=cpu")
+    workers = resolve_workers(workers)
+    # started now, so that their imports overlap loading the models and building the population
+    n_shards = -(-spec.n_users // spec.shard_users)
+    with local_workers(executor, workers, n_shards, torch_threads) or nullcontext() as processes:
+        launch = partial(make_executor, executor, workers=workers, torch_threads=torch_threads,
+                         ray_address=ray_address, ray_gpus=ray_gpus, device=spec.device,
+                         processes=processes)
+        return _generate(spec, model_dir, out_dir, network, data_root, launch, overwrite, memory_check,
+                         memory_limit_gb, torch_threads, settings, progress, sessions, t0)
+
+
+def _generate(spec: GenerationSpec, model_dir: str | Path, out_dir: str | Path, network: dict,
+              data_root: str | Path, launch: Callable[..., Executor], overwrite: bool, memory_check: bool,
+              memory_limit_gb: float | None, torch_threads: int | None, settings: dict | None, progress: bool,
+              sessions: str | Path | None, t0: float) -> dict[str, float]:
+    """:func:`generate_dataset` once its executor's processes are starting."""
+    from zen.network import build_infrastructure
+
     if torch_threads:
         torch.set_num_threads(int(torch_threads))
     # On the CPU here: each shard step moves them to its own device (a worker process, or a Ray

@@ -45,8 +45,9 @@ def _worker_main(conn, torch_threads: int | None) -> None:
     """A spawned worker: import the shard steps' modules (while the driver loads the models and
     builds the population), then run what the driver sends until it closes the pipe.
 
-    Messages: ``("steps", pickled Steps)`` once, then ``("run", (name, shard))``, each answered
-    ``("ok", ShardResult)`` or ``("error", exception)``.
+    Messages: ``("steps", None)`` followed by the pickled Steps as raw bytes (one buffer, not a
+    pickled copy of it), then ``("run", (name, shard))``, each answered ``("ok", ShardResult)`` or
+    ``("error", exception)``.
     """
     import pickle
 
@@ -60,7 +61,7 @@ def _worker_main(conn, torch_threads: int | None) -> None:
         except (EOFError, OSError):  # the driver is gone or done
             return
         if kind == "steps":
-            steps = pickle.loads(payload)
+            steps = pickle.loads(conn.recv_bytes())
             continue
         name, shard = payload
         try:
@@ -72,6 +73,14 @@ def _worker_main(conn, torch_threads: int | None) -> None:
             conn.send(answer)
         except Exception as err:  # an exception that does not pickle: its text
             conn.send(("error", RuntimeError(f"{type(answer[1]).__name__}: {answer[1]} ({err})")))
+
+
+def _send_steps(conn, payload: bytes) -> None:
+    try:
+        conn.send(("steps", None))
+        conn.send_bytes(payload)
+    except OSError:  # the worker is gone: the shard sent next reports it
+        pass
 
 
 class WorkerProcesses:
@@ -132,14 +141,17 @@ class ShardPool:
                  processes: WorkerProcesses | None = None):
         import pickle
 
-        self.steps, self.threads = steps, torch_threads
+        self.steps, self.threads, self.senders = steps, torch_threads, []
         self.procs = processes
         if self.procs is None and workers > 1 and n_shards > 1:
             self.procs = WorkerProcesses(min(workers, n_shards) - 1, torch_threads)
         if self.procs is not None and len(self.procs):
             payload = pickle.dumps(steps, protocol=pickle.HIGHEST_PROTOCOL)
-            for conn in self.procs.conns:
-                conn.send(("steps", payload))
+            # sent from threads: a worker still importing reads it later, and this process goes on
+            self.senders = [threading.Thread(target=_send_steps, args=(conn, payload), daemon=True)
+                            for conn in self.procs.conns]
+            for sender in self.senders:
+                sender.start()
 
     def _local(self, name: str, shard: Shard) -> ShardResult:
         step, (spec, *rest) = self.steps[name]
@@ -158,7 +170,8 @@ class ShardPool:
             with lock:
                 return todo.pop() if todo and not errors else None
 
-        def serve(conn) -> None:  # one thread per worker: hand it the next shard when it is free
+        def serve(conn, sender: threading.Thread) -> None:  # per worker: the next shard when it is free
+            sender.join()
             while (job := take()) is not None:
                 try:
                     conn.send(("run", (name, job[1])))
@@ -170,7 +183,8 @@ class ShardPool:
                     return
                 results[job[0]] = value
 
-        threads = [threading.Thread(target=serve, args=(conn,), daemon=True) for conn in self.procs.conns]
+        threads = [threading.Thread(target=serve, args=(conn, sender), daemon=True)
+                   for conn, sender in zip(self.procs.conns, self.senders, strict=True)]
         for thread in threads:
             thread.start()
         before, done = torch.get_num_threads(), 0

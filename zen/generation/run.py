@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -36,16 +37,18 @@ from zen.sessions import SessionModel
 log = logging.getLogger("zen.generate")
 
 
-def check_memory_fits(spec: GenerationSpec, models: pipeline.Models, limit_gb: float | None = None) -> None:
+def check_memory_fits(spec: GenerationSpec, models: pipeline.Models, limit_gb: float | None = None,
+                      processes: int = 1) -> None:
     """Refuse, before anything is built, a ``mode=full`` run that would not fit in memory.
 
     Args:
         limit_gb: the memory the run may use (None: what the machine has available now).
+        processes: the run's processes on this machine (the driver and its local workers).
     """
     rate = float(np.mean(models.traffic.sample_activity(10_000, np.random.default_rng(0))))
     limit = float(limit_gb) * GIB if limit_gb else available_memory()
-    check_memory(estimate_memory(spec.n_users, spec.days, spec.shard_users, rate), limit, spec.n_users,
-                 spec.days, rate)
+    check_memory(estimate_memory(spec.n_users, spec.days, spec.shard_users, rate, processes), limit,
+                 spec.n_users, spec.days, rate)
 
 
 def fingerprint(spec: GenerationSpec, model_dir: Path, network: dict, sessions: str | None = None) -> dict:
@@ -98,15 +101,18 @@ def generate_dataset(spec: GenerationSpec, model_dir: str | Path, out_dir: str |
         launch = partial(make_executor, executor, workers=workers, torch_threads=torch_threads,
                          ray_address=ray_address, ray_gpus=ray_gpus, device=spec.device,
                          processes=processes)
+        remote = executor == "ray" and (ray_address or "RAY_ADDRESS" in os.environ)
+        here = 1 if remote else min(workers, n_shards)  # processes on this machine
         return _generate(spec, model_dir, out_dir, network, data_root, launch, overwrite, memory_check,
-                         memory_limit_gb, torch_threads, settings, progress, sessions, t0)
+                         (memory_limit_gb, here), torch_threads, settings, progress, sessions, t0)
 
 
 def _generate(spec: GenerationSpec, model_dir: str | Path, out_dir: str | Path, network: dict,
               data_root: str | Path, launch: Callable[..., Executor], overwrite: bool, memory_check: bool,
-              memory_limit_gb: float | None, torch_threads: int | None, settings: dict | None, progress: bool,
-              sessions: str | Path | None, t0: float) -> dict[str, float]:
-    """:func:`generate_dataset` once its executor's processes are starting."""
+              memory: tuple[float | None, int], torch_threads: int | None, settings: dict | None,
+              progress: bool, sessions: str | Path | None, t0: float) -> dict[str, float]:
+    """:func:`generate_dataset` once its executor's processes are starting (``memory``: the limit
+    in GiB, None for what is available, and the run's processes on this machine)."""
     from zen.network import build_infrastructure
 
     if torch_threads:
@@ -118,7 +124,7 @@ def _generate(spec: GenerationSpec, model_dir: str | Path, out_dir: str | Path, 
         models = replace(models, sessions=SessionModel.load(sessions))
     spec = spec.for_model(models.info)
     if spec.mode == "full" and memory_check:
-        check_memory_fits(spec, models, memory_limit_gb)
+        check_memory_fits(spec, models, *memory)
     antennas, places = build_infrastructure(network, Path(data_root), component_seed(spec.seed, "cells"))
     out = check_out_dir(local_out_dir(out_dir))
     created = not out.exists()

@@ -50,7 +50,9 @@ def _worker_main(conn, torch_threads: int | None) -> None:
     ``("error", exception)``.
     """
     import pickle
+    import signal
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's: it stops the workers
     torch.set_num_threads(int(torch_threads or 1))
     import zen.generation.pipeline  # noqa: F401  (the heavy imports, before any work arrives)
 

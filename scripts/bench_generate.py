@@ -50,11 +50,11 @@ PEAK_RSS = ("import resource, subprocess, sys; rc = subprocess.call(sys.argv[1:]
             "sys.exit(rc)")
 
 
-def _run(cmd: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MiB) of the command alone, and its stdout."""
+def _run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MiB) of the command alone, and its stdout (``env``: added variables)."""
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", PEAK_RSS, *cmd], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                          env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{proc.stderr[-2000:]}")

@@ -7,6 +7,10 @@ setting are taken round by round and their median is reported, with the spread.
     python scripts/bench_scale.py --model outputs/train/<run>/model --users 100000 --days 7 \\
         --settings "workers=1" "workers=2" "executor=ray workers=2"
 
+A setting written ``base: <overrides>`` runs the code of ``--base DIR`` instead (a checkout of older
+code, e.g. ``git archive <commit> | tar -x -C DIR``, put first on ``PYTHONPATH``), so old and new
+code alternate in the same rounds; a setting may set its own ``shard_users``.
+
 Prints a markdown table (wall, CPU of the command and everything it waited for, peak RSS of the
 largest process, time split from the manifest) and ``/proc/loadavg`` before every round.
 """
@@ -41,11 +45,16 @@ def _one(setting: str, args: argparse.Namespace, out: Path) -> dict | None:
     """One ``zen-generate`` process with ``setting``: wall, CPU, peak RSS and the manifest's split
     (None, its error printed, when it failed)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    base = setting.startswith("base:")
+    overrides = setting.removeprefix("base:").split()
+    if not any(o.startswith("shard_users=") for o in overrides):
+        overrides.append(f"shard_users={args.shard_users}")
     try:
-            wall, rss, _ = _run([sys.executable, "-m", "zen.cli.generate", f"model_dir={args.model}",
+        wall, rss, _ = _run([sys.executable, "-m", "zen.cli.generate", f"model_dir={args.model}",
                              f"n_users={args.users}", f"days={args.days}", f"out_dir={out}", "overwrite=true",
-                             f"network={args.network}", f"shard_users={args.shard_users}", "progress=false",
-                             "device=cpu", f"hydra.run.dir={out}-hydra", *setting.split()])
+                             f"network={args.network}", "progress=false", "device=cpu",
+                             f"hydra.run.dir={out}-hydra", *overrides],
+                            env={"PYTHONPATH": str(args.base)} if base else None)
     except SystemExit as failed:
         print(f"[{setting}] {failed}", flush=True)
         return None
@@ -66,6 +75,7 @@ def main() -> None:
     parser.add_argument("--shard-users", type=int, default=20_000)
     parser.add_argument("--settings", nargs="+", default=["workers=1", "workers=2", "executor=ray workers=2"],
                         help="zen-generate overrides per setting, the first is the reference")
+    parser.add_argument("--base", type=Path, help="older code for the settings written 'base: ...'")
     parser.add_argument("--rounds", type=int, default=3, help="counted rounds (after one warm-up round)")
     args = parser.parse_args()
     settings = args.settings
@@ -84,12 +94,13 @@ def main() -> None:
                       f"cpu {res['cpu']:.1f} s rss {res['rss']:.0f} MiB load {_loadavg()}", flush=True)
                 if r > 0:
                     runs[setting].append(res)
-    same = all(run["checksums"] == runs[settings[0]][0]["checksums"] for s in settings for run in runs[s])
+    first = runs[settings[0]][0]["checksums"]
+    same = [s for s in settings if all(run["checksums"] == first for run in runs[s])]
     ref = settings[0]
     print(f"\n{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} cores, "
           f"{args.users:,} users x {args.days:g} days, {args.network} towers, {args.shard_users:,}-user "
           f"shards, {args.rounds} rounds after a warm-up; /proc/loadavg before each round: "
-          f"{' | '.join(loads)}; identical datasets across settings: {same}; failed runs: "
+          f"{' | '.join(loads)}; settings whose datasets are identical to the first's: {same}; failed runs: "
           f"{failures or 'none'}\n")
     print("| setting | wall (median) | ratio to `" + ref + "` (median, min-max) | CPU (median) | peak RSS "
           "(largest process) | time split (sum over shards, s) |")

@@ -3,7 +3,7 @@
 An executor is made with the run's named steps, ``steps[name] = (step, (spec, *rest))``, and its
 ``map(name, shards)`` yields ``step(spec, shard, *rest)`` for every shard, in shard order:
 
-* :class:`ShardPool` (``executor=local``): this process, or ``workers`` spawned processes;
+* :class:`ShardPool` (``executor=local``): this process, with ``workers - 1`` spawned processes;
 * :class:`RayExecutor` (``executor=ray``): Ray tasks on a local or an existing Ray cluster.
 
 Every shard step depends only on its arguments and on the files under ``out_dir`` (see
@@ -15,8 +15,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from typing import Protocol
 
 import torch
@@ -41,47 +41,178 @@ class Executor(Protocol):
     def __exit__(self, *exc) -> None: ...
 
 
-_WORKER: dict = {}  # what a worker process holds for the whole run (see ShardPool)
+def _worker_main(conn, torch_threads: int | None) -> None:
+    """A spawned worker: import the shard steps' modules (while the driver loads the models and
+    builds the population), then run what the driver sends until it closes the pipe.
 
+    Messages: ``("steps", None)`` followed by the pickled Steps as raw bytes (one buffer, not a
+    pickled copy of it), then ``("run", (name, shard))``, each answered ``("ok", ShardResult)`` or
+    ``("error", exception)``.
+    """
+    import pickle
+    import signal
 
-def _start_worker(torch_threads: int | None, steps: Steps) -> None:
-    """Initialise a worker process once: its torch threads and every step's shared arguments."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's: it stops the workers
     torch.set_num_threads(int(torch_threads or 1))
-    _WORKER.update(steps)
+    import zen.generation.pipeline  # noqa: F401  (the heavy imports, before any work arrives)
+
+    steps: Steps = {}
+    while True:
+        try:
+            kind, payload = conn.recv()
+        except (EOFError, OSError):  # the driver is gone or done
+            return
+        if kind == "steps":
+            steps = pickle.loads(conn.recv_bytes())
+            continue
+        name, shard = payload
+        try:
+            step, (spec, *rest) = steps[name]
+            answer = ("ok", step(spec, shard, *rest))
+        except BaseException as err:  # the step's own error, raised again by the driver
+            answer = ("error", err)
+        try:
+            conn.send(answer)
+        except Exception as err:  # an exception that does not pickle: its text
+            conn.send(("error", RuntimeError(f"{type(answer[1]).__name__}: {answer[1]} ({err})")))
 
 
-def _run_in_worker(name: str, shard: Shard) -> ShardResult:
-    step, (spec, *rest) = _WORKER[name]
-    return step(spec, shard, *rest)
+def _send_steps(conn, payload: bytes) -> None:
+    try:
+        conn.send(("steps", None))
+        conn.send_bytes(payload)
+    except OSError:  # the worker is gone: the shard sent next reports it
+        pass
+
+
+class WorkerProcesses:
+    """``n`` spawned worker processes, started at once so that their start-up (Python, torch and
+    Zen imports, ~2-3 s of CPU each) overlaps the driver's set-up; :class:`ShardPool` uses them."""
+
+    def __init__(self, n: int, torch_threads: int | None = None):
+        spawn = multiprocessing.get_context("spawn")
+        self.conns, self.procs = [], []
+        for _ in range(n):
+            mine, theirs = spawn.Pipe()
+            proc = spawn.Process(target=_worker_main, args=(theirs, torch_threads), daemon=True)
+            proc.start()
+            theirs.close()
+            self.conns.append(mine)
+            self.procs.append(proc)
+
+    def __len__(self) -> int:
+        return len(self.procs)
+
+    def close(self, now: bool = False) -> None:
+        """Stop the workers: they exit when their pipe closes; ``now`` (or after 5 s) they are
+        terminated, also in the middle of a shard. Idempotent."""
+        for proc in self.procs if now else ():
+            proc.terminate()
+        for conn in self.conns:
+            conn.close()
+        for proc in self.procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join()
+        self.conns, self.procs = [], []
+
+    def __enter__(self) -> WorkerProcesses:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close(now=exc[0] is not None)
+
+
+def local_workers(kind: str, workers: int, n_shards: int, torch_threads: int | None = None
+                  ) -> WorkerProcesses | None:
+    """The spawned processes ``executor=local`` will use with ``workers`` processes in all (this
+    one runs shards too: ``workers - 1`` are spawned), started now; None when it needs none."""
+    n = min(workers, n_shards) - 1
+    return WorkerProcesses(n, torch_threads) if kind == "local" and n > 0 else None
 
 
 class ShardPool:
-    """``executor=local``: the steps in this process, or in ``workers`` spawned processes started
-    once for the whole run (one torch thread each unless ``torch_threads`` says otherwise; the
-    shared arguments are sent once per process)."""
+    """``executor=local``: the steps in this process, alone or with ``workers - 1`` spawned
+    processes (:class:`WorkerProcesses`, started once for the whole run; one torch thread each,
+    and here too while they run, unless ``torch_threads`` says otherwise). The shared arguments
+    are pickled once and sent once per process; shards go to whichever process is free first,
+    this one included, so no core waits while shards remain."""
 
-    def __init__(self, steps: Steps, workers: int, n_shards: int, torch_threads: int | None = None):
-        self.steps, self.pool = steps, None
-        if workers > 1 and n_shards > 1:
-            spawn = multiprocessing.get_context("spawn")
-            self.pool = ProcessPoolExecutor(min(workers, n_shards), mp_context=spawn,
-                                            initializer=_start_worker, initargs=(torch_threads, steps))
+    def __init__(self, steps: Steps, workers: int, n_shards: int, torch_threads: int | None = None,
+                 processes: WorkerProcesses | None = None):
+        import pickle
+
+        self.steps, self.threads, self.senders = steps, torch_threads, []
+        self.procs = processes
+        if self.procs is None and workers > 1 and n_shards > 1:
+            self.procs = WorkerProcesses(min(workers, n_shards) - 1, torch_threads)
+        if self.procs is not None and len(self.procs):
+            payload = pickle.dumps(steps, protocol=pickle.HIGHEST_PROTOCOL)
+            # sent from threads: a worker still importing reads it later, and this process goes on
+            self.senders = [threading.Thread(target=_send_steps, args=(conn, payload), daemon=True)
+                            for conn in self.procs.conns]
+            for sender in self.senders:
+                sender.start()
+
+    def _local(self, name: str, shard: Shard) -> ShardResult:
+        step, (spec, *rest) = self.steps[name]
+        return step(spec, shard, *rest)
 
     def map(self, name: str, shards: list[Shard]) -> Iterator[ShardResult]:
-        if self.pool is None:
-            step, (spec, *rest) = self.steps[name]
+        if self.procs is None or not len(self.procs) or len(shards) <= 1:
             for shard in shards:
-                yield step(spec, shard, *rest)
+                yield self._local(name, shard)
             return
-        for future in [self.pool.submit(_run_in_worker, name, shard) for shard in shards]:
-            yield future.result()
+        todo, lock = list(enumerate(shards))[::-1], threading.Lock()
+        results: dict[int, ShardResult] = {}
+        errors: list[BaseException] = []
+
+        def take() -> tuple[int, Shard] | None:
+            with lock:
+                return todo.pop() if todo and not errors else None
+
+        def serve(conn, sender: threading.Thread) -> None:  # per worker: the next shard when it is free
+            sender.join()
+            while (job := take()) is not None:
+                try:
+                    conn.send(("run", (name, job[1])))
+                    status, value = conn.recv()
+                except (EOFError, OSError) as err:
+                    status, value = "error", RuntimeError(f"a worker process stopped ({err!r})")
+                if status == "error":
+                    errors.append(value)
+                    return
+                results[job[0]] = value
+
+        threads = [threading.Thread(target=serve, args=(conn, sender), daemon=True)
+                   for conn, sender in zip(self.procs.conns, self.senders, strict=True)]
+        for thread in threads:
+            thread.start()
+        before, done = torch.get_num_threads(), 0
+        torch.set_num_threads(int(self.threads or 1))  # a core each, like the workers
+        try:
+            while (job := take()) is not None:
+                results[job[0]] = self._local(name, job[1])
+                while done in results and not errors:
+                    yield results.pop(done)
+                    done += 1
+            for thread in threads:
+                thread.join()
+        finally:
+            torch.set_num_threads(before)
+        if errors:
+            raise errors[0]
+        while done < len(shards):
+            yield results.pop(done)
+            done += 1
 
     def __enter__(self) -> ShardPool:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
+        if self.procs is not None:
+            self.procs.close(now=exc[0] is not None)
 
 
 def _ray_task(step: Callable, shared: tuple, shard: Shard, torch_threads: int | None) -> ShardResult:
@@ -166,11 +297,12 @@ def check_executor(kind: str) -> str:
 
 def make_executor(kind: str, steps: Steps, n_shards: int, *, workers: int, torch_threads: int | None = None,
                   ray_address: str | None = None, ray_gpus: float | str = "auto",
-                  device: str = "auto") -> Executor:
-    """The executor ``kind`` (``local`` or ``ray``) for ``steps``."""
+                  device: str = "auto", processes: WorkerProcesses | None = None) -> Executor:
+    """The executor ``kind`` (``local`` or ``ray``) for ``steps`` (``processes``: the local workers
+    started earlier by :func:`local_workers`)."""
     if check_executor(kind) == "ray":
         return RayExecutor(steps, workers, torch_threads, ray_address, ray_gpus, device)
-    return ShardPool(steps, workers, n_shards, torch_threads)
+    return ShardPool(steps, workers, n_shards, torch_threads, processes)
 
 
 def resolve_workers(workers: int | str | None) -> int:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -23,7 +25,7 @@ from tqdm import tqdm
 from zen.assembly.budget import GIB, available_memory, check_memory, estimate_memory
 from zen.checks import resolve_device
 from zen.generation import pipeline
-from zen.generation.executors import Executor, check_executor, make_executor, resolve_workers
+from zen.generation.executors import Executor, check_executor, local_workers, make_executor, resolve_workers
 from zen.generation.layout import Layout
 from zen.generation.output import forget_unstarted, prepare_out_dir
 from zen.generation.spec import GenerationSpec
@@ -35,16 +37,18 @@ from zen.sessions import SessionModel
 log = logging.getLogger("zen.generate")
 
 
-def check_memory_fits(spec: GenerationSpec, models: pipeline.Models, limit_gb: float | None = None) -> None:
+def check_memory_fits(spec: GenerationSpec, models: pipeline.Models, limit_gb: float | None = None,
+                      processes: int = 1) -> None:
     """Refuse, before anything is built, a ``mode=full`` run that would not fit in memory.
 
     Args:
         limit_gb: the memory the run may use (None: what the machine has available now).
+        processes: the run's processes on this machine (the driver and its local workers).
     """
     rate = float(np.mean(models.traffic.sample_activity(10_000, np.random.default_rng(0))))
     limit = float(limit_gb) * GIB if limit_gb else available_memory()
-    check_memory(estimate_memory(spec.n_users, spec.days, spec.shard_users, rate), limit, spec.n_users,
-                 spec.days, rate)
+    check_memory(estimate_memory(spec.n_users, spec.days, spec.shard_users, rate, processes), limit,
+                 spec.n_users, spec.days, rate)
 
 
 def fingerprint(spec: GenerationSpec, model_dir: Path, network: dict, sessions: str | None = None) -> dict:
@@ -88,16 +92,33 @@ def generate_dataset(spec: GenerationSpec, model_dir: str | Path, out_dir: str |
         sessions: the folder of the published session models (``zen.sessions``): every data record
             gets a service, volume and duration; None keeps the traffic model's durations.
     """
-    from zen.network import build_infrastructure
-
     t0 = time.perf_counter()
     store = Store.of(out_dir, filesystem)  # a URI that cannot be opened: refused before any work
-    launch = partial(make_executor, check_executor(executor), workers=resolve_workers(workers),
-                     torch_threads=torch_threads, ray_address=ray_address, ray_gpus=ray_gpus,
-                     device=spec.device)
+    check_executor(executor)
     if executor == "local" and resolve_device(spec.device).type == "cuda" and not torch.cuda.is_available():
         raise ZenInputError(f"device={spec.device} but torch sees no CUDA device here (torch "
                             f"{torch.__version__}); use device=auto or device=cpu")
+    workers = resolve_workers(workers)
+    # started now, so that their imports overlap loading the models and building the population
+    n_shards = -(-spec.n_users // spec.shard_users)
+    with local_workers(executor, workers, n_shards, torch_threads) or nullcontext() as processes:
+        launch = partial(make_executor, executor, workers=workers, torch_threads=torch_threads,
+                         ray_address=ray_address, ray_gpus=ray_gpus, device=spec.device,
+                         processes=processes)
+        remote = executor == "ray" and (ray_address or "RAY_ADDRESS" in os.environ)
+        here = 1 if remote else min(workers, n_shards)  # processes on this machine
+        return _generate(spec, model_dir, store, network, data_root, launch, overwrite, memory_check,
+                         (memory_limit_gb, here), torch_threads, settings, progress, sessions, t0)
+
+
+def _generate(spec: GenerationSpec, model_dir: str | Path, store: Store, network: dict,
+              data_root: str | Path, launch: Callable[..., Executor], overwrite: bool, memory_check: bool,
+              memory: tuple[float | None, int], torch_threads: int | None, settings: dict | None,
+              progress: bool, sessions: str | Path | None, t0: float) -> dict[str, float]:
+    """:func:`generate_dataset` once its executor's processes are starting (``memory``: the limit
+    in GiB, None for what is available, and the run's processes on this machine)."""
+    from zen.network import build_infrastructure
+
     if torch_threads:
         torch.set_num_threads(int(torch_threads))
     # On the CPU here: each shard step moves them to its own device (a worker process, or a Ray
@@ -107,7 +128,7 @@ def generate_dataset(spec: GenerationSpec, model_dir: str | Path, out_dir: str |
         models = replace(models, sessions=SessionModel.load(sessions))
     spec = spec.for_model(models.info)
     if spec.mode == "full" and memory_check:
-        check_memory_fits(spec, models, memory_limit_gb)
+        check_memory_fits(spec, models, *memory)
     antennas, places = build_infrastructure(network, Path(data_root), component_seed(spec.seed, "cells"))
     store = store.for_output()
     created = not store.exists()

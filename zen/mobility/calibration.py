@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
-from sklearn.cluster import DBSCAN
 
 from zen.geo import LocalProjection
 from zen.mobility.measures import HOUR, detect_home_work, jump_lengths
@@ -125,6 +124,8 @@ def detect_stays(points: pd.DataFrame, radius_m: float = 200.0, min_duration_s: 
         empty = pd.DataFrame(columns=["user", "uid", "start_s", "end_s", "place", "lat", "lon"])
         return empty, start
     separated = np.c_[sx + stays["user"].to_numpy() * 1e9, sy]  # users never share a location
+    from sklearn.cluster import DBSCAN  # here: scikit-learn (~0.5 s) is for calibration only
+
     place = DBSCAN(eps=radius_m, min_samples=1).fit_predict(separated)
     lat, lon = projection.to_latlon(np.c_[sx, sy])
     loc = pd.DataFrame({"place": place, "lat": lat, "lon": lon}).groupby("place").mean()

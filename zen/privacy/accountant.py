@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import warnings
 
-from opacus.accountants import create_accountant
-from opacus.accountants.utils import get_noise_multiplier
-
 ACCOUNTANTS = ("rdp", "prv", "gdp")
 
 
@@ -27,6 +24,8 @@ def epsilon_spent(noise_multiplier: float, sample_rate: float, steps: int, delta
     _check(accountant)
     if steps <= 0:
         return 0.0
+    from opacus.accountants import create_accountant  # here: Opacus (~0.5 s) is for DP runs only
+
     acc = create_accountant(accountant)
     acc.history = [(float(noise_multiplier), float(sample_rate), int(steps))]
     with warnings.catch_warnings():  # "optimal order is the largest alpha": a looser, still valid bound
@@ -39,6 +38,8 @@ def noise_for_epsilon(epsilon: float, delta: float, sample_rate: float, steps: i
     """The smallest noise multiplier (to Opacus's tolerance) that keeps ``steps`` steps within
     ``(epsilon, delta)``."""
     _check(accountant)
+    from opacus.accountants.utils import get_noise_multiplier
+
     return float(get_noise_multiplier(target_epsilon=epsilon, target_delta=delta,
                                       sample_rate=sample_rate, steps=int(steps), accountant=accountant))
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.mixture import GaussianMixture
 
 from zen.measures.profiles import BURST_S, PROFILE_FEATURES, user_profiles  # noqa: F401  (old import path)
 
@@ -31,6 +30,8 @@ class ProfileDistribution:
 
     @classmethod
     def fit(cls, profiles: np.ndarray, n_components: int, seed: int) -> ProfileDistribution:
+        from sklearn.mixture import GaussianMixture  # here: scikit-learn (~0.5 s) is for fitting only
+
         k = int(min(n_components, max(1, len(profiles) // 10)))
         gmm = GaussianMixture(k, covariance_type="full", reg_covar=1e-3, n_init=2,
                               random_state=seed).fit(profiles)

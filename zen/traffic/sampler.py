@@ -28,23 +28,34 @@ from zen.traffic.tokenizer import (
 LSTM_ROWS = 64  # the LSTM step runs on a multiple of this many rows (see _lstm_step)
 
 
+def _padded(b: int) -> int:
+    return b + (-b % LSTM_ROWS)
+
+
 def _lstm_step(lstm: torch.nn.Module, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None
                ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-    """One LSTM step of ``x`` ``[B, 1, D]``, its rows padded with zeros to a multiple of
-    ``LSTM_ROWS``: the batch shrinks at most steps, and oneDNN's CPU LSTM sets up anew for each
-    new batch size (padded, sampling 20k users x 7 days takes ~0.8x the time, experiments/scale.md).
-    Each row's result is the same as unpadded (rows are independent; tests/test_sampler_identity.py)."""
+    """One LSTM step of ``x`` ``[B, 1, D]`` on a multiple of ``LSTM_ROWS`` rows: the batch shrinks at
+    most steps, and oneDNN's CPU LSTM sets up anew for each new batch size (padded, sampling 20k
+    users x 7 days takes ~0.8x the time, experiments/scale.md). ``x`` is padded with zero rows;
+    ``state`` is kept padded (``[layers, rows, H]``, rows >= B: its rows past B are filler) and is
+    returned so. Each row's result is the same as unpadded (rows are independent;
+    tests/test_sampler_identity.py)."""
     b = x.shape[0]
-    pad = -b % LSTM_ROWS
-    if pad:
-        x = torch.cat([x, x.new_zeros(pad, *x.shape[1:])])
-        if state is not None:
-            state = tuple(torch.cat([s, s.new_zeros(s.shape[0], pad, s.shape[2])], 1) for s in state)
+    rows = _padded(b) if state is None else state[0].shape[1]
+    if rows > b:
+        x = torch.cat([x, x.new_zeros(rows - b, *x.shape[1:])])
     h, state = lstm(x, state)
-    return h[:b], (state[0][:, :b], state[1][:, :b])
+    return h[:b], state
 
 
-@torch.no_grad()
+def _keep_state(state: tuple[torch.Tensor, torch.Tensor], keep: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The padded LSTM state of the rows ``keep``, padded again (filler: copies of the first kept row)."""
+    pad = -keep.numel() % LSTM_ROWS
+    index = torch.cat([keep, keep[:1].expand(pad)]) if pad else keep
+    return tuple(s[:, index] for s in state)
+
+
+@torch.inference_mode()
 def sample_population(net: TrafficLSTM, clock: WeeklyClock, profile: torch.Tensor,
                       n_contacts: torch.Tensor, scalers: dict[str, float], horizon_s: float,
                       offset_s: float, generator: torch.Generator, chronotype: torch.Tensor | None = None,
@@ -113,9 +124,9 @@ def sample_population(net: TrafficLSTM, clock: WeeklyClock, profile: torch.Tenso
                 v[keep] for v in (idx, h, lam, u, prof, gap, y, chrono, rate, lam0, count, cap, contacts))
             if tick_s is not None:
                 tick = tick[keep]
-            state = tuple(s[:, keep] for s in state)
             if idx.numel() == 0:
                 break
+            state = _keep_state(state, keep)
         y = ((torch.log(gap) - scalers["gap_loc"]) / scalers["gap_scale"]).float()
         clock_in = clock_features(u).to(device)  # the next event's clock: mark heads now, LSTM next step
         m = net.mark_features(h, clock_in, y, prof)

@@ -9,6 +9,8 @@
       .work/config.json                              (the unfinished run's settings)
       .work/done/<step>-<shard>                      (a marker per finished shard step)
       .work/stays/shard-*.parquet                    (each shard's stays, for its mirrors)
+      .work/timelines/shard-*.npz                    (each shard's sampled traffic, until assembled)
+      .work/starts/shard-*.npz                       (conversations each user starts per day)
       .work/pending/to-<shard>/from-<shard>.parquet  (mirror records waiting for their user's cell)
 """
 
@@ -41,6 +43,12 @@ class Layout:
 
     def work_stays(self, shard: int) -> Path:
         return self.work / "stays" / f"shard-{shard:05d}.parquet"
+
+    def work_timelines(self, shard: int) -> Path:
+        return self.work / "timelines" / f"shard-{shard:05d}.npz"
+
+    def work_starts(self, shard: int) -> Path:
+        return self.work / "starts" / f"shard-{shard:05d}.npz"
 
     def pending(self, to_shard: int, from_shard: int) -> Path:
         return self.work / "pending" / f"to-{to_shard:05d}" / f"from-{from_shard:05d}.parquet"

@@ -1,12 +1,16 @@
 """Generation as pure steps over user shards.
 
 ``build_population`` makes the population-wide state (activity levels, home/work anchors, the
-social graph); then two passes over the shards (:func:`shard_bounds`):
+social graph); then three passes over the shards (:func:`shard_bounds`):
 
-1. :func:`generate_shard` samples a shard's traffic and mobility, assembles its users' own
-   records with cells and counterparts (``zen.assembly``), and hands the mirror records of
-   on-network calls/SMS whose other user is in another shard to that shard (``.work/pending/``);
-2. :func:`resolve_mirrors` gives a shard's pending mirror records their user's serving cell
+1. :func:`sample_shard` samples a shard's traffic and mobility and keeps them under ``.work``,
+   with the conversations each user starts per day (the partner choice of
+   ``zen.network.partners`` weighs every tie by its own activity that day, so every shard is
+   sampled before any is assembled);
+2. :func:`generate_shard` assembles its users' own records with cells and counterparts
+   (``zen.assembly``), and hands the mirror records of on-network calls/SMS whose other user is
+   in another shard to that shard (``.work/pending/``);
+3. :func:`resolve_mirrors` gives a shard's pending mirror records their user's serving cell
    (from the stays the first pass saved).
 
 :func:`finish` writes the population tables and the manifest. Each shard step depends only on
@@ -20,27 +24,29 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from zen import SCHEMA_VERSION, __version__
-from zen.assembly import Population, assemble_shard, mirror_on_network
+from zen.assembly import Population, assemble_shard, mirror_on_network, started_per_day
 from zen.assembly.export import write_bandicoot
 from zen.checks import resolve_device
 from zen.data.local_time import utc_from_local_clock, utc_start
 from zen.generation.layout import Layout
 from zen.generation.spec import GenerationSpec
-from zen.io import read_table, write_table
+from zen.io import atomic_path, read_table, write_table
 from zen.io.dataset import write_manifest
 from zen.io.model_files import read_json
 from zen.mobility.places import published_places
+from zen.network.partners import day_factor
 from zen.schema import ZenInputError, validate
 from zen.seeds import component_seed
 from zen.sessions import SessionModel
 from zen.traffic.base import TrafficModel, load_traffic_model
+from zen.traffic.timeline import Timelines
 
 
 @dataclass(frozen=True)
@@ -178,9 +184,30 @@ def _write_by_day(records: pd.DataFrame, layout: Layout, shard: int, part: str,
         write_table(chunk, layout.records(str(d), shard, part), fmt=layout.ext)
 
 
-def generate_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Population,
-                   places: pd.DataFrame, layout: Layout) -> ShardResult:
-    """First pass for one shard: write its users' own records, its stays and others' pending records.
+def partner_day_power(spec: GenerationSpec, models: Models) -> float:
+    """β of the partner choice (``zen.network.partners``) this run uses; 0: the model's ties.
+
+    ``pairing=starter`` with ``partners=auto`` uses the model's fitted ``partner_day_power``.
+    """
+    if spec.pairing != "starter" or spec.partners != "auto":
+        return 0.0
+    return float(getattr(models.social, "partner_day_power", 0.0))
+
+
+def _save_npz(path: Path, **arrays: np.ndarray) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def _load_timelines(path: Path) -> Timelines:
+    with np.load(path, allow_pickle=False) as z:
+        return Timelines(**{f.name: z[f.name] for f in fields(Timelines)})
+
+
+def sample_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Population,
+                 places: pd.DataFrame, layout: Layout) -> ShardResult:
+    """First pass for one shard: sample its traffic and stays and keep them under ``.work`` (with
+    the conversations each user starts per day, when the partner choice needs them).
 
     ``spec`` must be resolved for the model (:meth:`GenerationSpec.for_model`).
     """
@@ -188,7 +215,7 @@ def generate_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popu
     from zen.mobility.population import shard_stays
 
     s, a, b, start = shard.index, shard.first, shard.end, spec.start
-    device, place_cell, timings = resolve_device(spec.device), places["cell_id"].to_numpy(), {}
+    device, timings = resolve_device(spec.device), {}
     t = time.perf_counter()
     tl = models.traffic.sample(b - a, spec.days, start, component_seed(spec.seed, "traffic", s),
                                device=device, activity=pop.activity[a:b])
@@ -206,9 +233,43 @@ def generate_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popu
                               np.random.default_rng(component_seed(spec.seed, "coupling", s)))
         timings["coupling"] = time.perf_counter() - t
     t = time.perf_counter()
+    if partner_day_power(spec, models):  # the assembly's own stream, so the same counterparts
+        rng = np.random.default_rng(component_seed(spec.seed, "assembly", s))
+        _save_npz(layout.work_starts(s), starts=started_per_day(
+            tl, a, b - a, pop, rng, int(np.ceil(spec.days)), spec.conversation_gap_s))
+    timings["assembly"] = time.perf_counter() - t
+    t = time.perf_counter()
+    _save_npz(layout.work_timelines(s), **{f.name: getattr(tl, f.name) for f in fields(Timelines)})
+    stays.save(layout.work_stays(s))
+    layout.mark("sampled", s)
+    timings["write"] = time.perf_counter() - t
+    return ShardResult(s, 0, timings)
+
+
+def generate_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Population,
+                   places: pd.DataFrame, layout: Layout) -> ShardResult:
+    """Second pass for one shard: write its users' own records, its stays and others' pending records.
+
+    ``spec`` must be resolved for the model (:meth:`GenerationSpec.for_model`); every shard's
+    :func:`sample_shard` must be done.
+    """
+    from zen.mobility import Stays
+
+    s, a, start = shard.index, shard.first, spec.start
+    place_cell, timings = places["cell_id"].to_numpy(), {}
+    t = time.perf_counter()
+    tl, stays = _load_timelines(layout.work_timelines(s)), Stays.load(layout.work_stays(s))
     rng = np.random.default_rng(component_seed(spec.seed, "assembly", s))
+    partner_rng, power = None, partner_day_power(spec, models)
+    if power:
+        starts = []
+        for other in shard_bounds(spec):
+            with np.load(layout.work_starts(other.index), allow_pickle=False) as z:
+                starts.append(z["starts"])
+        pop = replace(pop, day_factor=day_factor(np.concatenate(starts), power))
+        partner_rng = np.random.default_rng(component_seed(spec.seed, "partners", s))
     own = assemble_shard(tl, a, pop, start, stays, place_cell, rng, spec.pairing, spec.conversation_gap_s,
-                         models.sessions)
+                         models.sessions, partner_rng)
     mirrors = mirror_on_network(own, pop.n_users)
     target = shard_of(spec, mirrors["user_id"].to_numpy())
     local = target == s
@@ -219,11 +280,11 @@ def generate_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popu
     t = time.perf_counter()
     for to in np.unique(target[~local]):
         write_table(mirrors[target == to], layout.pending(int(to), s))
-    stays.save(layout.work_stays(s))
     if spec.write_stays:
-        write_table(_stays_frame(stays, np.arange(a, b), spec), layout.stays(s))
+        write_table(_stays_frame(stays, np.arange(a, shard.end), spec), layout.stays(s))
     _write_by_day(own, layout, s, "own", spec.timezone)
     layout.mark("own", s)
+    layout.work_timelines(s).unlink(missing_ok=True)
     timings["write"] = time.perf_counter() - t
     return ShardResult(s, len(own), timings)
 

@@ -141,12 +141,17 @@ def _records(spec: GenerationSpec, models: pipeline.Models, layout: Layout, ante
     shards, n_events = pipeline.shard_bounds(spec), 0
     sizes = {shard.index: shard.size for shard in shards}
     place_cell = places["cell_id"].to_numpy()
-    steps = {"own": (pipeline.generate_shard, (spec, models, pop, places, layout)),
+    steps = {"sample": (pipeline.sample_shard, (spec, models, pop, places, layout)),
+             "own": (pipeline.generate_shard, (spec, models, pop, places, layout)),
              "mirror": (pipeline.resolve_mirrors, (spec, place_cell, layout))}
     own = [shard for shard in shards if not layout.done("own", shard.index).exists()]
+    fresh = [shard for shard in own if not layout.done("sampled", shard.index).exists()]
     with launch(steps, len(own) or len(shards)) as pool:
-        bar = tqdm(total=spec.n_users, desc="generate", unit="user", disable=not progress)
-        bar.update(spec.n_users - sum(shard.size for shard in own))
+        bar = tqdm(total=2 * spec.n_users, desc="generate", unit="user", disable=not progress)
+        bar.update(2 * spec.n_users - sum(shard.size for shard in own + fresh))
+        for result in pool.map("sample", fresh):
+            _add(timings, result)
+            bar.update(sizes[result.shard])
         for result in pool.map("own", own):
             n_events += result.rows
             _add(timings, result)

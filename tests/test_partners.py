@@ -49,13 +49,13 @@ def test_the_fit_recovers_a_known_strength(beta):
 
 
 def _starter_shard(days: int = 10) -> tuple[Timelines, Population, Stays]:
-    """User 0 starts a 3-turn SMS conversation every 2 hours for ``days`` days, cycling through
-    its ties 1, 2, 3 (ranks 0, 1, 2); users 1-3 start nothing in this shard."""
+    """User 0 starts a 3-turn SMS conversation every 2 hours for ``days`` days: one a day with
+    tie 1 (rank 0), the others with ties 2 and 3 in turn; users 1-3 start nothing here."""
     t, rank, direction = [], [], []
     for c in range(days * 12):
         for k in range(3):
             t.append(c * 7200.0 + 30.0 * k)
-            rank.append(c % 3)
+            rank.append(0 if c % 12 == 5 else 1 + c % 2)
             direction.append(k % 2)
     n = len(t)
     tl = Timelines(user=np.zeros(n, np.int64), t_s=np.array(t), event=np.ones(n, np.int8),
@@ -83,14 +83,16 @@ def test_a_partner_active_only_on_one_day_receives_conversations_on_that_day():
     conv = conversations(own)
     day = ((conv["start"] - START).dt.total_seconds() // DAY_S).to_numpy()
     to_1 = conv["counterpart_id"].to_numpy() == 1
-    assert to_1[day == 3].mean() > 0.9  # it receives day 3's conversations
-    assert to_1[day != 3].mean() < 0.05  # and hardly any on the other days (a third without)
+    assert to_1.sum() == days  # each tie keeps its number of conversations
+    assert (day[to_1] == 3).mean() >= 0.9  # but tie 1's now fall on its active day
     assert set(conv["turns"]) == {3}  # conversations move whole
-    # without the factor, the model's ties as sampled: a third of every day's conversations
+    assert conv["counterpart_id"].value_counts().to_dict() == {2: 6 * days, 3: 5 * days, 1: days}
+    # without the factor, the model's ties as sampled: one conversation a day with tie 1
     pop.day_factor = None
     own = assemble_shard(tl, 0, pop, START, stays, np.arange(4), np.random.default_rng(0), pairing="starter")
     conv = conversations(own)
-    assert (conv["counterpart_id"] == 1).sum() == days * 4
+    day = ((conv["start"] - START).dt.total_seconds() // DAY_S).to_numpy()
+    assert sorted(day[conv["counterpart_id"].to_numpy() == 1]) == list(range(days))
 
 
 def test_partner_choice_keeps_the_counting_rule():

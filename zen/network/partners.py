@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize_scalar
 
 from zen.measures.conversations import CONVERSATION_GAP_S, conversations
 
@@ -66,6 +65,8 @@ def fit_partner_day_power(records: pd.DataFrame, user_ids: np.ndarray,
         records: two-sided records (schema ``records``).
         user_ids: the users whose conversations and activity the fit uses (the training users).
     """
+    from scipy.optimize import minimize_scalar
+
     users = np.unique(np.asarray(user_ids, np.int64))
     talk = records[(records["event"].astype(str) != "data") & records["user_id"].isin(users)
                    & (records["counterpart_id"] >= 0)]
@@ -107,27 +108,48 @@ def choose_partners(conv_user: np.ndarray, conv_day: np.ndarray, conv_tie: np.nd
                     contacts: np.ndarray, factor: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Draw the tie of each started on-network conversation (the module docstring's rule).
 
+    Each starter keeps exactly as many conversations with each tie as its timeline gave it
+    (``λ``: the ties, tie strengths and reciprocity of the sampled timelines stay as they are);
+    only *which* conversations go to which tie follows the ties' activity. The draw is
+    sequential without replacement: the starter's conversations in a random order, each to tie
+    ``j`` with probability ∝ (``j``'s conversations not yet placed) · factor of ``j`` that day.
+
     Args:
         conv_user: ``[m]`` population index of each conversation's starter.
         conv_day: ``[m]`` day of its first event (0-based, clipped to the factor's days).
         conv_tie: ``[m]`` the column of ``contacts`` the traffic model chose (its ``λ`` counts);
-            an on-network user's (the draw is among the starter's on-network ties).
+            an on-network user's.
         contacts: ``[n_users, K]`` counterpart ids by tie strength (-1 padded).
         factor: ``[n_users, n_days]`` :func:`day_factor` of every user's sampled timeline.
-        rng: random generator (one uniform per conversation, in the order given).
+        rng: random generator (one uniform per conversation for the order, one for the draw).
 
     Returns:
         ``[m]`` the chosen column of ``contacts`` for each conversation.
     """
     m, k = len(conv_user), contacts.shape[1]
+    picked = np.zeros(m, np.int64)
     if m == 0:
-        return np.zeros(0, np.int64)
+        return picked
     starters, slot = np.unique(conv_user, return_inverse=True)
-    lam = np.bincount(slot * k + conv_tie, minlength=len(starters) * k).reshape(len(starters), k)
-    partner = contacts[conv_user]  # [m, K]; λ is 0 where the model never chose the tie
-    day = np.minimum(conv_day, factor.shape[1] - 1)
+    left = np.bincount(slot * k + conv_tie, minlength=len(starters) * k).reshape(len(starters), k)
+    order = np.lexsort((rng.random(m), slot))  # each starter's conversations in a random order
+    first = np.searchsorted(slot[order], np.arange(len(starters)))
+    position = np.empty(m, np.int64)
+    position[order] = np.arange(m) - first[slot[order]]
+    by_round = np.argsort(position, kind="stable")
+    bounds = np.searchsorted(position[by_round], np.arange(position.max() + 2))
+    partner = contacts[conv_user]  # [m, K]
     on = (partner >= 0) & (partner < factor.shape[0])
-    w = np.where(on, lam[slot] * factor[np.where(on, partner, 0), day[:, None]], 0.0)
-    cum = np.cumsum(w, axis=1)
-    pick = (cum < rng.random(m)[:, None] * cum[:, -1:]).sum(axis=1)
-    return np.minimum(pick, k - 1)
+    day = np.minimum(conv_day, factor.shape[1] - 1)
+    weight = np.where(on, factor[np.where(on, partner, 0), day[:, None]], 0.0)  # [m, K]
+    draw = rng.random(m)
+    for r in range(len(bounds) - 1):  # round r: every starter's r-th conversation, at once
+        idx = by_round[bounds[r]:bounds[r + 1]]
+        w = left[slot[idx]] * weight[idx]
+        cum = np.cumsum(w, axis=1)
+        pick = (cum <= draw[idx, None] * cum[:, -1:]).sum(axis=1)
+        last = k - 1 - np.argmax(w[:, ::-1] > 0, axis=1)  # float rounding at the top end
+        pick = np.minimum(pick, last)
+        picked[idx] = pick
+        left[slot[idx], pick] -= 1
+    return picked

@@ -11,7 +11,7 @@ import pytest
 from zen.assembly import Population, assemble_shard, mirror_on_network, started_per_day
 from zen.measures.conversations import conversations
 from zen.mobility.stays import Stays
-from zen.network.partners import DAY_S, day_factor, fit_partner_day_power
+from zen.network.partners import DAY_S, choose_partners, day_factor, fit_partner_day_power
 from zen.traffic.timeline import Timelines
 
 START = pd.Timestamp("2013-02-04", tz="UTC")
@@ -117,3 +117,19 @@ def test_started_per_day_counts_each_users_started_conversations():
     tl, pop, _ = _starter_shard(days)
     starts = started_per_day(tl, 0, 4, pop, np.random.default_rng(0), days)
     assert starts.shape == (4, days) and (starts[0] == 12).all() and (starts[1:] == 0).all()
+
+
+def test_conversations_are_exchanged_only_within_a_shape():
+    rng = np.random.default_rng(0)
+    m = 400
+    user = np.zeros(m, np.int64)
+    tie = rng.integers(0, 3, m)
+    shape = (tie == 0).astype(np.int64)  # tie 0 gets the one-SMS exchanges, ties 1 and 2 the threads
+    day = rng.integers(0, 10, m)
+    contacts = np.array([[1, 2, 3], [0, -1, -1], [0, -1, -1], [0, -1, -1]])
+    factor = day_factor(rng.integers(0, 8, (4, 10)).astype(np.uint16), 3.0)
+    picked = choose_partners(user, day, tie, contacts, factor, np.random.default_rng(1), shape)
+    before = pd.crosstab(tie, shape)
+    after = pd.crosstab(picked, shape)
+    assert before.equals(after)  # every tie keeps its conversations of each shape
+    assert (picked[shape == 1] == 0).all() and (picked != tie).mean() > 0.2  # ties 1, 2 swap days

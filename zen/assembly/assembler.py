@@ -145,10 +145,13 @@ def started_per_day(tl: Timelines, first_user: int, n_shard_users: int, pop: Pop
 
 
 def repoint_started(user: np.ndarray, counterpart: np.ndarray, t_s: np.ndarray, keep: np.ndarray,
-                    rank: np.ndarray, pop: Population, rng: np.random.Generator,
+                    rank: np.ndarray, incoming: np.ndarray, pop: Population, rng: np.random.Generator,
                     conversation_gap_s: float) -> np.ndarray:
     """``counterpart`` with each kept on-network conversation that went to a tie given the tie
-    :func:`zen.network.partners.choose_partners` draws (all its events move together)."""
+    :func:`zen.network.partners.choose_partners` draws (all its events move together).
+
+    Conversations are exchanged between ties only within a shape (turns 1, 2-3, 4-7, 8+; replied
+    or not), so each tie keeps the kind of exchanges the traffic model gave it."""
     deg = pop.degree[user].astype(np.int64)
     tie = (rank >= 0) & (deg > 0) & (counterpart >= 0) & (counterpart < pop.n_users) & keep
     conv = conversation_ids(user, np.where(tie, counterpart, -1), t_s, conversation_gap_s)
@@ -157,7 +160,11 @@ def repoint_started(user: np.ndarray, counterpart: np.ndarray, t_s: np.ndarray, 
         return counterpart
     column = rank[first].astype(np.int64) % deg[first]
     day = np.floor(t_s[first] / DAY_S).astype(np.int64).clip(0)
-    picked = choose_partners(user[first], day, column, pop.contacts, pop.day_factor, rng)
+    has = conv >= 0
+    turns = np.bincount(conv[has], minlength=len(first))
+    replied = np.bincount(conv[has], incoming[has], minlength=len(first)) > 0
+    shape = 2 * np.minimum(np.log2(turns).astype(np.int64), 3) + replied
+    picked = choose_partners(user[first], day, column, pop.contacts, pop.day_factor, rng, shape)
     out = counterpart.copy()
     out[conv >= 0] = pop.contacts[user[first], picked][conv[conv >= 0]]
     return out
@@ -235,8 +242,8 @@ def assemble_shard(tl: Timelines, first_user: int, pop: Population, start: pd.Ti
     else:
         raise ValueError(f"unknown pairing {pairing!r}; use starter, conversation, half or outgoing")
     if pairing == "starter" and pop.day_factor is not None:
-        counterpart = repoint_started(user, counterpart, tl.t_s, keep, tl.contact_rank, pop,
-                                      partner_rng or rng, conversation_gap_s)
+        counterpart = repoint_started(user, counterpart, tl.t_s, keep, tl.contact_rank,
+                                      tl.direction == DIR_IN, pop, partner_rng or rng, conversation_gap_s)
     tl = tl.take(np.flatnonzero(keep))
     records = tl.to_records(start)
     records["user_id"] = records["user_id"] + first_user

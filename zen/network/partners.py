@@ -105,14 +105,16 @@ def fit_partner_day_power(records: pd.DataFrame, user_ids: np.ndarray,
 
 
 def choose_partners(conv_user: np.ndarray, conv_day: np.ndarray, conv_tie: np.ndarray,
-                    contacts: np.ndarray, factor: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+                    contacts: np.ndarray, factor: np.ndarray, rng: np.random.Generator,
+                    conv_shape: np.ndarray | None = None) -> np.ndarray:
     """Draw the tie of each started on-network conversation (the module docstring's rule).
 
-    Each starter keeps exactly as many conversations with each tie as its timeline gave it
-    (``λ``: the ties, tie strengths and reciprocity of the sampled timelines stay as they are);
-    only *which* conversations go to which tie follows the ties' activity. The draw is
-    sequential without replacement: the starter's conversations in a random order, each to tie
-    ``j`` with probability ∝ (``j``'s conversations not yet placed) · factor of ``j`` that day.
+    Each starter keeps exactly as many conversations of each shape with each tie as its
+    timeline gave it (``λ`` per shape: the ties, tie strengths, who replies to whom and the
+    volume per tie of the sampled timelines stay as they are); only *which* conversations go to
+    which tie follows the ties' activity. The draw is sequential without replacement: the
+    starter's conversations of a shape in a random order, each to tie ``j`` with probability ∝
+    (``j``'s conversations of that shape not yet placed) · factor of ``j`` that day.
 
     Args:
         conv_user: ``[m]`` population index of each conversation's starter.
@@ -122,6 +124,8 @@ def choose_partners(conv_user: np.ndarray, conv_day: np.ndarray, conv_tie: np.nd
         contacts: ``[n_users, K]`` counterpart ids by tie strength (-1 padded).
         factor: ``[n_users, n_days]`` :func:`day_factor` of every user's sampled timeline.
         rng: random generator (one uniform per conversation for the order, one for the draw).
+        conv_shape: ``[m]`` small int class of each conversation (e.g. turns, replied or not):
+            conversations are only exchanged within a class (None: one class).
 
     Returns:
         ``[m]`` the chosen column of ``contacts`` for each conversation.
@@ -130,7 +134,9 @@ def choose_partners(conv_user: np.ndarray, conv_day: np.ndarray, conv_tie: np.nd
     picked = np.zeros(m, np.int64)
     if m == 0:
         return picked
-    starters, slot = np.unique(conv_user, return_inverse=True)
+    shape = np.zeros(m, np.int64) if conv_shape is None else np.asarray(conv_shape, np.int64)
+    starters, slot = np.unique(np.asarray(conv_user, np.int64) * (shape.max() + 1) + shape,
+                               return_inverse=True)
     left = np.bincount(slot * k + conv_tie, minlength=len(starters) * k).reshape(len(starters), k)
     order = np.lexsort((rng.random(m), slot))  # each starter's conversations in a random order
     first = np.searchsorted(slot[order], np.arange(len(starters)))

@@ -43,8 +43,10 @@ def check_memory_fits(spec: GenerationSpec, models: pipeline.Models, limit_gb: f
     """
     rate = float(np.mean(models.traffic.sample_activity(10_000, np.random.default_rng(0))))
     limit = float(limit_gb) * GIB if limit_gb else available_memory()
-    check_memory(estimate_memory(spec.n_users, spec.days, spec.shard_users, rate), limit, spec.n_users,
-                 spec.days, rate)
+    estimate = estimate_memory(spec.n_users, spec.days, spec.shard_users, rate)
+    if pipeline.partner_day_power(spec, models):  # every user's starts per day and their factor
+        estimate = replace(estimate, population=estimate.population + spec.n_users * np.ceil(spec.days) * 6)
+    check_memory(estimate, limit, spec.n_users, spec.days, rate)
 
 
 def fingerprint(spec: GenerationSpec, model_dir: Path, network: dict, sessions: str | None = None) -> dict:

@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from zen.measures.conversations import CONVERSATION_GAP_S, conversation_ids, in_started_conversation
-from zen.network.partners import DAY_S, choose_partners, day_activity
+from zen.network.partners import DAY_S, choose_partners, conversation_shape, day_activity
 from zen.schema import DIRECTIONS, EVENTS
 from zen.sessions import SessionModel, add_sessions
 from zen.traffic.timeline import CONTACT_NEW, Timelines
@@ -163,8 +163,8 @@ def repoint_started(user: np.ndarray, counterpart: np.ndarray, t_s: np.ndarray, 
     has = conv >= 0
     turns = np.bincount(conv[has], minlength=len(first))
     replied = np.bincount(conv[has], incoming[has], minlength=len(first)) > 0
-    shape = 2 * np.minimum(np.log2(turns).astype(np.int64), 3) + replied
-    picked = choose_partners(user[first], day, column, pop.contacts, pop.day_factor, rng, shape)
+    picked = choose_partners(user[first], day, column, pop.contacts, pop.day_factor, rng,
+                             conversation_shape(turns, replied))
     out = counterpart.copy()
     out[conv >= 0] = pop.contacts[user[first], picked][conv[conv >= 0]]
     return out

@@ -55,6 +55,12 @@ def day_factor(activity: np.ndarray, power: float) -> np.ndarray:
     return ((1.0 + a) / (1.0 + a.mean(axis=1, keepdims=True))) ** np.float32(power)
 
 
+def conversation_shape(turns: np.ndarray, replied: np.ndarray) -> np.ndarray:
+    """``[m]`` class of each conversation that :func:`choose_partners` keeps per tie: turns 1,
+    2-3, 4-7 or 8+, times replied (the other side answered) or not."""
+    return 2 * np.minimum(np.log2(np.maximum(turns, 1)).astype(np.int64), 3) + np.asarray(replied, bool)
+
+
 def fit_partner_day_power(records: pd.DataFrame, user_ids: np.ndarray,
                           gap_s: float = CONVERSATION_GAP_S) -> float:
     """β of the module docstring, by maximum likelihood on the conversations ``user_ids`` start

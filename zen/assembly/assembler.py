@@ -150,8 +150,9 @@ def repoint_started(user: np.ndarray, counterpart: np.ndarray, t_s: np.ndarray, 
     """``counterpart`` with each kept on-network conversation that went to a tie given the tie
     :func:`zen.network.partners.choose_partners` draws (all its events move together).
 
-    Conversations are exchanged between ties only within a shape (turns 1, 2-3, 4-7, 8+; replied
-    or not), so each tie keeps the kind of exchanges the traffic model gave it."""
+    Conversations are exchanged between ties only within a shape (turns, replied or not, night or
+    not: :func:`zen.network.partners.conversation_shape`), so each tie keeps the kind of
+    exchanges the traffic model gave it."""
     deg = pop.degree[user].astype(np.int64)
     tie = (rank >= 0) & (deg > 0) & (counterpart >= 0) & (counterpart < pop.n_users) & keep
     conv = conversation_ids(user, np.where(tie, counterpart, -1), t_s, conversation_gap_s)
@@ -164,7 +165,7 @@ def repoint_started(user: np.ndarray, counterpart: np.ndarray, t_s: np.ndarray, 
     turns = np.bincount(conv[has], minlength=len(first))
     replied = np.bincount(conv[has], incoming[has], minlength=len(first)) > 0
     picked = choose_partners(user[first], day, column, pop.contacts, pop.day_factor, rng,
-                             conversation_shape(turns, replied))
+                             conversation_shape(turns, replied, t_s[first]))
     out = counterpart.copy()
     out[conv >= 0] = pop.contacts[user[first], picked][conv[conv >= 0]]
     return out

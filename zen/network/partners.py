@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from zen.measures.conversations import CONVERSATION_GAP_S, conversations
+from zen.measures.individual import NIGHT_HOURS
 
 DAY_S = 86400.0
 MAX_POWER = 5.0  # |β| bound of the fit (the factor is a ratio of counts; the fit lands well inside)
@@ -55,10 +56,14 @@ def day_factor(activity: np.ndarray, power: float) -> np.ndarray:
     return ((1.0 + a) / (1.0 + a.mean(axis=1, keepdims=True))) ** np.float32(power)
 
 
-def conversation_shape(turns: np.ndarray, replied: np.ndarray) -> np.ndarray:
+def conversation_shape(turns: np.ndarray, replied: np.ndarray, start_s: np.ndarray) -> np.ndarray:
     """``[m]`` class of each conversation that :func:`choose_partners` keeps per tie: turns 1,
-    2-3, 4-7 or 8+, times replied (the other side answered) or not."""
-    return 2 * np.minimum(np.log2(np.maximum(turns, 1)).astype(np.int64), 3) + np.asarray(replied, bool)
+    2-3, 4-7 or 8+, times replied (the other side answered) or not, times started at night
+    (``zen.measures.individual.NIGHT_HOURS`` of the clock, ``start_s`` seconds from a midnight)."""
+    hour = np.floor(np.asarray(start_s, float) % DAY_S / 3600.0)
+    night = (hour >= NIGHT_HOURS[0]) & (hour < NIGHT_HOURS[1])
+    turns_class = np.minimum(np.log2(np.maximum(turns, 1)).astype(np.int64), 3)
+    return 4 * turns_class + 2 * np.asarray(replied, bool) + night
 
 
 def fit_partner_day_power(records: pd.DataFrame, user_ids: np.ndarray,
@@ -115,12 +120,13 @@ def choose_partners(conv_user: np.ndarray, conv_day: np.ndarray, conv_tie: np.nd
                     conv_shape: np.ndarray | None = None) -> np.ndarray:
     """Draw the tie of each started on-network conversation (the module docstring's rule).
 
-    Each starter keeps exactly as many conversations of each shape with each tie as its
-    timeline gave it (``λ`` per shape: the ties, tie strengths, who replies to whom and the
-    volume per tie of the sampled timelines stay as they are); only *which* conversations go to
-    which tie follows the ties' activity. The draw is sequential without replacement: the
-    starter's conversations of a shape in a random order, each to tie ``j`` with probability ∝
-    (``j``'s conversations of that shape not yet placed) · factor of ``j`` that day.
+    Each starter keeps exactly as many conversations of each shape (:func:`conversation_shape`)
+    with each tie as its timeline gave it (``λ`` per shape: the ties, tie strengths, who replies
+    to whom, the volume and the night conversations per tie of the sampled timelines stay as
+    they are); only *which* conversations go to which tie follows the ties' activity. The draw
+    is sequential without replacement: the starter's conversations of a shape in a random
+    order, each to tie ``j`` with probability ∝ (``j``'s conversations of that shape not yet
+    placed) · factor of ``j`` that day.
 
     Args:
         conv_user: ``[m]`` population index of each conversation's starter.

@@ -156,14 +156,13 @@ def choose_partners(conv_user: np.ndarray, conv_day: np.ndarray, conv_tie: np.nd
     position[order] = np.arange(m) - first[slot[order]]
     by_round = np.argsort(position, kind="stable")
     bounds = np.searchsorted(position[by_round], np.arange(position.max() + 2))
-    partner = contacts[conv_user]  # [m, K]
-    on = (partner >= 0) & (partner < factor.shape[0])
     day = np.minimum(conv_day, factor.shape[1] - 1)
-    weight = np.where(on, factor[np.where(on, partner, 0), day[:, None]], 0.0)  # [m, K]
     draw = rng.random(m)
     for r in range(len(bounds) - 1):  # round r: every starter's r-th conversation, at once
         idx = by_round[bounds[r]:bounds[r + 1]]
-        w = left[slot[idx]] * weight[idx]
+        partner = contacts[conv_user[idx]]  # looked up per round: memory O(round x K), not O(m x K)
+        here = (partner >= 0) & (partner < factor.shape[0])
+        w = left[slot[idx]] * np.where(here, factor[np.where(here, partner, 0), day[idx, None]], 0.0)
         cum = np.cumsum(w, axis=1)
         pick = (cum <= draw[idx, None] * cum[:, -1:]).sum(axis=1)
         last = k - 1 - np.argmax(w[:, ::-1] > 0, axis=1)  # float rounding at the top end

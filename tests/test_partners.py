@@ -133,3 +133,11 @@ def test_conversations_are_exchanged_only_within_a_shape():
     after = pd.crosstab(picked, shape)
     assert before.equals(after)  # every tie keeps its conversations of each shape
     assert (picked[shape == 1] == 0).all() and (picked != tie).mean() > 0.2  # ties 1, 2 swap days
+
+
+def test_an_unknown_partners_setting_is_one_clear_line():
+    from zen.generation import GenerationSpec
+    from zen.schema import ZenInputError
+
+    with pytest.raises(ZenInputError, match="unknown partners 'x'; use auto or tie"):
+        GenerationSpec(n_users=10, days=1, partners="x")

@@ -33,6 +33,10 @@ from zen.measures.slots import MOBILITY_FEATURES, TRAFFIC_FEATURES, slot_feature
 from zen.stages.common import load_real
 
 BOOT = 2000
+#: the traffic x mobility pairs experiments/coupling.md follows (Spearman rho across users)
+PAIRS = [("active_slot_share", "cell_changes_per_slot"), ("night_share", "home_slot_share"),
+         ("events_per_active_slot", "moving_slot_share"), ("events_per_slot", "distinct_cells"),
+         ("events_per_slot", "cell_entropy")]
 
 
 def boot_ci(correct: np.ndarray, total: np.ndarray, rng: np.random.Generator) -> tuple[float, float, float]:
@@ -135,14 +139,20 @@ def inference(data, split, k: int, seed: int, folds: int = 0) -> dict:
 
 
 def correlations(data, split, synthetic: dict[str, str], seed: int) -> dict:
-    from zen.evaluation.coupling import coupling_distance, floor_spread
+    from zen.evaluation.coupling import coupling_distance, floor_spread, sample_features
     from zen.io.dataset import read_dataset
 
+    def pairs(sample) -> dict[str, float]:
+        f = sample_features(sample)
+        return {f"{a} x {b}": float(f[[a, b]].corr(method="spearman").iloc[0, 1]) for a, b in PAIRS}
+
     tr, ho = data.subset(split.train), data.subset(split.holdout)
-    out = {"floor (training users)": coupling_distance(tr, ho), "floor spread": floor_spread(tr, ho, seed)}
+    out = {"floor (training users)": coupling_distance(tr, ho), "floor spread": floor_spread(tr, ho, seed),
+           "pairs": {"held-out real": pairs(ho), "training real": pairs(tr)}}
     for label, folder in synthetic.items():
         ds = read_dataset(folder)
         out[label] = coupling_distance(ds, ho)
+        out["pairs"][label] = pairs(ds)
     return out
 
 

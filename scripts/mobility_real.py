@@ -4,7 +4,9 @@ the real-vs-real floor, on every cell-level measure. Writes experiments/mobility
     nice -n 5 python scripts/mobility_real.py [--seeds 0 1 2] [--floor-splits 8] [--max-evals 60]
 
 For each seed: a seeded split of the 130 users (78 train / 20 val / 32 held out); the emulator is
-fitted on the training users' cell sequences (zen.mobility.cdr_calibration); synthetic users (as
+fitted on the training users' cell sequences (zen.mobility.cdr_calibration), once with the serving
+process independent of the user's events (before) and once with the activity-aware one (after:
+``activity=True``, the keep table by gap and burst); synthetic users (as
 many as training users, so they compare with held-out users exactly as the floor's training users
 do) are simulated on the real cells and observed at the training users' event times — the real
 sampling process. The floor is training vs held-out real users, over --floor-splits splits.
@@ -29,7 +31,13 @@ from zen.evaluation.metrics import ks_statistic
 from zen.evaluation.mobility import mobility_ccdfs, mobility_scores
 from zen.evaluation.sample import CDRSample
 from zen.mobility import MobilityParams
-from zen.mobility.cdr_calibration import CELL_FITTED, CellEvents, CellSimulator, fit_cell_sequences
+from zen.mobility.cdr_calibration import (
+    CELL_FITTED,
+    CELL_FITTED_ACTIVITY,
+    CellEvents,
+    CellSimulator,
+    fit_cell_sequences,
+)
 from zen.network.coverage import Coverage
 from zen.network.places import site_places
 
@@ -38,6 +46,16 @@ ROWS = ["individual/radius_of_gyration_m/ks", "individual/distinct_cells/ks", "i
         "cells/top_cell_share/ks", "cells/jump_length_m/ks", "cells/dwell_time_s/ks",
         "cells/distinct_cells_per_week/ks", "cells/away_share_by_hour/mean_abs_diff",
         "cells/events_per_cell_hour/ks", "cells/cluster_density/tv", "cells/od_flows/tv"]
+GAP_EDGES = [0, 10, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, np.inf]  # the gap table of mobility_real.md
+
+
+def change_by_gap(ev: CellEvents) -> list[float]:
+    """Share of consecutive events of a user in another cell, per gap bin of :data:`GAP_EDGES`."""
+    same = ev.user[1:] == ev.user[:-1]
+    gap, changed = np.diff(ev.t_s)[same], (ev.cell[1:] != ev.cell[:-1])[same]
+    b = np.digitize(gap, GAP_EDGES[1:-1])
+    return [float(changed[b == k].mean()) if (b == k).any() else float("nan")
+            for k in range(len(GAP_EDGES) - 1)]
 
 
 def load():
@@ -57,6 +75,36 @@ def scores(candidate: CDRSample, real: CDRSample) -> dict[str, float]:
     out["cells/events_per_cell_hour/ks"] = ks_statistic(_cell_hour_counts(candidate)[0],
                                                         _cell_hour_counts(real)[0])
     return out
+
+
+BANDS = [0, 30, 80, 200, 10_000]  # events per user
+
+
+def distinct_by_activity(ev: CellEvents) -> list[float]:
+    """Median distinct cells of the users in each band of :data:`BANDS` events per user."""
+    per = pd.DataFrame({"u": ev.user, "c": ev.cell}).groupby("u")["c"].agg(["size", "nunique"])
+    band = pd.cut(per["size"], BANDS)
+    return per.groupby(band, observed=False)["nunique"].median().astype(float).tolist()
+
+
+def bands(data, places, results: dict, seeds: list[int]) -> str:
+    """Distinct cells by the user's number of events: real training users vs the saved fits."""
+    rows: dict[str, list] = {"training real": [], "calibrated": [], "activity": []}
+    for i, seed in enumerate(seeds):
+        split = split_users(data.user_ids, 0.15, 0.25, seed)
+        ev = CellEvents.from_records(data.subset(split.train).records, data.antennas, data.start)
+        sim = CellSimulator(ev, places, data.start, data.days, seed)
+        rows["training real"].append(distinct_by_activity(ev))
+        rows["calibrated"].append(distinct_by_activity(sim.observe(MobilityParams(**results["fits"][i]["fitted"]),
+                                                                   1000 + seed)))
+        rows["activity"].append(distinct_by_activity(sim.observe(activity_params(results["fits_activity"][i]),
+                                                                 1000 + seed)))
+    lines = ["| median distinct cells, users with … events (mean over seeds) | "
+             + " | ".join(f"{a}–{b}" for a, b in zip(BANDS[:-1], BANDS[1:], strict=True)) + " |",
+             "|---|" + "---|" * (len(BANDS) - 1)]
+    for name, values in rows.items():
+        lines.append(f"| {name} | " + " | ".join(f"{v:.1f}" for v in np.nanmean(values, axis=0)) + " |")
+    return "\n".join(lines)
 
 
 def synthetic_sample(sim: CellSimulator, params: MobilityParams, data, user_ids, seed: int) -> CDRSample:
@@ -117,8 +165,10 @@ def start_naive(data) -> pd.Timestamp:
     return data.start.tz_localize(None)
 
 
-def plot(data, places, params: MobilityParams, seed: int, synth: dict | None = None) -> None:
-    """Radius of gyration and jump lengths (CCDFs): held-out, training, Zen calibrated and defaults."""
+def plot(data, places, params: MobilityParams, seed: int, synth: dict | None = None,
+         params_activity: MobilityParams | None = None) -> None:
+    """Radius of gyration and jump lengths (CCDFs): held-out, training, Zen calibrated (before and
+    activity-aware) and defaults."""
     split = split_users(data.user_ids, 0.15, 0.25, seed)
     train, holdout = sample(data, split.train, "train"), sample(data, split.holdout, "holdout")
     if synth is None:
@@ -126,10 +176,20 @@ def plot(data, places, params: MobilityParams, seed: int, synth: dict | None = N
                             data.start, data.days, seed)
         synth = {"calibrated": synthetic_sample(sim, params, data, split.train, 1000 + seed),
                  "defaults": synthetic_sample(sim, MobilityParams(), data, split.train, 1000 + seed)}
-    samples = [holdout, train, synth["calibrated"], synth["defaults"]] + ([synth["d-EPR"]] if "d-EPR" in synth
-                                                                          else [])
-    labels = ["held-out real", "training real (floor)", "Zen calibrated", "Zen defaults", "d-EPR"]
-    mobility_ccdfs(samples, labels[:len(samples)]).savefig(REPO / "experiments" / "mobility_real.png", dpi=90)
+        if params_activity is not None:
+            synth["activity"] = synthetic_sample(sim, params_activity, data, split.train, 1000 + seed)
+    names = {"calibrated": "Zen calibrated (before)", "activity": "Zen activity-aware serving",
+             "defaults": "Zen defaults", "d-EPR": "d-EPR"}
+    models = [m for m in names if m in synth]
+    mobility_ccdfs([holdout, train] + [synth[m] for m in models],
+                   ["held-out real", "training real (floor)"] + [names[m] for m in models]).savefig(
+        REPO / "experiments" / "mobility_real.png", dpi=90)
+
+
+def activity_params(fit: dict) -> MobilityParams:
+    """The activity-aware parameters of a saved fit (``results["fits_activity"][i]``)."""
+    table = {k: fit["serving_activity"][k] for k in ("gap_edges_s", "burst_edges_s", "keep")}
+    return MobilityParams(**fit["fitted"], serving_activity=table)
 
 
 def sample(data, ids, label) -> CDRSample:
@@ -144,14 +204,22 @@ def main() -> None:
     ap.add_argument("--max-evals", type=int, default=60)
     ap.add_argument("--skmob-python", default="/work/venvs/skmob-mob/bin/python", help="'none' to skip d-EPR")
     ap.add_argument("--plot-only", action="store_true", help="redraw the plot from the saved fit of seed 0")
+    ap.add_argument("--bands-only", action="store_true",
+                    help="distinct cells by events per user, from the saved fits (also printed after a run)")
     args = ap.parse_args()
     data = load()
     places = site_places(Coverage(data.antennas))
     if args.plot_only:
-        fit = json.loads((REPO / "experiments" / "mobility_real.json").read_text())["fits"][0]["fitted"]
-        plot(data, places, MobilityParams(**fit), args.seeds[0])
+        saved = json.loads((REPO / "experiments" / "mobility_real.json").read_text())
+        act = activity_params(saved["fits_activity"][0]) if saved.get("fits_activity") else None
+        plot(data, places, MobilityParams(**saved["fits"][0]["fitted"]), args.seeds[0], params_activity=act)
         return
-    results = {"floor": [], "calibrated": [], "defaults": [], "d-EPR": [], "fits": []}
+    if args.bands_only:
+        print(bands(data, places, json.loads((REPO / "experiments" / "mobility_real.json").read_text()),
+                    args.seeds))
+        return
+    results = {"floor": [], "calibrated": [], "activity": [], "defaults": [], "d-EPR": [], "fits": [],
+               "fits_activity": [], "change_by_gap": []}
     with_depr = args.skmob_python != "none" and Path(args.skmob_python).exists()
     for split_seed in range(max(args.floor_splits, max(args.seeds) + 1)):
         split = split_users(data.user_ids, 0.15, 0.25, split_seed)
@@ -165,37 +233,61 @@ def main() -> None:
                                             seed=seed, max_evals=args.max_evals, n_boot=40)
         keys = ("fitted", "standard_error", "loss_start", "loss_fitted")
         results["fits"].append({k: report[k] for k in keys})
+        params_act, report_act = fit_cell_sequences(ev, places, data.start, data.days, MobilityParams(),
+                                                    CELL_FITTED_ACTIVITY, seed=seed, max_evals=args.max_evals,
+                                                    n_boot=40, activity=True)
+        results["fits_activity"].append({k: report_act[k] for k in keys + ("serving_activity",)})
         sim = CellSimulator(ev, places, data.start, data.days, seed)
         synth = {"calibrated": synthetic_sample(sim, params, data, split.train, 1000 + seed),
+                 "activity": synthetic_sample(sim, params_act, data, split.train, 1000 + seed),
                  "defaults": synthetic_sample(sim, MobilityParams(), data, split.train, 1000 + seed)}
+        held_out = CellEvents.from_records(holdout.records, data.antennas, data.start)
+        results["change_by_gap"].append({
+            "held-out real": change_by_gap(held_out),
+            "training real": change_by_gap(ev),
+            **{name: change_by_gap(sim.observe(p, 1000 + seed))
+               for name, p in (("calibrated", params), ("activity", params_act))}})
         if with_depr:
             synth["d-EPR"] = depr_sample(args.skmob_python, places, ev, data, split.train, 1000 + seed)
         for name, s in synth.items():
             results[name].append(scores(s, holdout))
         if seed == args.seeds[0]:
             plot(data, places, params, seed, synth)
-        print(f"seed {seed} done: loss {report['loss_start']:.0f} -> {report['loss_fitted']:.0f}", flush=True)
+        print(f"seed {seed} done: loss {report['loss_start']:.0f} -> {report['loss_fitted']:.0f}, "
+              f"activity-aware {report_act['loss_start']:.0f} -> {report_act['loss_fitted']:.0f}", flush=True)
     (REPO / "experiments" / "mobility_real.json").write_text(json.dumps(results, indent=1, default=float))
     print(table(results, args.seeds))
+    print(bands(data, places, results, args.seeds))
 
 
 def table(results: dict, seeds: list[int]) -> str:
     floor = pd.DataFrame(results["floor"])
-    models = [m for m in ("calibrated", "defaults", "d-EPR") if results.get(m)]
+    models = [m for m in ("calibrated", "activity", "defaults", "d-EPR") if results.get(m)]
     frames = {m: pd.DataFrame(results[m]) for m in models}
     floor_same = floor.iloc[seeds]
-    names = {"calibrated": "Zen calibrated", "defaults": "Zen literature defaults", "d-EPR": "d-EPR (skmob)"}
+    names = {"calibrated": "Zen calibrated (before)", "activity": "Zen calibrated, activity-aware serving",
+             "defaults": "Zen literature defaults", "d-EPR": "d-EPR (skmob)"}
+    ratios = [m for m in ("calibrated", "activity") if m in frames]
     lines = ["| measure | floor (same splits) | floor over splits (mean ± sd) | "
-             + " | ".join(names[m] for m in models) + " | calibrated / floor | best model |",
-             "|---|---|---|" + "---|" * len(models) + "---|---|"]
+             + " | ".join(names[m] for m in models) + " | "
+             + " | ".join(f"{names[m]} / floor" for m in ratios) + " | best model |",
+             "|---|---|---|" + "---|" * len(models) + "---|" * len(ratios) + "---|"]
     for row in ROWS:
         f = floor_same[row]
         cells = [f"{frames[m][row].mean():.3f} ({frames[m][row].min():.3f}–{frames[m][row].max():.3f})"
                  for m in models]
-        ratio = frames["calibrated"][row].mean() / f.mean() if f.mean() > 0 else np.nan
+        ratio = [f"{frames[m][row].mean() / f.mean():.1f}×" if f.mean() > 0 else "–" for m in ratios]
         best = min(models, key=lambda m: frames[m][row].mean())
         lines.append(f"| {row} | {f.mean():.3f} | {floor[row].mean():.3f} ± {floor[row].std():.3f} | "
-                     + " | ".join(cells) + f" | {ratio:.1f}× | {names[best]} |")
+                     + " | ".join(cells) + " | " + " | ".join(ratio) + f" | {names[best]} |")
+    if results.get("change_by_gap"):
+        lines += ["", "| share in another cell, by gap to the previous event (mean over seeds) | "
+                  + " | ".join(f"{a:g}–{b:g} s" for a, b in zip(GAP_EDGES[:-1], GAP_EDGES[1:], strict=True))
+                  + " |",
+                  "|---|" + "---|" * (len(GAP_EDGES) - 1)]
+        for name in results["change_by_gap"][0]:
+            mean = np.nanmean([r[name] for r in results["change_by_gap"]], axis=0)
+            lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in mean) + " |")
     return "\n".join(lines)
 
 

@@ -94,7 +94,7 @@ def hangzhou_model_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("hangzhou") / "model"
     train(compose_config("train", [
         "data=hangzhou", "model=baseline", f"model_dir={out}", "device=cpu",
-        "mobility.cells.fit=[serving_main_prob,serving_dwell_h]", "mobility.cells.max_evals=4",
+        "mobility.cells.fit=[serving_main_prob]", "mobility.cells.max_evals=4",
         "mobility.cells.n_boot=5"]))
     return out
 

@@ -1,5 +1,6 @@
-"""zen-train data=hangzhou fits coupling.json; zen-generate uses it by default and coupling=none is
-today's independent output byte for byte; zen-evaluate reports the coupling rows with a floor.
+"""zen-train data=hangzhou fits coupling.json and the activity-aware serving table (mobility.json);
+zen-generate uses both by default and coupling=none is today's independent output byte for byte;
+zen-evaluate reports the coupling rows with a floor.
 Small: the baseline traffic model, a few-run mobility fit, 40 users x 3 days."""
 
 from __future__ import annotations
@@ -30,12 +31,18 @@ def _record_bytes(folder: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, hangzhou_model_dir):
     root = tmp_path_factory.mktemp("coupling")
-    plain = root / "model-without-coupling"
-    shutil.copytree(hangzhou_model_dir, plain)
-    (plain / "coupling.json").unlink()
+    serving = root / "model-serving-only"  # the activity-aware serving table, no coupling.json
+    shutil.copytree(hangzhou_model_dir, serving)
+    (serving / "coupling.json").unlink()
+    plain = root / "model-without-coupling"  # what zen-train wrote before either existed
+    shutil.copytree(serving, plain)
+    mobility = json.loads((plain / "mobility.json").read_text())
+    assert mobility.pop("serving_activity") is not None
+    (plain / "mobility.json").write_text(json.dumps(mobility))
     return {"root": root, "model": hangzhou_model_dir,
             "coupled": _generate(hangzhou_model_dir, root / "coupled"),
             "none": _generate(hangzhou_model_dir, root / "none", "coupling=none"),
+            "serving": _generate(serving, root / "serving"),
             "today": _generate(plain, root / "today")}
 
 
@@ -68,6 +75,16 @@ def test_coupling_changes_when_events_fall_but_keeps_their_number(run):
     assert abs(len(coupled) - len(today)) < 0.15 * len(today)  # per-user totals kept in expectation
     manifest = json.loads((run["coupled"] / "manifest.json").read_text())
     assert "coupling" in manifest["timings_s"] and manifest["config"]["coupling"] == "auto"
+
+
+def test_activity_aware_serving_changes_cells_only(run):
+    from zen.io.dataset import read_dataset
+
+    serving, today = read_dataset(run["serving"]).records, read_dataset(run["today"]).records
+    keys = ["user_id", "timestamp", "event", "direction"]
+    assert serving[keys].equals(today[keys])  # the same events: the table only changes where they are seen
+    changed = (serving["cell_id"].to_numpy() != today["cell_id"].to_numpy()).mean()
+    assert 0.05 < changed < 0.95
 
 
 def test_evaluate_reports_the_coupling_section_beside_the_floor(run):

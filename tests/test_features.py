@@ -3,6 +3,7 @@ machine filter, calendar, secure intermediate folder, bad input, and real Copenh
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -129,6 +130,35 @@ def test_contact_filter_and_utc_offset():
     # 2 h earlier: r6 (09:30 UTC) leaves both the working hours and the morning peak
     assert_features(shifted, 1,
         og_calls_work_share=0.0)
+
+
+def test_time_zone_is_the_users_clock_with_daylight_saving(tmp_path):
+    records, antennas = fd.random_dataset(seed=2)
+    summer = records.assign(timestamp=records["timestamp"] + pd.Timedelta(days=182))  # CEST: UTC+2
+    by_zone = compute_features(summer, antennas, fd.params(timezone="Europe/Copenhagen"))
+    by_offset = compute_features(summer, antennas, fd.params(utc_offset_hours=2.0))
+    in_utc = compute_features(summer, antennas, fd.params())
+    pd.testing.assert_frame_equal(by_zone.features, by_offset.features)
+    assert not by_zone.features.equals(in_utc.features)
+    with pytest.raises(ZenInputError, match="set one of them"):
+        fd.params(timezone="Europe/Copenhagen", utc_offset_hours=1.0)
+    with pytest.raises(ZenInputError, match="unknown time zone 'Mars/Olympus'.*levels.timezone"):
+        fd.params(timezone="Mars/Olympus")
+
+    from zen.io.dataset import write_dataset  # a dataset folder's own zone is the default
+
+    write_dataset(tmp_path / "dataset", summer, pd.Timestamp("2024-07-01", tz="UTC"), 14,
+                  antennas=antennas, manifest={"timezone": "Europe/Copenhagen"})
+    overrides = ["levels.min_home_users=1", f"hydra.run.dir={tmp_path}/run"]
+    for name, extra in (("own", []), ("utc", ["levels.timezone=UTC"])):
+        done = _cli(f"dataset={tmp_path / 'dataset'}", f"out_dir={tmp_path / name}", *overrides, *extra)
+        assert done.returncode == 0, done.stderr
+    own = pd.read_parquet(tmp_path / "own" / "features.parquet")
+    expected = compute_features(summer, antennas,
+                                FeatureParams(timezone="Europe/Copenhagen", min_home_users=1))
+    pd.testing.assert_frame_equal(own, expected.features, check_dtype=False)
+    assert json.loads((tmp_path / "own" / "manifest.json").read_text())["timezone"] == "Europe/Copenhagen"
+    assert not own.equals(pd.read_parquet(tmp_path / "utc" / "features.parquet"))
 
 
 def test_chunking_does_not_change_features():

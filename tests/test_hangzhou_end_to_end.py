@@ -30,10 +30,12 @@ def hangzhou_run(tmp_path_factory, hangzhou_model_dir):
 def test_model_says_what_was_fitted(hangzhou_model_dir):
     model = hangzhou_model_dir
     report = json.loads((model / "mobility_calibration.json").read_text())
-    assert report["source"] == "cells" and set(report["fitted"]) == {"serving_main_prob", "serving_dwell_h"}
+    assert report["source"] == "cells" and set(report["fitted"]) == {"serving_main_prob"}
     assert set(report["standard_error"]) == set(report["fitted"])
     mobility = json.loads((model / "mobility.json").read_text())
-    assert mobility["serving_dwell_h"] == pytest.approx(report["fitted"]["serving_dwell_h"])
+    assert mobility["serving_main_prob"] == pytest.approx(report["fitted"]["serving_main_prob"])
+    assert mobility["serving_activity"]["keep"] == report["serving_activity"]["keep"]  # the fitted table
+    assert len(mobility["serving_activity"]["keep"]) == len(mobility["serving_activity"]["gap_edges_s"]) + 1
     metrics = json.loads((model / "model.json").read_text())["metrics"]
     assert metrics["social/fitted_on_own_data"] == 0.0 and metrics["mobility/calibrated"] == 1.0
 

@@ -206,11 +206,11 @@ def test_a_second_run_on_the_same_folder_is_refused_with_the_holders_pid(model_d
 
 def test_disk_full_leaves_no_partial_file_and_the_same_command_resumes(dataset, model_dir, tmp_path,
                                                                         monkeypatch):
-    import zen.generation.pipeline as pipeline
+    import zen.io.storage as storage
     import zen.stages.generate as stage
 
     out = tmp_path / "full"
-    original = pipeline.write_table
+    original = storage.write_table
     calls = {"n": 0}
 
     def disk_fills_up(df, path, fmt=None):
@@ -222,11 +222,11 @@ def test_disk_full_leaves_no_partial_file_and_the_same_command_resumes(dataset, 
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         return original(df, path, fmt=fmt)
 
-    monkeypatch.setattr(pipeline, "write_table", disk_fills_up)
+    monkeypatch.setattr(storage, "write_table", disk_fills_up)
     with pytest.raises(OSError, match="No space left"):
         stage.generate(small_generate_config(model_dir, out))
     assert temporaries(out) == [] and not (out / "manifest.json").exists()
-    monkeypatch.setattr(pipeline, "write_table", original)
+    monkeypatch.setattr(storage, "write_table", original)
     stage.generate(small_generate_config(model_dir, out))
     assert _record_checksums(out) == _record_checksums(dataset)
     assert json.loads((out / "manifest.json").read_text())["rows"]["records"] > 0

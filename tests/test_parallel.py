@@ -30,25 +30,6 @@ def test_two_workers_write_the_same_stays_as_one(model_dir, tmp_path):
     assert read_table(one / "stays").equals(read_table(two / "stays"))
 
 
-def test_out_dir_as_a_file_uri_is_the_local_folder(tmp_path):
-    from zen.generation.output import local_out_dir
-
-    assert local_out_dir((tmp_path / "a b").as_uri()) == tmp_path / "a b"
-    assert local_out_dir(tmp_path / "c") == tmp_path / "c"
-
-
-@pytest.mark.parametrize("uri, fragment", [("s3://bucket/zen", "s3://, not a local filesystem"),
-                                           ("gs://bucket/zen", "mount it"),
-                                           ("file://host name/x", "not a URI pyarrow can open")])
-def test_out_dir_on_another_filesystem_is_one_line(uri, fragment):
-    from zen.generation.output import local_out_dir
-    from zen.schema import ZenInputError
-
-    with pytest.raises(ZenInputError, match=fragment) as err:
-        local_out_dir(uri)
-    assert "\n" not in str(err.value) and uri in str(err.value)
-
-
 def test_an_unknown_executor_is_refused_before_any_work(model_dir, tmp_path):
     from zen.schema import ZenInputError
     from zen.stages.generate import generate

@@ -30,12 +30,17 @@ def ray():
 
 def test_a_local_run_killed_after_one_shard_resumes_on_ray(model_dir, dataset, tmp_path, monkeypatch):
     """The default run's one Ray generation (~20 s, most of it Ray's start-up): the done-markers
-    are the same for both executors, so Ray runs only the unfinished shards, with out_dir as a
-    file:// URI, and every file (records, users, edges, antennas) matches ``executor=local``."""
+    are the same for both executors and filesystems, so Ray runs only the unfinished shards. The
+    killed run writes to a file:// URI; the Ray tasks write their shards themselves through a
+    pyarrow filesystem that is not the local one (a SubTreeFileSystem over the same folder, as an
+    object store would be reached), and every file (records, users, edges, antennas) matches
+    ``executor=local``."""
+    from pyarrow import fs
+
     import zen.generation.pipeline as pipeline
     from zen.stages.generate import generate
 
-    out, original, ran = tmp_path / "resumed on ray", pipeline.generate_shard, []
+    out, original, ran = tmp_path / "resumed-on-ray", pipeline.generate_shard, []
 
     def dies_on_second_shard(spec, shard, *rest):
         if ran:
@@ -45,13 +50,15 @@ def test_a_local_run_killed_after_one_shard_resumes_on_ray(model_dir, dataset, t
 
     monkeypatch.setattr(pipeline, "generate_shard", dies_on_second_shard)
     with pytest.raises(KeyboardInterrupt):
-        generate(small_generate_config(model_dir, out))
+        generate(small_generate_config(model_dir, out.as_uri()))
     monkeypatch.setattr(pipeline, "generate_shard", original)
     first = sorted((out / "records").rglob("shard-00000-own.parquet"))
     stamps = [p.stat().st_mtime_ns for p in first]
-    summary = generate(small_generate_config(model_dir, out.as_uri(), executor="ray", workers=2))
+    bucket = fs.SubTreeFileSystem(str(tmp_path), fs.LocalFileSystem())
+    cfg = small_generate_config(model_dir, out.name, executor="ray", workers=2)
+    summary = generate(cfg, filesystem=bucket)
     assert [p.stat().st_mtime_ns for p in first] == stamps and len(first) > 0  # shard 0 not redone
-    files = read_dataset(out).manifest["checksums"]
+    files = read_dataset(out.name, bucket).manifest["checksums"]
     assert files == read_dataset(dataset).manifest["checksums"]
     assert sum(k.startswith("records") for k in files) > 3
     assert summary["records"] == read_dataset(dataset).manifest["rows"]["records"]
@@ -79,10 +86,11 @@ def test_a_bad_file_in_a_ray_task_is_the_steps_own_one_line_error(tmp_path):
 
     from zen.generation import GenerationSpec, Layout, pipeline
     from zen.generation.executors import RayExecutor
+    from zen.io.storage import Store
     from zen.schema import ZenInputError
 
-    layout = Layout(tmp_path / "out")
-    bad = layout.pending(0, 1)
+    layout = Layout(Store.of(tmp_path / "out"))
+    bad = tmp_path / "out" / layout.pending(0, 1)
     bad.parent.mkdir(parents=True)
     bad.write_bytes(b"not parquet")
     spec = GenerationSpec(n_users=10, days=1)

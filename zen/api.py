@@ -21,6 +21,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -160,25 +161,29 @@ def train(overrides: Sequence[str] = (), *, out_dir: str | Path | None = None, *
 
 
 def generate(model: Model | str | Path, n_users: int = 1000, days: float = 7, *,
-             out_dir: str | Path | None = None, overrides: Sequence[str] = (), **settings) -> Dataset:
+             out_dir: str | Path | None = None, overrides: Sequence[str] = (), filesystem=None,
+             **settings) -> Dataset:
     """Sample a synthetic dataset from ``model`` (``zen-generate``); return it.
 
     Args:
         model: a :class:`Model` or a model folder.
         n_users, days: population size and length of the period.
-        out_dir: the dataset folder or a ``file://`` URI (default ``<model>/../dataset``).
+        out_dir: the dataset folder, a URI (``file://``, ``s3://bucket/prefix``, ``gs://``,
+            ``hdfs://``), or a path inside ``filesystem`` (default ``<model>/../dataset``).
+        filesystem: a ``pyarrow.fs.FileSystem`` that holds ``out_dir`` (None: from ``out_dir``).
         overrides, **settings: any other ``generate.yaml`` key (``seed=1``, ``network="synthetic_city"``).
     """
-    from zen.generation.output import local_out_dir
     from zen.stages.generate import generate as generate_stage
 
+    if filesystem is not None and out_dir is None:
+        raise ZenInputError("filesystem= needs out_dir=<the dataset folder inside it>")
     path = model.path if isinstance(model, Model) else Path(model)
-    uri = out_dir is not None and "://" in str(out_dir)  # file://... as zen-generate takes it
-    extra = [] if out_dir is None else [f"out_dir={out_dir if uri else Path(out_dir).absolute()}"]
+    as_given = out_dir is not None and ("://" in str(out_dir) or filesystem is not None)  # not local
+    extra = [] if out_dir is None else [f"out_dir={out_dir if as_given else Path(out_dir).absolute()}"]
     cfg = compose("generate", [f"model_dir={path.absolute()}", f"n_users={n_users}", f"days={days}",
                                "progress=false", *extra, *overrides], **settings)
-    _run(generate_stage, cfg)
-    return load_dataset(local_out_dir(cfg.out_dir))
+    _run(partial(generate_stage, filesystem=filesystem), cfg)
+    return read_dataset(cfg.out_dir, filesystem)
 
 
 def evaluate(dataset: Dataset | str | Path, real: Dataset | str | Path | None = None, *,
@@ -215,10 +220,13 @@ def load_model(path: str | Path) -> Model:
     return Model(path, read_json(path / "model.json", "model.json"))
 
 
-def load_dataset(path: str | Path) -> Dataset:
+def load_dataset(path: str | Path, filesystem=None) -> Dataset:
     """A dataset folder written by ``zen-generate``: ``records`` (pandas, schema ``records``),
-    ``antennas``, ``users``, ``edges``, ``manifest``; ``Dataset.to_arrow()`` for pyarrow."""
-    return read_dataset(Path(path).resolve())
+    ``antennas``, ``users``, ``edges``, ``manifest``; ``Dataset.to_arrow()`` for pyarrow.
+
+    ``path`` may be a URI (``s3://bucket/zen``) or a path inside ``filesystem`` (``pyarrow.fs``)."""
+    local = filesystem is None and "://" not in str(path)
+    return read_dataset(Path(path).resolve() if local else path, filesystem)
 
 
 def load_report(path: str | Path) -> Report:

@@ -7,12 +7,10 @@ out of the export (they stay in the Parquet/CSV records).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from zen.io import atomic_path, read_table
+from zen.io.storage import Store
 
 
 def bandicoot_frame(records: pd.DataFrame) -> pd.DataFrame:
@@ -30,16 +28,14 @@ def bandicoot_frame(records: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def write_bandicoot(record_files: list[Path], antennas: pd.DataFrame, out_dir: Path) -> None:
-    """Write ``out_dir/<user_id>.csv`` for every user and ``out_dir/antennas.csv``."""
-    frames = [read_table(f) for f in record_files]
-    records = pd.concat(frames, ignore_index=True)
+def write_bandicoot(store: Store, record_files: list[str], antennas: pd.DataFrame,
+                   folder: str = "bandicoot") -> None:
+    """Write ``folder/<user_id>.csv`` for every user and ``folder/antennas.csv`` in ``store``
+    (``record_files``: the keys of the records there)."""
+    records = pd.concat([store.read_table(f) for f in record_files], ignore_index=True)
     records["timestamp"] = pd.to_datetime(records["timestamp"], utc=True)
     rows = bandicoot_frame(records).sort_values(["user_id", "datetime"], kind="stable")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out_dir / "antennas.csv") as tmp:
-        antennas.rename(columns={"cell_id": "antenna_id", "lat": "latitude", "lon": "longitude"})[
-            ["antenna_id", "latitude", "longitude"]].to_csv(tmp, index=False)
+    named = antennas.rename(columns={"cell_id": "antenna_id", "lat": "latitude", "lon": "longitude"})
+    store.write_table(named[["antenna_id", "latitude", "longitude"]], f"{folder}/antennas.csv", fmt="csv")
     for uid, group in rows.groupby("user_id", sort=True):
-        with atomic_path(out_dir / f"{uid}.csv") as tmp:
-            group.drop(columns="user_id").to_csv(tmp, index=False)
+        store.write_table(group.drop(columns="user_id"), f"{folder}/{uid}.csv", fmt="csv")

@@ -173,3 +173,24 @@ def summary(rows: list[dict]) -> Figure:
     ax.set_title("Fidelity at a glance (green: within threshold of the floor)")
     fig.tight_layout()
     return fig
+
+
+def report_figures(synthetic: CDRData, real: CDRData, train: CDRData, scores: dict,
+                   useful: dict | None, private: dict | None,
+                   ran_thresholds: list[float]) -> dict[str, Figure]:
+    """Every figure of a ``zen-evaluate`` report (name -> figure): the individual CDFs, hourly
+    profiles and global distributions; the cell maps and mobility CCDFs when both sides have
+    cells; the usefulness and privacy panels when those tasks ran."""
+    from zen.evaluation.mobility import density_maps, mobility_ccdfs
+
+    figures = {"individual_cdfs": individual_cdfs(synthetic, real, train),
+               "hourly_profiles": hourly_profiles(synthetic, real, train),
+               "global_distributions": global_distributions(synthetic, real, train)}
+    if synthetic.has_cells and real.has_cells:
+        figures["cell_density_maps"] = density_maps([real, synthetic, train])
+        figures["cell_mobility_ccdfs"] = mobility_ccdfs([real, synthetic, train])
+    if useful is not None:
+        figures["usefulness"] = usefulness(useful, scores, ran_thresholds, synthetic.label, real.label)
+    if private is not None:
+        figures["privacy"] = privacy(private, synthetic.label, real.label)
+    return figures

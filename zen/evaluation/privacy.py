@@ -8,9 +8,13 @@
   synthetic user; the AUC of telling training users from held-out users (0.5 = no leak).
 - Exact copies: share of synthetic users whose whole event sequence (minutes since the window
   start, event, direction, duration rounded to the second) equals a training user's.
+- Model audits (:func:`model_audits`): the white-box and likelihood-ratio membership attacks with
+  their empirical epsilon lower bounds, beside the accountant's epsilon of a DP model.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -200,3 +204,50 @@ def likelihood_ratio_scores(candidate: CDRData, reference: CDRData, train: CDRDa
         x = feature_matrix(q.features, train.features)
         out.append(p_syn.score_samples(x) - p_ref.score_samples(x))
     return out
+
+
+def model_audits(synthetic: CDRData, train: CDRData, real: CDRData, reference: CDRData | None,
+                 model_dir: Path | None, record: dict) -> tuple[dict, dict, dict, dict]:
+    """The audits beside the accountant's epsilon, for the model that made ``synthetic``
+    (``model_dir`` and its ``model.json`` ``record``; None and {} when unknown): the white-box
+    attack (the model's own per-user likelihood, training vs held-out users; floor: the
+    ``reference`` users, also unseen, vs held-out users), the likelihood-ratio attack on the
+    synthetic data (attacker's shadow population: ``reference``) and the empirical epsilon lower
+    bound of each.
+
+    Returns:
+        scores, floor scores, skipped (metric -> why) and what the report shows of the model's
+        formal guarantee.
+    """
+    scores: dict[str, float] = {}
+    floor: dict[str, float] = {}
+    skipped: dict[str, str] = {}
+    dp = record.get("privacy") or {"private": False}
+    delta = float(dp["delta"]) if dp.get("private") else 1.0 / (10 * train.n_users)
+    if dp.get("private"):  # a non-private model has no (epsilon, delta): the report says so
+        scores["privacy/epsilon"], scores["privacy/delta"] = float(dp["epsilon"]), delta
+    if record.get("traffic_kind") == "lstm" and model_dir is not None:
+        from zen.traffic.lstm import LSTMTrafficModel
+
+        model = LSTMTrafficModel.load(model_dir / "traffic")
+        nll_real = model.nll_per_user(real)
+        scores.update(membership_audit(-model.nll_per_user(train), -nll_real, delta, "whitebox"))
+        if reference is not None:
+            floor.update(membership_audit(-model.nll_per_user(reference), -nll_real, delta, "whitebox"))
+    else:
+        skipped["privacy/whitebox"] = ("white-box attack needs the LSTM's model folder "
+                                       f"(found {model_dir}, kind {record.get('traffic_kind')})")
+    if reference is not None:
+        member, nonmember = likelihood_ratio_scores(synthetic, reference, train, [train, real])
+        scores.update(membership_audit(member, nonmember, delta, "lr"))
+        skipped["privacy/lr floor"] = ("the likelihood-ratio attack's floor is not defined: its "
+                                       "shadow population is the floor's reference users")
+    else:
+        skipped["privacy/lr"] = "no real reference users (privacy_floor) for the likelihood-ratio attack"
+    keep = ("private", "epsilon", "delta", "unit", "not_private", "covers_everything")
+    guarantee = {k: dp[k] for k in keep if k in dp}
+    sgd = next((r for r in dp.get("releases", []) if r["name"] == "traffic LSTM weights"), None)
+    if sgd is not None:
+        guarantee["accountant"] = sgd["details"].get("accountant")
+        guarantee["noise_multiplier"] = sgd["details"].get("noise_multiplier")
+    return scores, floor, skipped, guarantee

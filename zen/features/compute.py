@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from zen.data.local_time import UTC, to_local_clock
 from zen.features.engines import Engine, make_engine
 from zen.features.params import FeatureParams
 from zen.features.pipeline import LevelOutput, run_levels
@@ -25,7 +26,8 @@ def compute_features(records: pd.DataFrame, antennas: pd.DataFrame, params: Feat
     Args:
         records: records in Zen's schema (validated here), with ``cell_id`` set.
         antennas: the antennas table (``cell_id, lat, lon`` in degrees).
-        params: level parameters (defaults when None).
+        params: level parameters (defaults when None); ``params.timezone`` sets the clock of
+            every hour, day and week.
         engine: ``local`` (DuckDB), ``spark``, or an engine object (not closed here).
         work_dir: parent of the temporary secure folder for user-level tables (system temp if None).
         keep_intermediate: keep that folder (its path is then ``LevelOutput.work_dir``).
@@ -37,6 +39,8 @@ def compute_features(records: pd.DataFrame, antennas: pd.DataFrame, params: Feat
     """
     params = params or FeatureParams()
     records = validate(records, "records", records_source)
+    if params.timezone != UTC:  # the levels' hours and days are the users' wall clock
+        records = records.assign(timestamp=to_local_clock(records["timestamp"], params.timezone))
     antennas = validate(antennas, "antennas", antennas_source)
     check_cells(records, antennas, records_source, antennas_source)
     if work_dir is not None:

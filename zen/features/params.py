@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from zen.data.local_time import check_timezone
 from zen.schema import ZenInputError
 
 SECONDS_PER_DAY = 86_400
@@ -44,6 +45,8 @@ class FeatureParams:
         weekend_days: weekdays counted as rest days (Monday = 0 ... Sunday = 6).
         holidays: ISO dates (local) counted as rest days, like weekends.
         utc_offset_hours: added to UTC timestamps to get local time (hours; e.g. 1 for CET).
+        timezone: the users' IANA time zone (daylight saving included); ``UTC`` leaves the
+            clock to ``utc_offset_hours``. Set one of the two, not both.
         max_events_per_day: users above this on any day are dropped as machines (None: no limit).
         max_contacts: users with more distinct counterparts are dropped as machines (None: no limit).
         min_home_users: k-anonymity threshold; antennas with fewer home users are suppressed.
@@ -57,6 +60,7 @@ class FeatureParams:
     weekend_days: tuple[int, ...] = (5, 6)
     holidays: tuple[str, ...] = ()
     utc_offset_hours: float = 0.0
+    timezone: str = "UTC"
     max_events_per_day: int | None = 1000
     max_contacts: int | None = 1000
     min_home_users: int = 10
@@ -69,6 +73,10 @@ class FeatureParams:
             raise ZenInputError(f"min_home_users must be >= 1, got {self.min_home_users}")
         if self.n_chunks < 1:
             raise ZenInputError(f"n_chunks must be >= 1, got {self.n_chunks}")
+        check_timezone(self.timezone, "levels.timezone")
+        if self.timezone != "UTC" and self.utc_offset_hours:
+            raise ZenInputError(f"levels.timezone={self.timezone} and levels.utc_offset_hours="
+                                f"{self.utc_offset_hours:g} both shift the clock; set one of them")
         self.holiday_days()
 
     def holiday_days(self) -> list[int]:
@@ -96,6 +104,7 @@ class FeatureParams:
                    weekend_days=tuple(int(d) for d in cfg["weekend_days"]),
                    holidays=tuple(str(d) for d in (cfg.get("holidays") or ())),
                    utc_offset_hours=float(cfg.get("utc_offset_hours", 0.0)),
+                   timezone=str(cfg.get("timezone") or "UTC"),
                    max_events_per_day=optional_int("max_events_per_day"),
                    max_contacts=optional_int("max_contacts"),
                    min_home_users=int(cfg["min_home_users"]), n_chunks=int(cfg.get("n_chunks", 1)))

@@ -102,8 +102,9 @@ class RayExecutor:
             else 0; a fraction such as 0.25 packs four shards on a GPU).
         device: the run's ``device`` setting.
 
-    The shared arguments (models, population, places) go to the object store once; tasks write
-    to ``out_dir``, which every node must see at the same path (one machine, NFS, a mount).
+    The shared arguments (models, population, places) go to the object store once; each task
+    writes its shards to ``out_dir`` itself: a folder every node sees at the same path (one
+    machine, NFS, a mount) or a ``pyarrow.fs`` filesystem such as ``s3://`` (:mod:`zen.io.storage`).
     """
 
     def __init__(self, steps: Steps, workers: int, torch_threads: int | None = None,

@@ -9,18 +9,20 @@
       .work/config.json                              (the unfinished run's settings)
       .work/done/<step>-<shard>                      (a marker per finished shard step)
       .work/stays/shard-*.parquet                    (each shard's stays, for its mirrors)
-      .work/timelines/shard-*.npz                    (each shard's sampled traffic, until assembled)
-      .work/starts/shard-*.npz                       (conversations each user starts per day)
+      .work/timelines/shard-*.parquet                (each shard's sampled traffic, until assembled)
+      .work/starts/shard-*.parquet                   (conversations each user starts per day)
       .work/pending/to-<shard>/from-<shard>.parquet  (mirror records waiting for their user's cell)
+
+``out_dir`` is a :class:`~zen.io.storage.Store`: a local folder or a prefix on any filesystem
+pyarrow writes (``s3://``, ``gs://``, ``hdfs://``); the names below are keys inside it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from zen.io.model_files import read_json
-from zen.io.ownership import LOCK_PID, temporaries
+from zen.io.ownership import LOCK_PID
+from zen.io.storage import Store
 
 RECORD_LAYOUT = ("records/day=*/shard-*.parquet", "records/day=*/shard-*.csv", "stays/shard-*.parquet",
                  "antennas.parquet", "places.parquet", "users.parquet", "edges.parquet", "bandicoot/*.csv",
@@ -29,50 +31,48 @@ RECORD_LAYOUT = ("records/day=*/shard-*.parquet", "records/day=*/shard-*.csv", "
 
 @dataclass(frozen=True)
 class Layout:
-    """File layout of a generation run inside ``out`` (see the module docstring)."""
+    """File layout of a generation run inside ``store`` (see the module docstring)."""
 
-    out: Path
+    store: Store
     ext: str = "parquet"
+    work: str = ".work"
 
-    @property
-    def work(self) -> Path:
-        return self.out / ".work"
+    def done(self, step: str, shard: int) -> str:
+        return f"{self.work}/done/{step}-{shard:05d}"
 
-    def done(self, step: str, shard: int) -> Path:
-        return self.work / "done" / f"{step}-{shard:05d}"
+    def work_stays(self, shard: int) -> str:
+        return f"{self.work}/stays/shard-{shard:05d}.parquet"
 
-    def work_stays(self, shard: int) -> Path:
-        return self.work / "stays" / f"shard-{shard:05d}.parquet"
+    def pending(self, to_shard: int, from_shard: int) -> str:
+        return f"{self.work}/pending/to-{to_shard:05d}/from-{from_shard:05d}.parquet"
 
-    def work_timelines(self, shard: int) -> Path:
-        return self.work / "timelines" / f"shard-{shard:05d}.npz"
+    def work_timelines(self, shard: int) -> str:
+        return f"{self.work}/timelines/shard-{shard:05d}.parquet"
 
-    def work_starts(self, shard: int) -> Path:
-        return self.work / "starts" / f"shard-{shard:05d}.npz"
+    def work_starts(self, shard: int) -> str:
+        return f"{self.work}/starts/shard-{shard:05d}.parquet"
 
-    def pending(self, to_shard: int, from_shard: int) -> Path:
-        return self.work / "pending" / f"to-{to_shard:05d}" / f"from-{from_shard:05d}.parquet"
+    def records(self, day: str, shard: int, part: str) -> str:
+        return f"records/day={day}/shard-{shard:05d}-{part}.{self.ext}"
 
-    def records(self, day: str, shard: int, part: str) -> Path:
-        return self.out / "records" / f"day={day}" / f"shard-{shard:05d}-{part}.{self.ext}"
+    def stays(self, shard: int) -> str:
+        return f"stays/shard-{shard:05d}.parquet"
 
-    def stays(self, shard: int) -> Path:
-        return self.out / "stays" / f"shard-{shard:05d}.parquet"
+    def is_done(self, step: str, shard: int) -> bool:
+        return self.store.exists(self.done(step, shard))
 
     def mark(self, step: str, shard: int) -> None:
-        path = self.done(step, shard)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch()
+        """The shard step's done-marker, written after all its files."""
+        self.store.touch(self.done(step, shard))
 
-    def zen_files(self) -> list[Path]:
+    def zen_files(self) -> list[str]:
         """The files of ``out`` that Zen wrote: those a finished dataset's manifest lists, or for an
         unfinished run (marked by ``.work/config.json``) the shard layout's files; plus the run's
         ``.work`` folder, its lock file and the temporaries of killed writes."""
-        out = self.out
-        if (out / "manifest.json").exists():
-            manifest = read_json(out / "manifest.json", "the dataset's manifest")
-            files = [out / name for name in manifest.get("checksums", {})] + [out / "manifest.json"]
+        store = self.store
+        if store.is_file("manifest.json"):
+            manifest = store.read_json("manifest.json", "the dataset's manifest")
+            files = [*manifest.get("checksums", {}), "manifest.json"]
         else:
-            files = [p for pattern in RECORD_LAYOUT for p in out.glob(pattern)]
-        work = [p for p in self.work.rglob("*") if p.is_file()] if self.work.exists() else []
-        return files + work + temporaries(out) + [out / LOCK_PID]
+            files = [k for pattern in RECORD_LAYOUT for k in store.glob(pattern)]
+        return files + store.files(self.work) + store.temporaries() + [LOCK_PID]

@@ -3,41 +3,13 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from zen.generation.layout import Layout
-from zen.io import write_json_atomic
-from zen.io.model_files import read_json
-from zen.io.ownership import LOCK_PID, refuse_foreign, remove_owned, temporaries
+from zen.io.ownership import LOCK_PID
+from zen.io.storage import Store
 from zen.schema import ZenInputError
 
 log = logging.getLogger("zen.generate")
-
-
-def local_out_dir(out_dir: str | Path) -> Path:
-    """``out_dir`` as a local path: a path as it is, a URI through ``pyarrow.fs`` (``file://...``).
-
-    The run's lock, done-markers, temporaries and checksums need a filesystem with atomic
-    renames, so a URI of another filesystem (``s3://``, ``gs://``, ``hdfs://``) is refused in
-    one line: mount it (NFS, s3fs, gcsfuse) and pass the mount's path.
-    """
-    text = str(out_dir)
-    scheme = text.split("://", 1)[0].lower() if "://" in text else ""
-    if not scheme:
-        return Path(text)
-    if scheme not in ("file", "local"):  # refused before pyarrow reaches for the network
-        raise ZenInputError(f"out_dir is on {scheme}://, not a local filesystem; mount it (NFS, s3fs, "
-                            "gcsfuse) and pass out_dir=<the mount's folder>", text)
-    from pyarrow import fs
-
-    try:
-        filesystem, path = fs.FileSystem.from_uri(text)
-    except (ValueError, OSError) as err:
-        raise ZenInputError(f"out_dir is not a URI pyarrow can open ({str(err).splitlines()[0]}); pass a "
-                            "local folder or a file:// URI (spaces written %20)", text) from err
-    if not isinstance(filesystem, fs.LocalFileSystem):
-        raise ZenInputError(f"out_dir is on {filesystem.type_name}, not a local filesystem", text)
-    return Path(path)
 
 
 def prepare_out_dir(layout: Layout, fingerprint: dict, overwrite: bool = False) -> None:
@@ -47,32 +19,29 @@ def prepare_out_dir(layout: Layout, fingerprint: dict, overwrite: bool = False) 
     refuses when the folder holds anything else. A resumed run first sweeps the temporaries a
     kill left. Writes ``.work/config.json`` (the run's ``fingerprint``) last.
     """
-    out_dir, fp_file = layout.out, layout.work / "config.json"
-    finished = (out_dir / "manifest.json").exists()
-    if finished or fp_file.exists():
-        same = not finished and read_json(fp_file, "the unfinished run's settings") == fingerprint
+    store, fp_file = layout.store, f"{layout.work}/config.json"
+    finished = store.exists("manifest.json")
+    if finished or store.exists(fp_file):
+        same = not finished and store.read_json(fp_file, "the unfinished run's settings") == fingerprint
         if same:
-            log.info("resuming the unfinished run in %s", out_dir)
-            for tmp in temporaries(out_dir):
-                tmp.unlink()
+            log.info("resuming the unfinished run in %s", store.name())
+            store.delete(store.temporaries())
         elif not overwrite:
             what = "a finished dataset is" if finished else "an unfinished run with a different config is"
             raise ZenInputError(f"{what} already there; choose another out_dir= or pass overwrite=true",
-                                str(out_dir))
+                                store.name())
         else:
             owned = layout.zen_files()
-            refuse_foreign(out_dir, owned, "out_dir", "dataset files")
-            remove_owned(out_dir, owned, keep_root=True)
-    elif any(p.name != LOCK_PID for p in out_dir.iterdir()):
+            store.refuse_foreign(owned, "out_dir", "dataset files")
+            store.remove(owned, keep_root=True)
+    elif any(name != LOCK_PID for name in store.children()):
         raise ZenInputError("the output folder exists and is not a Zen run; choose another out_dir=",
-                            str(out_dir))
-    write_json_atomic(fingerprint, fp_file)
+                            store.name())
+    store.write_json(fingerprint, fp_file)
 
 
-def forget_unstarted(out_dir: Path, created: bool) -> None:
+def forget_unstarted(store: Store, created: bool, work: str = ".work") -> None:
     """After a failure, remove the folder this run created if no shard of it had finished."""
-    work = out_dir / ".work"
-    if not created or not out_dir.is_dir() or (work / "done").exists():
+    if not created or not store.exists() or store.files(f"{work}/done"):
         return
-    owned = ([p for p in work.rglob("*") if p.is_file()] if work.exists() else []) + temporaries(out_dir)
-    remove_owned(out_dir, owned)
+    store.remove(store.files(work) + store.temporaries())

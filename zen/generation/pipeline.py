@@ -22,13 +22,13 @@ per shard and :func:`finish_stays`. Seeds come from ``zen.seeds``.
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from zen import SCHEMA_VERSION, __version__
 from zen.assembly import Population, assemble_shard, mirror_on_network, started_per_day
@@ -37,9 +37,9 @@ from zen.checks import resolve_device
 from zen.data.local_time import utc_from_local_clock, utc_start
 from zen.generation.layout import Layout
 from zen.generation.spec import GenerationSpec
-from zen.io import atomic_path, read_table, write_table
 from zen.io.dataset import write_manifest
 from zen.io.model_files import read_json
+from zen.io.storage import Store
 from zen.mobility.places import published_places
 from zen.network.partners import day_factor
 from zen.schema import ZenInputError, validate
@@ -181,7 +181,7 @@ def _write_by_day(records: pd.DataFrame, layout: Layout, shard: int, part: str,
         chunk = records[day == d].reset_index(drop=True)
         if layout.ext == "csv":
             chunk = chunk.assign(timestamp=chunk["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
-        write_table(chunk, layout.records(str(d), shard, part), fmt=layout.ext)
+        layout.store.write_table(chunk, layout.records(str(d), shard, part), fmt=layout.ext)
 
 
 def partner_day_power(spec: GenerationSpec, models: Models) -> float:
@@ -194,14 +194,19 @@ def partner_day_power(spec: GenerationSpec, models: Models) -> float:
     return float(getattr(models.social, "partner_day_power", 0.0))
 
 
-def _save_npz(path: Path, **arrays: np.ndarray) -> None:
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, **arrays)
+def _save_timelines(store: Store, key: str, tl: Timelines) -> None:
+    store.write_parquet(pa.table({f.name: getattr(tl, f.name) for f in fields(Timelines)}), key)
 
 
-def _load_timelines(path: Path) -> Timelines:
-    with np.load(path, allow_pickle=False) as z:
-        return Timelines(**{f.name: z[f.name] for f in fields(Timelines)})
+def _load_timelines(store: Store, key: str) -> Timelines:
+    table = store.read_parquet(key)
+    return Timelines(**{f.name: table.column(f.name).to_numpy(zero_copy_only=False)
+                        for f in fields(Timelines)})
+
+
+def _mobility(spec: GenerationSpec, models: Models):
+    """The mobility parameters of the run (``coupling=none``: without the activity-aware serving)."""
+    return models.mobility if spec.coupling != "none" else models.mobility.without_activity()
 
 
 def sample_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Population,
@@ -221,8 +226,8 @@ def sample_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popula
                                device=device, activity=pop.activity[a:b])
     timings["traffic"] = time.perf_counter() - t
     t = time.perf_counter()
-    stays = shard_stays(MobilityEmulator(models.mobility), places, pop.home, pop.work, a, b, s, spec.days,
-                        start, spec.seed, device=device)
+    stays = shard_stays(MobilityEmulator(_mobility(spec, models)), places, pop.home, pop.work, a, b, s,
+                        spec.days, start, spec.seed, device=device)
     timings["mobility"] = time.perf_counter() - t
     if models.coupling is not None and spec.coupling != "none":  # traffic <-> mobility (zen.coupling)
         from zen.coupling.hook import couple_timelines
@@ -235,12 +240,12 @@ def sample_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popula
     t = time.perf_counter()
     if partner_day_power(spec, models):  # the assembly's own stream, so the same counterparts
         rng = np.random.default_rng(component_seed(spec.seed, "assembly", s))
-        _save_npz(layout.work_starts(s), starts=started_per_day(
-            tl, a, b - a, pop, rng, int(np.ceil(spec.days)), spec.conversation_gap_s))
+        starts = started_per_day(tl, a, b - a, pop, rng, int(np.ceil(spec.days)), spec.conversation_gap_s)
+        layout.store.write_parquet(pa.table({"starts": starts.ravel()}), layout.work_starts(s))
     timings["assembly"] = time.perf_counter() - t
     t = time.perf_counter()
-    _save_npz(layout.work_timelines(s), **{f.name: getattr(tl, f.name) for f in fields(Timelines)})
-    stays.save(layout.work_stays(s))
+    _save_timelines(layout.store, layout.work_timelines(s), tl)
+    layout.store.write_parquet(stays.to_table(), layout.work_stays(s))
     layout.mark("sampled", s)
     timings["write"] = time.perf_counter() - t
     return ShardResult(s, 0, timings)
@@ -258,15 +263,22 @@ def generate_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popu
     s, a, start = shard.index, shard.first, spec.start
     place_cell, timings = places["cell_id"].to_numpy(), {}
     t = time.perf_counter()
-    tl, stays = _load_timelines(layout.work_timelines(s)), Stays.load(layout.work_stays(s))
+    store, key = layout.store, layout.work_stays(s)
+    tl = _load_timelines(store, layout.work_timelines(s))
+    stays = Stays.from_table(store.read_parquet(key), store.name(key))
+    mobility = _mobility(spec, models)
+    if mobility.serving_dwell_h > 0 or mobility.serving_activity:  # as MobilityEmulator.simulate set it
+        from zen.mobility.population import shard_seed
+        from zen.mobility.serving import ServingProcess
+
+        stays.serving = ServingProcess.from_params(places, mobility, shard_seed(spec.seed, s))
     rng = np.random.default_rng(component_seed(spec.seed, "assembly", s))
     partner_rng, power = None, partner_day_power(spec, models)
     if power:
-        starts = []
-        for other in shard_bounds(spec):
-            with np.load(layout.work_starts(other.index), allow_pickle=False) as z:
-                starts.append(z["starts"])
-        pop = replace(pop, day_factor=day_factor(np.concatenate(starts), power))
+        starts = [store.read_parquet(layout.work_starts(other.index)).column("starts").to_numpy()
+                  for other in shard_bounds(spec)]
+        starts = np.concatenate(starts).reshape(pop.n_users, int(np.ceil(spec.days)))
+        pop = replace(pop, day_factor=day_factor(starts, power))
         partner_rng = np.random.default_rng(component_seed(spec.seed, "partners", s))
     own = assemble_shard(tl, a, pop, start, stays, place_cell, rng, spec.pairing, spec.conversation_gap_s,
                          models.sessions, partner_rng)
@@ -279,12 +291,12 @@ def generate_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popu
     timings["assembly"] = time.perf_counter() - t
     t = time.perf_counter()
     for to in np.unique(target[~local]):
-        write_table(mirrors[target == to], layout.pending(int(to), s))
+        store.write_table(mirrors[target == to], layout.pending(int(to), s))
     if spec.write_stays:
-        write_table(_stays_frame(stays, np.arange(a, shard.end), spec), layout.stays(s))
+        store.write_table(_stays_frame(stays, np.arange(a, shard.end), spec), layout.stays(s))
     _write_by_day(own, layout, s, "own", spec.timezone)
-    layout.mark("own", s)
-    layout.work_timelines(s).unlink(missing_ok=True)
+    layout.mark("own", s)  # last: the shard's files are complete
+    store.delete([layout.work_timelines(s)])
     timings["write"] = time.perf_counter() - t
     return ShardResult(s, len(own), timings)
 
@@ -294,14 +306,15 @@ def resolve_mirrors(spec: GenerationSpec, shard: Shard, place_cell: np.ndarray,
     """Second pass for one shard: give its pending mirror records their user's cell and write them."""
     from zen.mobility import Stays
 
-    t = time.perf_counter()
-    folder = layout.pending(shard.index, 0).parent
-    files = sorted(folder.glob("from-*.parquet")) if folder.exists() else []
+    t, store = time.perf_counter(), layout.store
+    folder = layout.pending(shard.index, 0).rsplit("/", 1)[0]
+    files = store.glob(f"{folder}/from-*.parquet")
     n = 0
     if files:
-        pending = pd.concat([read_table(f) for f in files], ignore_index=True)
-        pending = validate(pending, "records", str(folder))
-        stays = Stays.load(layout.work_stays(shard.index))
+        pending = pd.concat([store.read_table(f) for f in files], ignore_index=True)
+        pending = validate(pending, "records", store.name(folder))
+        key = layout.work_stays(shard.index)
+        stays = Stays.from_table(store.read_parquet(key), store.name(key))
         place = stays.locate(pending["user_id"].to_numpy() - shard.first, _seconds(pending, spec.start))
         pending["cell_id"] = place_cell[place]
         _write_by_day(pending, layout, shard.index, "mirror", spec.timezone)
@@ -310,11 +323,11 @@ def resolve_mirrors(spec: GenerationSpec, shard: Shard, place_cell: np.ndarray,
     return ShardResult(shard.index, n, {"assembly": time.perf_counter() - t})
 
 
-def _record_counts(record_files: list[Path]) -> tuple[int, dict[str, int]]:
+def _record_counts(store: Store, record_files: list[str]) -> tuple[int, dict[str, int]]:
     counts: dict[str, int] = {}
     n_records = 0
     for f in record_files:
-        r = read_table(f, columns=["event", "direction"])
+        r = store.read_table(f, columns=["event", "direction"])
         n_records += len(r)
         for (e, d), n in r.groupby(["event", "direction"], observed=True).size().items():
             counts[f"{e}_{d}"] = counts.get(f"{e}_{d}", 0) + int(n)
@@ -333,20 +346,20 @@ def finish(spec: GenerationSpec, layout: Layout, antennas: pd.DataFrame, places:
     Returns:
         ``users``, ``records``, ``records_per_user_day`` and ``records/<event>_<direction>``.
     """
-    out = layout.out
-    write_table(antennas, out / "antennas.parquet")
-    write_table(users, out / "users.parquet")
-    write_table(edges.astype({"src": np.int64, "dst": np.int64}), out / "edges.parquet")  # int32 in memory
+    store = layout.store
+    store.write_table(antennas, "antennas.parquet")
+    store.write_table(users, "users.parquet")
+    store.write_table(edges.astype({"src": np.int64, "dst": np.int64}), "edges.parquet")  # int32 in memory
     if spec.write_stays:  # the table that stays/*.parquet's place_id refers to
-        write_table(published_places(places), out / "places.parquet")
-    record_files = sorted((out / "records").rglob(f"*.{layout.ext}"))
-    n_records, counts = _record_counts(record_files)
+        store.write_table(published_places(places), "places.parquet")
+    record_files = [k for k in store.files("records") if k.endswith(f".{layout.ext}")]
+    n_records, counts = _record_counts(store, record_files)
     if spec.format == "bandicoot":
-        write_bandicoot(record_files, antennas, out / "bandicoot")
+        write_bandicoot(store, record_files, antennas, "bandicoot")
     rows = {"records": n_records, "antennas": len(antennas), "users": len(users), "edges": len(edges),
             **({"places": len(places)} if spec.write_stays else {}),
             **{f"records_{k}": v for k, v in sorted(counts.items())}}
-    write_manifest(out, {
+    write_manifest(store, {
         "zen_version": __version__, "schema_version": SCHEMA_VERSION, "config": settings,
         "seed": spec.seed, "model_dir": str(Path(model_dir).resolve()),
         "start": str(utc_start(spec.start, spec.timezone)), "timezone": spec.timezone,
@@ -354,7 +367,7 @@ def finish(spec: GenerationSpec, layout: Layout, antennas: pd.DataFrame, places:
         "format": spec.format, "rows": rows,
         "timings_s": {k: round(v, 3) for k, v in timings.items()},  # before the final write
     })
-    shutil.rmtree(layout.work, ignore_errors=True)
+    store.remove_tree(layout.work)
     summary = {"users": spec.n_users, "records": n_records,
                "records_per_user_day": n_records / spec.n_users / spec.days}
     summary.update({f"records/{k}": v for k, v in counts.items()})
@@ -369,14 +382,14 @@ def generate_stays(spec: GenerationSpec, shard: Shard, models: Models, home: np.
     from zen.mobility.population import shard_stays
 
     path = layout.stays(shard.index)
-    if layout.done("stays", shard.index).exists():
-        return ShardResult(shard.index, len(read_table(path, columns=["user_id"])))
+    if layout.is_done("stays", shard.index):
+        return ShardResult(shard.index, len(layout.store.read_table(path, columns=["user_id"])))
     t = time.perf_counter()
     stays = shard_stays(MobilityEmulator(models.mobility), places, home, work, shard.first, shard.end,
                         shard.index, spec.days, spec.start, spec.seed, device=resolve_device(spec.device))
     took = time.perf_counter() - t
     t = time.perf_counter()
-    write_table(_stays_frame(stays, np.arange(shard.first, shard.end), spec), path)
+    layout.store.write_table(_stays_frame(stays, np.arange(shard.first, shard.end), spec), path)
     layout.mark("stays", shard.index)
     return ShardResult(shard.index, len(stays.user), {"mobility": took, "write": time.perf_counter() - t})
 
@@ -384,12 +397,12 @@ def generate_stays(spec: GenerationSpec, shard: Shard, models: Models, home: np.
 def finish_stays(spec: GenerationSpec, layout: Layout, antennas: pd.DataFrame, places: pd.DataFrame,
                  settings: dict, n_stays: int) -> None:
     """``mode=mobility``: the antennas and places tables, then the manifest."""
-    write_table(antennas, layout.out / "antennas.parquet")
-    write_table(published_places(places), layout.out / "places.parquet")
-    write_manifest(layout.out, {
+    layout.store.write_table(antennas, "antennas.parquet")
+    layout.store.write_table(published_places(places), "places.parquet")
+    write_manifest(layout.store, {
         "zen_version": __version__, "schema_version": SCHEMA_VERSION, "mode": "mobility",
         "config": settings, "seed": spec.seed, "start": str(utc_start(spec.start, spec.timezone)),
         "timezone": spec.timezone, "days": spec.days,
         "n_users": spec.n_users, "rows": {"stays": n_stays, "antennas": len(antennas), "places": len(places)},
     })
-    shutil.rmtree(layout.work, ignore_errors=True)
+    layout.store.remove_tree(layout.work)

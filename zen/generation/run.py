@@ -25,9 +25,9 @@ from zen.checks import resolve_device
 from zen.generation import pipeline
 from zen.generation.executors import Executor, check_executor, make_executor, resolve_workers
 from zen.generation.layout import Layout
-from zen.generation.output import forget_unstarted, local_out_dir, prepare_out_dir
+from zen.generation.output import forget_unstarted, prepare_out_dir
 from zen.generation.spec import GenerationSpec
-from zen.io.ownership import check_out_dir, exclusive
+from zen.io.storage import Store
 from zen.schema import ZenInputError
 from zen.seeds import component_seed
 from zen.sessions import SessionModel
@@ -62,14 +62,16 @@ def generate_dataset(spec: GenerationSpec, model_dir: str | Path, out_dir: str |
                      settings: dict | None = None, progress: bool = False,
                      sessions: str | Path | None = None, workers: int | str | None = 1,
                      executor: str = "local", ray_address: str | None = None,
-                     ray_gpus: float | str = "auto") -> dict[str, float]:
+                     ray_gpus: float | str = "auto", filesystem=None) -> dict[str, float]:
     """Write the dataset of ``spec`` to ``out_dir`` and return a summary (row counts, ``time/*``).
 
     Args:
         spec: what to generate (``pairing=auto`` is resolved from the model).
         model_dir: the model folder ``zen-train`` wrote.
-        out_dir: the dataset folder (created; resumed when it holds this run unfinished): a path
-            or a ``file://`` URI (resolved by ``pyarrow.fs``).
+        out_dir: the dataset folder (created; resumed when it holds this run unfinished): a path,
+            a URI of any filesystem pyarrow writes (``file://``, ``s3://``, ``gs://``, ``hdfs://``),
+            or a path inside ``filesystem``; every shard step writes its own files there
+            (:mod:`zen.io.storage` says how the output rules hold on an object store).
         network: the cells/places settings (``configs/network/*.yaml``).
         data_root: the folder relative tower/place paths of ``network`` are read from.
         overwrite: replace a finished dataset (only Zen's files).
@@ -84,12 +86,14 @@ def generate_dataset(spec: GenerationSpec, model_dir: str | Path, out_dir: str |
             dataset); see :mod:`zen.generation.executors`.
         ray_address, ray_gpus: the Ray cluster to join (None: ``RAY_ADDRESS`` or a local Ray)
             and the GPUs per task (``auto``: 1 when the cluster has GPUs, unless ``device=cpu``).
+        filesystem: a ``pyarrow.fs.FileSystem`` that holds ``out_dir`` (None: from ``out_dir``).
         sessions: the folder of the published session models (``zen.sessions``): every data record
             gets a service, volume and duration; None keeps the traffic model's durations.
     """
     from zen.network import build_infrastructure
 
     t0 = time.perf_counter()
+    store = Store.of(out_dir, filesystem)  # a URI that cannot be opened: refused before any work
     launch = partial(make_executor, check_executor(executor), workers=resolve_workers(workers),
                      torch_threads=torch_threads, ray_address=ray_address, ray_gpus=ray_gpus,
                      device=spec.device)
@@ -107,20 +111,20 @@ def generate_dataset(spec: GenerationSpec, model_dir: str | Path, out_dir: str |
     if spec.mode == "full" and memory_check:
         check_memory_fits(spec, models, memory_limit_gb)
     antennas, places = build_infrastructure(network, Path(data_root), component_seed(spec.seed, "cells"))
-    out = check_out_dir(local_out_dir(out_dir))
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
+    store = store.for_output()
+    created = not store.exists()
+    store.make()
     settings = settings if settings is not None else spec.settings()
     try:
-        with exclusive(out, "zen-generate"):
-            layout = Layout(out, spec.ext)
+        with store.exclusive("zen-generate"):
+            layout = Layout(store, spec.ext)
             fp = fingerprint(spec, models.path, network, str(sessions) if sessions else None)
             prepare_out_dir(layout, fp, overwrite)  # the first write
             if spec.mode == "mobility":
                 return _stays_only(spec, models, layout, antennas, places, settings, progress, t0, launch)
             return _records(spec, models, layout, antennas, places, settings, progress, t0, launch)
     except BaseException:
-        forget_unstarted(out, created)
+        forget_unstarted(store, created)
         raise
 
 
@@ -146,8 +150,8 @@ def _records(spec: GenerationSpec, models: pipeline.Models, layout: Layout, ante
     steps = {"sample": (pipeline.sample_shard, (spec, models, pop, places, layout)),
              "own": (pipeline.generate_shard, (spec, models, pop, places, layout)),
              "mirror": (pipeline.resolve_mirrors, (spec, place_cell, layout))}
-    own = [shard for shard in shards if not layout.done("own", shard.index).exists()]
-    fresh = [shard for shard in own if not layout.done("sampled", shard.index).exists()]
+    own = [shard for shard in shards if not layout.is_done("own", shard.index)]
+    fresh = [shard for shard in own if not layout.is_done("sampled", shard.index)]
     with launch(steps, len(own) or len(shards)) as pool:
         bar = tqdm(total=2 * spec.n_users, desc="generate", unit="user", disable=not progress)
         bar.update(2 * spec.n_users - sum(shard.size for shard in own + fresh))
@@ -160,7 +164,7 @@ def _records(spec: GenerationSpec, models: pipeline.Models, layout: Layout, ante
             bar.update(sizes[result.shard])
             bar.set_postfix(events_per_s=f"{n_events / max(time.perf_counter() - t0, 1e-9):,.0f}")
         bar.close()
-        todo = [shard for shard in shards if not layout.done("mirror", shard.index).exists()]
+        todo = [shard for shard in shards if not layout.is_done("mirror", shard.index)]
         for result in tqdm(pool.map("mirror", todo), total=len(todo), desc="mirrors", unit="shard",
                            disable=not progress):
             _add(timings, result)

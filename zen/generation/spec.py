@@ -54,7 +54,9 @@ class GenerationSpec:
             settings is read as this.
         offnet_pool_per_user: distinct off-network ids per user for new contacts.
         coupling: ``auto`` couples traffic to the generated moves when the model folder has a
-            fitted dependency (``coupling.json``, :mod:`zen.coupling`); ``none``: independent.
+            fitted dependency (``coupling.json``, :mod:`zen.coupling`), and the serving cells to the
+            user's events when ``mobility.json`` has an activity-aware serving table
+            (``serving_activity``, :mod:`zen.mobility.serving`); ``none``: independent.
         mode: ``full`` (records) or ``mobility`` (stays only).
         format: ``parquet``, ``csv`` or ``bandicoot`` (Parquet records plus the bandicoot export).
         write_stays: also write the stays and places tables.

@@ -10,14 +10,13 @@ Layout::
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from zen.data.base import CDRData
-from zen.io.tables import read_table
+from zen.io.storage import Store
 from zen.schema import ZenInputError, validate
 
 
@@ -48,39 +47,43 @@ class Dataset(CDRData):
         return pa.Table.from_pandas(self.records, preserve_index=False)
 
 
-def _optional(root: Path, stem: str) -> pd.DataFrame | None:
+def _optional(store: Store, stem: str) -> pd.DataFrame | None:
     for suffix in (".parquet", ".csv"):
-        if (root / f"{stem}{suffix}").exists():
-            return read_table(root / f"{stem}{suffix}")
+        if store.exists(f"{stem}{suffix}"):
+            return store.read_table(f"{stem}{suffix}")
     return None
 
 
-def read_dataset(path: str | Path) -> Dataset:
-    """Read a dataset folder (records validated against the schema)."""
-    root = Path(path)
-    manifest_file = root / "manifest.json"
-    if not manifest_file.exists():
+def read_dataset(path: str | Path | Store, filesystem=None) -> Dataset:
+    """Read a dataset folder (records validated against the schema).
+
+    Args:
+        path: the folder: a local path, a URI (``file://``, ``s3://``, ``gs://``, ``hdfs://``), or
+            its path inside ``filesystem`` (a ``pyarrow.fs.FileSystem``).
+    """
+    store = Store.of(path, filesystem, key="dataset")
+    if not store.is_file("manifest.json"):
         raise ZenInputError("not a Zen dataset folder (no manifest.json); pass the 'dataset' "
-                            "folder that zen-generate wrote", str(root))
-    manifest = json.loads(manifest_file.read_text())
-    rec_dir = root / "records"
-    files = sorted(rec_dir.rglob("*.parquet")) + sorted(rec_dir.rglob("*.csv"))
-    extra = {}
-    if (root / "stays").is_dir():  # write_stays=true or mode=mobility; place_id indexes places
-        extra["stays"] = pd.concat([read_table(f) for f in sorted((root / "stays").glob("*.parquet"))],
+                            "folder that zen-generate wrote", store.name())
+    manifest = store.read_json("manifest.json", "the dataset's manifest")
+    files = [k for k in store.files("records") if k.endswith(".parquet")] + \
+        [k for k in store.files("records") if k.endswith(".csv")]
+    extra, where = {}, store.local
+    if store.exists("stays"):  # write_stays=true or mode=mobility; place_id indexes places
+        extra["stays"] = pd.concat([store.read_table(f) for f in store.glob("stays/*.parquet")],
                                    ignore_index=True)
-        extra["places"] = _optional(root, "places")
+        extra["places"] = _optional(store, "places")
     if not files and manifest.get("mode") == "mobility":
-        return Dataset.of_manifest(pd.DataFrame(), manifest, antennas=_optional(root, "antennas"),
-                                   extra=extra, path=root)
+        return Dataset.of_manifest(pd.DataFrame(), manifest, antennas=_optional(store, "antennas"),
+                                   extra=extra, path=where)
     if not files:
-        raise ZenInputError("the dataset has no record files", str(rec_dir))
-    frames = [read_table(f) for f in files]
-    records = validate(pd.concat(frames, ignore_index=True), "records", str(rec_dir))
+        raise ZenInputError("the dataset has no record files", store.name("records"))
+    frames = [store.read_table(f) for f in files]
+    records = validate(pd.concat(frames, ignore_index=True), "records", store.name("records"))
     records = records.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
-    return Dataset.of_manifest(records, manifest, antennas=_optional(root, "antennas"),
-                               users=_optional(root, "users"), edges=_optional(root, "edges"), extra=extra,
-                               path=root)
+    return Dataset.of_manifest(records, manifest, antennas=_optional(store, "antennas"),
+                               users=_optional(store, "users"), edges=_optional(store, "edges"), extra=extra,
+                               path=where)
 
 
 def write_dataset(path: str | Path, records: pd.DataFrame, start: pd.Timestamp, days: float,
@@ -92,15 +95,15 @@ def write_dataset(path: str | Path, records: pd.DataFrame, start: pd.Timestamp, 
     atomically and ``manifest.json`` last, so a folder with a manifest is complete.
     """
     from zen import __version__
-    from zen.io.tables import write_table
 
-    root = Path(path)
+    store = Store.of(path)
     records = validate(records, "records", "<records>")
-    rec_file = write_table(records, root / "records" / "shard-00000.parquet")
-    files = {"records/shard-00000.parquet": rec_file}
+    files = ["records/shard-00000.parquet"]
+    store.write_table(records, files[0])
     for name, table in (("antennas", antennas), ("users", users), ("edges", edges)):
         if table is not None:
-            files[f"{name}.parquet"] = write_table(table, root / f"{name}.parquet")
+            files.append(f"{name}.parquet")
+            store.write_table(table, files[-1])
     info = {
         "zen_version": __version__,
         "start": str(pd.Timestamp(start)),
@@ -108,26 +111,27 @@ def write_dataset(path: str | Path, records: pd.DataFrame, start: pd.Timestamp, 
         "n_users": int(records["user_id"].nunique()),
         "rows": {"records": len(records)},
     }
-    write_manifest(root, info, list(files.values()), extra=manifest)
-    return root
+    write_manifest(store, info, files, extra=manifest)
+    return Path(path)
 
 
-def write_manifest(root: Path, info: dict, files: list[Path] | None = None,
-                   extra: dict | None = None) -> Path:
-    """Write ``root/manifest.json`` (atomically, last): ``info`` plus the SHA-256 of each file.
+def write_manifest(root: Path | Store, info: dict, files: list[str] | None = None,
+                   extra: dict | None = None) -> None:
+    """Write ``root/manifest.json`` (atomically where the filesystem can, last): ``info`` plus the
+    SHA-256 of each file.
 
     Args:
         root: the dataset folder.
         info: what the manifest says besides checksums (version, start, days, row counts...).
-        files: the files to checksum; when None, every file under ``root`` except hidden ones
-            (``.work``, the lock's pid file, temporaries of killed writes) and the manifest.
+        files: the keys of the files to checksum (``records/...``); when None, every file under
+            ``root`` except hidden ones (``.work``, the lock's pid file, temporaries of killed
+            writes) and the manifest.
         extra: keys that override ``info`` and the checksums (e.g. the generator's name).
     """
-    from zen.io.tables import sha256_file, write_json_atomic
-
+    store = Store.of(root)
     if files is None:
-        files = [p for p in sorted(root.rglob("*")) if p.is_file() and p.name != "manifest.json"
-                 and not any(part.startswith(".") for part in p.relative_to(root).parts)]
-    manifest = {**info, "checksums": {str(p.relative_to(root)): sha256_file(p) for p in files}}
+        files = [k for k in store.files() if k != "manifest.json"
+                 and not any(part.startswith(".") for part in k.split("/"))]
+    manifest = {**info, "checksums": {k: store.sha256(k) for k in files}}
     manifest.update(extra or {})
-    return write_json_atomic(manifest, root / "manifest.json")
+    store.write_json(manifest, "manifest.json")

@@ -20,7 +20,7 @@ from zen.schema import ZenInputError
 
 # the temporary names of zen.io.tables.atomic_path (".<name>.<random>.tmp") and of folders built
 # beside their target (".<name>.<random>")
-_TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
+TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
 LOCK_PID = ".zen.pid"  # the pid of the process holding a folder's lock (see exclusive)
 
 
@@ -67,7 +67,7 @@ def remove_owned(root: Path, owned: Iterable[Path], keep_root: bool = False) -> 
 
 def temporaries(root: Path) -> list[Path]:
     """Temporary files that a killed atomic write left under ``root``."""
-    return sorted(p for p in root.rglob(".*.tmp") if p.is_file() and _TEMPORARY.match(p.name))
+    return sorted(p for p in root.rglob(".*.tmp") if p.is_file() and TEMPORARY.match(p.name))
 
 
 @contextlib.contextmanager

@@ -19,13 +19,22 @@ Each statistic is scaled by its bootstrap standard deviation over training users
 weighs them by how well the data pins them. The uncertainty of the fitted parameters is the
 sandwich formula of simulated moments, ``(J'WJ)^-1 J'W Σ W J (J'WJ)^-1 (1 + 1/R)`` with ``J`` the
 numerical Jacobian of the moments at the optimum, ``Σ`` their bootstrap covariance and ``R = 1``
-simulated population per real one. :func:`calibrate_mobility` is the train stage's entry point:
+simulated population per real one.
+
+With ``activity=True`` the serving process is the activity-aware one (:mod:`zen.mobility.serving`):
+its table ``keep[gap bin, burst bin]`` is *profiled out* at every evaluation rather than searched.
+For the stays of the current parameters, the share of consecutive events in another cell in each
+bin is linear in that bin's ``keep``, so two observations of the same stays (``keep`` 0 and 1) give
+the ``keep`` whose share equals the real training users' share in the bin (clipped to [0, 1]); the
+other parameters are then fitted as above on the sequences seen with that table.
+:func:`calibrate_mobility` is the train stage's entry point:
 ``mobility.calibrate`` false (literature defaults), true or auto (cells when the data has cells with
 coordinates, else the GPS route of :mod:`zen.mobility.calibration`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from pathlib import Path
@@ -49,6 +58,7 @@ from zen.mobility.calibration import FITTED as GPS_FITTED
 from zen.mobility.calibration import calibrate_from_gps, load_gps
 from zen.mobility.emulator import MobilityEmulator, choose_anchors
 from zen.mobility.params import MobilityParams
+from zen.mobility.serving import BURST_EDGES_S, GAP_EDGES_S, pair_bins
 from zen.schema import ZenInputError
 
 log = logging.getLogger("zen.mobility")
@@ -60,6 +70,8 @@ BOUNDS = {"rho": (0.02, 1.0), "gamma": (0.0, 1.5), "gravity_exponent": (0.5, 3.5
           "beta": (0.1, 2.0), "offday_home_prob": (0.0, 0.95), "work_share": (0.05, 0.99),
           "evening_prob": (0.0, 1.0), "serving_dwell_h": (0.01, 6.0), "serving_main_prob": (0.0, 0.99),
           "serving_radius_m": (200.0, 6000.0)}
+#: the same without the exponential serving law's dwell, which the activity-aware table replaces
+CELL_FITTED_ACTIVITY = tuple(n for n in CELL_FITTED if n != "serving_dwell_h")
 START = {"serving_dwell_h": 0.5}  # where the search starts for a switched-off default (0)
 LOG_SCALE = {"gravity_exponent", "tau_h", "serving_dwell_h", "serving_radius_m"}
 BANDS = ((0, 6), (6, 12), (12, 18), (18, 24))
@@ -122,9 +134,16 @@ class CellSimulator:
         self.lat, self.lon = places["lat"].to_numpy(), places["lon"].to_numpy()
 
     def observe(self, params: MobilityParams, seed: int | None = None) -> CellEvents:
+        return self.observe_stays(self.simulate(params, seed))
+
+    def simulate(self, params: MobilityParams, seed: int | None = None):
+        """The emulator's stays (:class:`zen.mobility.Stays`) for as many users as ``ev`` has."""
         seed = self.seed if seed is None else seed
         home, work = choose_anchors(self.places, self.n_users, params, np.random.default_rng(seed))
-        stays = MobilityEmulator(params).simulate(self.places, home, work, self.days, self.start, seed)
+        return MobilityEmulator(params).simulate(self.places, home, work, self.days, self.start, seed)
+
+    def observe_stays(self, stays) -> CellEvents:
+        """``stays`` seen at the real users' event times (through their serving process, if any)."""
         place = stays.locate(self.ev.user, self.ev.t_s)
         ok = place >= 0
         place = np.where(ok, place, 0)
@@ -150,7 +169,8 @@ def _from_unit(name: str, z: float) -> float:
 
 def fit_cell_sequences(ev: CellEvents, places: pd.DataFrame, start: pd.Timestamp, days: float,
                        base: MobilityParams | None = None, fit: tuple[str, ...] = CELL_FITTED,
-                       seed: int = 0, max_evals: int = 80, n_boot: int = 100) -> tuple[MobilityParams, dict]:
+                       seed: int = 0, max_evals: int = 80, n_boot: int = 100,
+                       activity: bool = False) -> tuple[MobilityParams, dict]:
     """Fit ``fit`` so that the emulator's cell sequences, seen at the real event times, match ``ev``.
 
     Args:
@@ -162,15 +182,22 @@ def fit_cell_sequences(ev: CellEvents, places: pd.DataFrame, start: pd.Timestamp
         seed: common random numbers of every simulation.
         max_evals: simulations the Nelder-Mead search may use.
         n_boot: bootstrap resamples of the users for the moments' covariance.
+        activity: fit the activity-aware serving law too (its table profiled out, see the module
+            docstring); ``serving_dwell_h``, which it replaces, may not be in ``fit`` then.
     Returns:
         (params, report): the fitted parameters and a dict with the fitted values, their standard
-        errors, the loss at the start and the end, and the real and simulated moments.
+        errors, the loss at the start and the end, and the real and simulated moments (and with
+        ``activity``, the table, its standard errors and the change shares per bin).
     """
     base = base or MobilityParams()
     unknown = [n for n in fit if n not in BOUNDS]
     if unknown:
         raise ZenInputError(f"cannot fit {unknown} on cell sequences; choose from {sorted(BOUNDS)}",
                             "mobility.cells.fit", column=unknown[0])
+    if activity and "serving_dwell_h" in fit:
+        raise ZenInputError("serving_dwell_h is replaced by the activity-aware serving table; drop it from "
+                            "mobility.cells.fit or set mobility.cells.activity=false", "mobility.cells.fit",
+                            column="serving_dwell_h")
     real = cell_moments(ev)
     rng = np.random.default_rng(seed)
     n_users = int(ev.user.max()) + 1
@@ -178,9 +205,12 @@ def fit_cell_sequences(ev: CellEvents, places: pd.DataFrame, start: pd.Timestamp
     cov = np.cov(boot, rowvar=False)
     sd = np.sqrt(np.maximum(np.diag(cov), 1e-6))
     sim = CellSimulator(ev, places, start, days, seed)
+    profile = ServingProfile(ev) if activity else None
 
     def params_at(z: np.ndarray) -> MobilityParams:
         values = base.to_dict() | {n: _from_unit(n, float(v)) for n, v in zip(fit, z, strict=True)}
+        if profile is not None:
+            values["serving_activity"] = profile.table(profile.keep_of(sim, MobilityParams.from_dict(values)))
         return MobilityParams.from_dict(values)
 
     def moments_at(z: np.ndarray) -> np.ndarray:
@@ -204,9 +234,69 @@ def fit_cell_sequences(ev: CellEvents, places: pd.DataFrame, start: pd.Timestamp
         "moments_sd": sd.tolist(), "users": n_users, "events": int(len(ev.user)), "days": days,
         "places": int(len(places)), "seed": seed,
     }
+    if profile is not None:
+        fitted_ev = sim.observe(fitted)
+        report["serving_activity"] = fitted.serving_activity | {
+            "keep_se": _json_list(profile.keep_se(sim, fitted)), "pairs": profile.pairs.tolist(),
+            "change_real": _json_list(profile.change_real),
+            "change_fitted": _json_list(change_by_bin(fitted_ev, profile.n_bins)[0])}
     log.info("mobility fitted on cell sequences of %d users: loss %.1f -> %.1f (%d simulations)", n_users,
              start_loss, best.fun, best.nfev)
     return fitted, report
+
+
+def change_by_bin(ev: CellEvents, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Share of consecutive events of a user in another cell, and the number of pairs, per
+    :func:`~zen.mobility.serving.pair_bins` bin (default edges). ``[n_bins]`` each."""
+    bins = pair_bins(ev.user, ev.t_s)
+    ok = bins >= 0
+    changed = np.r_[False, ev.cell[1:] != ev.cell[:-1]][ok]
+    n = np.bincount(bins[ok], minlength=n_bins).astype(float)
+    with np.errstate(invalid="ignore"):
+        return np.bincount(bins[ok], weights=changed, minlength=n_bins) / n, n
+
+
+class ServingProfile:
+    """The activity-aware table profiled out for given stays (see the module docstring)."""
+
+    def __init__(self, ev: CellEvents):
+        self.n_bins = (len(GAP_EDGES_S) + 1) * (len(BURST_EDGES_S) + 1)
+        self.change_real, self.pairs = change_by_bin(ev, self.n_bins)
+
+    def table(self, keep: np.ndarray) -> dict:
+        shape = (len(GAP_EDGES_S) + 1, len(BURST_EDGES_S) + 1)
+        return {"gap_edges_s": list(GAP_EDGES_S), "burst_edges_s": list(BURST_EDGES_S),
+                "keep": np.asarray(keep).reshape(shape).tolist()}
+
+    def _ends(self, sim: CellSimulator, params: MobilityParams) -> tuple[np.ndarray, np.ndarray]:
+        """Change shares per bin of the same stays seen with keep 0 and keep 1 everywhere."""
+        stays = sim.simulate(dataclasses.replace(params, serving_activity=self.table(np.zeros(self.n_bins))))
+        out = []
+        for k in (0.0, 1.0):
+            stays.serving = dataclasses.replace(stays.serving, keep=np.full(stays.serving.keep.shape, k))
+            out.append(change_by_bin(sim.observe_stays(stays), self.n_bins)[0])
+        return out[0], out[1]
+
+    def keep_of(self, sim: CellSimulator, params: MobilityParams) -> np.ndarray:
+        """``[n_bins]`` the keep probability that matches the real change share of each bin."""
+        c0, c1 = self._ends(sim, params)
+        span = c0 - c1
+        ok = np.isfinite(span) & (span > 1e-9) & (self.pairs > 0)
+        weight = np.where(ok, self.pairs, 0.0)  # bins no same-stay pair reaches: the pooled value
+        pooled = 1.0 - np.nansum((self.change_real - c1) * weight) / max(np.nansum(span * weight), 1e-9)
+        keep = np.where(ok, 1.0 - (self.change_real - c1) / np.where(ok, span, 1.0), pooled)
+        return np.clip(keep, 0.0, 1.0)
+
+    def keep_se(self, sim: CellSimulator, params: MobilityParams) -> np.ndarray:
+        """``[n_bins]`` binomial standard error of the real change share, carried to ``keep``."""
+        c0, c1 = self._ends(sim, params)
+        c = np.nan_to_num(self.change_real)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.sqrt(c * (1 - c) / np.maximum(self.pairs, 1)) / np.abs(c0 - c1)
+
+
+def _json_list(values: np.ndarray) -> list[float | None]:
+    return [float(v) if np.isfinite(v) else None for v in values]
 
 
 def _standard_errors(z: np.ndarray, fit: tuple[str, ...], moments_at, cov: np.ndarray,
@@ -278,4 +368,5 @@ def calibrate_mobility(cfg_mobility: dict, shared_data: str | Path, data=None, s
     return fit_cell_sequences(ev, places, data.start, data.days, base,
                               tuple(cells_cfg.get("fit", CELL_FITTED)), seed=int(cells_cfg.get("seed", seed)),
                               max_evals=int(cells_cfg.get("max_evals", 80)),
-                              n_boot=int(cells_cfg.get("n_boot", 100)))
+                              n_boot=int(cells_cfg.get("n_boot", 100)),
+                              activity=bool(cells_cfg.get("activity", False)))

@@ -108,7 +108,7 @@ class MobilityEmulator:
         device = torch.device(device)
         run = _Run(self.params, places, home, work, days, pd.Timestamp(start), seed, device)
         stays = run.simulate()
-        if self.params.serving_dwell_h > 0:  # observations see serving places (zen.mobility.serving)
+        if self.params.serving_dwell_h > 0 or self.params.serving_activity:  # zen.mobility.serving
             from zen.mobility.serving import ServingProcess
 
             stays.serving = ServingProcess.from_params(places, self.params, seed)

@@ -16,13 +16,25 @@ Two families of parameters:
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from zen.io import write_json_atomic
 from zen.schema import ZenInputError
 
 HOUR = 3600.0
+
+
+def _activity_table(value):
+    """``serving_activity`` with float lists (as JSON gives them); what is not a table is left for
+    :meth:`MobilityParams.validate` to refuse."""
+    try:
+        return None if value is None else {
+            "gap_edges_s": [float(v) for v in value["gap_edges_s"]],
+            "burst_edges_s": [float(v) for v in value["burst_edges_s"]],
+            "keep": [[float(v) for v in row] for row in value["keep"]]}
+    except (KeyError, TypeError, ValueError):
+        return value
 
 
 @dataclass
@@ -60,6 +72,11 @@ class MobilityParams:
         serving_radius_m: other serving places are among the ``serving_neighbours`` nearest
             places within this distance (metres).
         serving_neighbours: how many nearest places may serve instead.
+        serving_activity: the activity-aware serving law (:mod:`zen.mobility.serving`), fitted on
+            cell sequences: ``{"gap_edges_s": [...], "burst_edges_s": [...], "keep": [[...]]}``,
+            ``keep[gap bin][burst bin]`` the probability of keeping the serving place of the
+            user's previous event (same stay); it replaces ``serving_dwell_h``'s exponential law.
+            None: off (the law independent of the user's events).
     """
 
     rho: float = 0.6
@@ -92,6 +109,7 @@ class MobilityParams:
     serving_main_prob: float = 0.5
     serving_radius_m: float = 1500.0
     serving_neighbours: int = 8
+    serving_activity: dict | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -110,10 +128,24 @@ class MobilityParams:
             "serving_main_prob": 0 <= self.serving_main_prob <= 1,
             "serving_radius_m": self.serving_radius_m > 0, "serving_neighbours": self.serving_neighbours >= 1,
         }
+        act = self.serving_activity
+        if act is not None:
+            try:
+                shape = (len(act["gap_edges_s"]) + 1, len(act["burst_edges_s"]) + 1)
+                keep = [float(v) for row in act["keep"] for v in row]
+                checks["serving_activity"] = (len(act["keep"]) == shape[0]
+                                              and all(len(row) == shape[1] for row in act["keep"])
+                                              and all(0.0 <= v <= 1.0 for v in keep))
+            except (KeyError, TypeError, ValueError):
+                checks["serving_activity"] = False
         for name, ok in checks.items():
             if not ok:
                 raise ZenInputError(f"invalid value {getattr(self, name)!r}; see zen/mobility/params.py",
                                     source, column=name)
+
+    def without_activity(self) -> MobilityParams:
+        """These parameters with the activity-aware serving law off (``coupling=none``)."""
+        return replace(self, serving_activity=None)
 
     def to_dict(self) -> dict[str, float | int]:
         return asdict(self)
@@ -130,7 +162,11 @@ class MobilityParams:
         defaults = cls()
         for f in fields(cls):
             value = values.get(f.name, getattr(defaults, f.name))
-            setattr(params, f.name, int(value) if f.type in ("int", int) else float(value))
+            if f.name == "serving_activity":
+                value = _activity_table(value)
+            else:
+                value = int(value) if f.type in ("int", int) else float(value)
+            setattr(params, f.name, value)
         params.validate(source)
         return params
 

@@ -15,11 +15,21 @@ otherwise, and the first observation of a stay is a fresh draw — exactly the o
 cut process, at O(observations) cost, so the stays (and their memory) stay what the emulator made.
 The draws are counter-based hashes of (seed, stay, time), so the same query gives the same cell
 whatever shard order; observations are correlated only with those in the same ``locate`` call.
+
+**Activity-aware law** (``MobilityParams.serving_activity``, fitted by
+:func:`zen.mobility.cdr_calibration.fit_cell_sequences` with ``activity=True``). In real data the
+serving cell changes far more often between events close in time than between events an hour
+apart (a phone in a burst of use is handed between cells; a quiet one camps on one), which no
+process independent of the user's events can reproduce. Then the chance that an observation keeps
+the serving place of the user's previous one (same stay) is read from a table ``keep[gap bin,
+burst bin]`` instead of ``exp(-gap / dwell)``: the gap to the previous event and the nearest other
+event around the pair (:func:`pair_bins`), both of the user's events in the ``locate`` call. When
+it does not keep, it *changes*: a place drawn as above but never the current one (renormalised).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -29,6 +39,26 @@ from zen.geo import LocalProjection
 from zen.mobility.params import HOUR, MobilityParams
 
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
+#: bins of the activity-aware law (seconds): the gap to the user's previous event, and how busy the
+#: user is around the pair (the nearest other event before or after it: a burst, a session, alone)
+GAP_EDGES_S = (60.0, 300.0, 900.0, 3600.0, 14400.0, 43200.0)
+BURST_EDGES_S = (300.0, 3600.0)
+
+
+def pair_bins(user: np.ndarray, t_s: np.ndarray, gap_edges_s=GAP_EDGES_S,
+              burst_edges_s=BURST_EDGES_S) -> np.ndarray:
+    """Bin of each observation's pair with the same user's previous observation. ``[n]`` int64.
+
+    Observations sorted by (user, time). The bin is ``gap_bin * (len(burst_edges_s) + 1) +
+    burst_bin``: the gap between the two, and the smaller of the gap before the first and the gap
+    after the second (infinite where there is none); -1 for a user's first observation.
+    """
+    user, t = np.asarray(user), np.asarray(t_s, dtype=np.float64)
+    same = np.concatenate([[False], user[1:] == user[:-1]])
+    before = np.where(same, np.concatenate([[np.inf], np.diff(t)]), np.inf)  # [n] gap to the previous one
+    around = np.minimum(np.concatenate([[np.inf], before[:-1]]), np.concatenate([before[1:], [np.inf]]))
+    b = np.digitize(before, gap_edges_s) * (len(burst_edges_s) + 1) + np.digitize(around, burst_edges_s)
+    return np.where(same, b, -1).astype(np.int64)
 
 
 def neighbour_table(places: pd.DataFrame, k: int, radius_m: float) -> np.ndarray:
@@ -66,25 +96,42 @@ class ServingProcess:
         dwell_s: mean time between serving changes within a stay (seconds).
         main_prob: probability that a change lands on the stay's own place.
         seed: seeds the hashed draws.
+        keep: ``[gap bins, burst bins]`` the activity-aware law (None: the exponential one).
+        gap_edges_s, burst_edges_s: the bins of ``keep`` (:func:`pair_bins`).
     """
 
     neighbours: np.ndarray
     dwell_s: float
     main_prob: float
     seed: int
+    keep: np.ndarray | None = None
+    gap_edges_s: tuple = field(default=GAP_EDGES_S)
+    burst_edges_s: tuple = field(default=BURST_EDGES_S)
 
     @classmethod
     def from_params(cls, places: pd.DataFrame, params: MobilityParams, seed: int) -> ServingProcess:
         table = neighbour_table(places, params.serving_neighbours, params.serving_radius_m)
+        act = params.serving_activity
+        if act:
+            return cls(table, params.serving_dwell_h * HOUR, params.serving_main_prob, int(seed),
+                       np.asarray(act["keep"], dtype=np.float64), tuple(act["gap_edges_s"]),
+                       tuple(act["burst_edges_s"]))
         return cls(table, params.serving_dwell_h * HOUR, params.serving_main_prob, int(seed))
 
-    def observe(self, stay: np.ndarray, t_s: np.ndarray, place: np.ndarray) -> np.ndarray:
-        """Serving place of each observation (``stay`` index, time, the stay's place). ``[n]`` int64."""
+    def observe(self, stay: np.ndarray, t_s: np.ndarray, place: np.ndarray,
+                user: np.ndarray | None = None) -> np.ndarray:
+        """Serving place of each observation (``stay`` index, time, the stay's place; ``user``, for
+        the activity-aware law: whose events they are, else the stays'). ``[n]`` int64."""
         if len(stay) == 0:
             return place.astype(np.int64)
         order = np.lexsort((t_s, stay))
         s, t, p = stay[order], t_s[order], place[order]
         ticks = np.round(t * 1000.0).astype(np.int64)  # milliseconds: the hash key of a time
+        if self.keep is not None:
+            served = self._observe_activity(s, t, p, ticks, (stay if user is None else user)[order])
+            out = np.empty_like(served)
+            out[order] = served
+            return out
         gap = np.r_[0.0, np.maximum(np.diff(t), 0.0)]  # across stays: unused (a change anyway)
         stay_on = _uniform(self.seed, s, ticks, 1) < np.exp(-gap / self.dwell_s)  # no change since the last
         change = np.r_[True, s[1:] != s[:-1]] | ~stay_on
@@ -97,3 +144,38 @@ class ServingProcess:
         out = np.empty_like(served)
         out[order] = served
         return out
+
+    def _observe_activity(self, s: np.ndarray, t: np.ndarray, p: np.ndarray, ticks: np.ndarray,
+                          user: np.ndarray) -> np.ndarray:
+        """The activity-aware law on observations sorted by (stay, time). ``[n]`` int64."""
+        bins = pair_bins(user, t, self.gap_edges_s, self.burst_edges_s)
+        same = np.concatenate([[False], s[1:] == s[:-1]])
+        keep_p = np.where(bins >= 0, self.keep.ravel()[np.maximum(bins, 0)], 0.0)
+        change = ~(same & (_uniform(self.seed, s, ticks, 1) < keep_p))
+        head = np.flatnonzero(change)
+        n_nb = (self.neighbours >= 0).sum(1)[p[head]]  # a row's valid neighbours come first
+        u = _uniform(self.seed, s[head], ticks[head], 2)
+        idx = np.arange(len(head))
+        rank = idx - np.maximum.accumulate(np.where(~same[head], idx, 0))  # changes since the stay began
+        choice = np.zeros(len(head), dtype=np.int64)  # 0: the stay's own place, k >= 1: neighbour k - 1
+        by_rank = np.argsort(rank, kind="stable")
+        bounds = np.searchsorted(rank[by_rank], np.arange(rank.max() + 2))
+        main = self.main_prob
+        for r in range(rank.max() + 1):  # a change excludes the place it changes from: rank by rank
+            sel = by_rank[bounds[r]:bounds[r + 1]]
+            n, x = n_nb[sel], u[sel]
+            prev = choice[sel - 1] if r > 0 else np.zeros(len(sel), dtype=np.int64)
+            if r == 0:  # a stay's first observation: own place w.p. main_prob, else a neighbour
+                q, m, skip, rest = np.where(n > 0, main, 1.0), n, prev, np.ones(len(sel))
+            else:
+                from_own = prev == 0
+                others = (1.0 - main) * np.maximum(n - 1, 0) / np.maximum(n, 1)  # the other neighbours' mass
+                rest = np.where(from_own, np.where(n > 0, 1.0 - main, 0.0), main + others)  # mass left
+                q = np.where(from_own, 0.0, main / np.maximum(rest, 1e-12))
+                m, skip = np.where(from_own, n, n - 1), np.where(from_own, 0, prev)
+            k = np.minimum(((x - q) / np.maximum(1.0 - q, 1e-12) * m).astype(np.int64),
+                           np.maximum(m - 1, 0)) + 1
+            pick = np.where((x < q) | (m <= 0), 0, k + ((skip > 0) & (k >= skip)))
+            choice[sel] = np.where(rest > 0, pick, prev)  # nowhere else to go: no change
+        served = np.where(choice == 0, p[head], self.neighbours[p[head], np.maximum(choice - 1, 0)])
+        return served[np.cumsum(change) - 1]

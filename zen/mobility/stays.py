@@ -82,15 +82,29 @@ class Stays:
             "place_id": PLACE_ID_BASE + self.place.astype("int64"),
         })
 
+    def to_table(self) -> pa.Table:
+        """These stays as an Arrow table, period and shard size in its metadata (:meth:`from_table`)."""
+        table = pa.table({"user": self.user, "start_s": self.start_s, "end_s": self.end_s,
+                          "place": self.place})
+        meta = json.dumps({"period_s": float(self.period_s), "n_users": int(self.n_users)}).encode()
+        return table.replace_schema_metadata({_META: meta})
+
+    @classmethod
+    def from_table(cls, table: pa.Table, source: str = "<stays>") -> Stays:
+        """Stays from a table made by :meth:`to_table` (``source`` names it in errors)."""
+        try:
+            meta = json.loads((table.schema.metadata or {})[_META])
+            col = {name: table.column(name).to_numpy() for name in ("user", "start_s", "end_s", "place")}
+        except (KeyError, pa.ArrowException, ValueError) as err:
+            raise ZenInputError(f"not a stays file written by Stays.save ({err})", source) from err
+        return cls(period_s=float(meta["period_s"]), n_users=int(meta["n_users"]), **col)
+
     def save(self, path: str | Path) -> Path:
         """Write these stays to a Parquet file (atomically), period and shard size included."""
         from zen.io import atomic_path
 
-        table = pa.table({"user": self.user, "start_s": self.start_s, "end_s": self.end_s,
-                          "place": self.place})
-        meta = json.dumps({"period_s": float(self.period_s), "n_users": int(self.n_users)}).encode()
         with atomic_path(path) as tmp:
-            pq.write_table(table.replace_schema_metadata({_META: meta}), tmp)
+            pq.write_table(self.to_table(), tmp)
         return Path(path)
 
     @classmethod
@@ -98,11 +112,9 @@ class Stays:
         """Stays written by :meth:`save`."""
         try:
             table = pq.read_table(path)
-            meta = json.loads((table.schema.metadata or {})[_META])
-        except (OSError, KeyError, pa.ArrowException, ValueError) as err:
+        except (OSError, pa.ArrowException) as err:
             raise ZenInputError(f"not a stays file written by Stays.save ({err})", str(path)) from err
-        col = {name: table.column(name).to_numpy() for name in ("user", "start_s", "end_s", "place")}
-        return cls(period_s=float(meta["period_s"]), n_users=int(meta["n_users"]), **col)
+        return cls.from_table(table, str(path))
 
     def locate(self, user: np.ndarray, t_s: np.ndarray) -> np.ndarray:
         """Place index of each (user, time) pair, ``-1`` outside ``[0, period_s)`` or unknown users.
@@ -125,7 +137,7 @@ class Stays:
         out = np.full(len(user), -1, dtype=np.int64)
         out[valid] = self.place[index[valid]]
         if self.serving is not None:  # the serving place at each observation (zen.mobility.serving)
-            out[valid] = self.serving.observe(index[valid], t_s[valid], out[valid])
+            out[valid] = self.serving.observe(index[valid], t_s[valid], out[valid], user[valid])
         return out
 
 

@@ -45,20 +45,28 @@ def _told_on_command_line(prefix: str) -> bool:
     return any(o.lstrip("+~").split("=")[0].split(".")[0] == prefix for o in overrides)
 
 
-def with_model_data(cfg: DictConfig, manifest: dict) -> DictConfig:
-    """``cfg`` with ``data`` (source, loader, split) taken from the model that made the synthetic data.
+def model_record(manifest: dict) -> tuple[Path | None, dict]:
+    """The model folder that made a synthetic dataset (its manifest's ``model_dir``) and that
+    folder's ``model.json`` (None and {} when the folder or the file is gone)."""
+    from zen.io.model_files import read_json
+
+    model_dir = Path(str(manifest.get("model_dir", "")))
+    if not manifest.get("model_dir") or not (model_dir / "model.json").is_file():
+        return None, {}
+    return model_dir, read_json(model_dir / "model.json", "the model's model.json")
+
+
+def with_model_data(cfg: DictConfig, record: dict) -> DictConfig:
+    """``cfg`` with ``data`` (source, loader, split) taken from the model that made the synthetic
+    data (its ``model.json`` ``record``, from :func:`model_record`).
 
     ``zen-evaluate`` compares like with like: the real users are those of the data the model was
-    trained on (its ``model.json``), unless ``data_from_model=false`` or ``data=...`` was given.
+    trained on, unless ``data_from_model=false`` or ``data=...`` was given.
     """
     from omegaconf import open_dict
 
-    from zen.io.model_files import read_json
-
-    model_json = Path(str(manifest.get("model_dir", ""))) / "model.json"
-    if not cfg.get("data_from_model", True) or _told_on_command_line("data") or not model_json.is_file():
+    if not cfg.get("data_from_model", True) or _told_on_command_line("data") or not record:
         return cfg
-    record = read_json(model_json, "the model's model.json")
     model_data = record.get("config", {}).get("data")
     if not model_data:
         return cfg

@@ -4,7 +4,6 @@ real-vs-real floor computed in the same run, written as a report folder.
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -18,8 +17,8 @@ from zen.data.local_time import local_clock, to_local_clock
 from zen.evaluation import plots
 from zen.evaluation.coupling import coupling_scores
 from zen.evaluation.fidelity import fidelity_scores
-from zen.evaluation.mobility import density_maps, mobility_ccdfs, mobility_scores
-from zen.evaluation.privacy import likelihood_ratio_scores, membership_audit, privacy_scores
+from zen.evaluation.mobility import mobility_scores
+from zen.evaluation.privacy import model_audits, privacy_scores
 from zen.evaluation.report import (
     Evaluation,
     Thresholds,
@@ -32,7 +31,7 @@ from zen.evaluation.usefulness import usefulness_scores
 from zen.io.dataset import read_dataset
 from zen.io.model_files import read_json
 from zen.schema import ZenInputError
-from zen.stages.common import check_window, with_model_data
+from zen.stages.common import check_window, model_record, with_model_data
 
 SPLITS = ("train", "val", "holdout", "all")
 
@@ -80,76 +79,6 @@ def _non_empty(sample: CDRData, role: str) -> CDRData:
     return sample
 
 
-def _figures(cfg: DictConfig, synthetic: CDRData, real: CDRData, train: CDRData,
-             scores: dict, useful: dict | None, private: dict | None) -> dict:
-    figures = {"individual_cdfs": plots.individual_cdfs(synthetic, real, train),
-               "hourly_profiles": plots.hourly_profiles(synthetic, real, train),
-               "global_distributions": plots.global_distributions(synthetic, real, train)}
-    if synthetic.has_cells and real.has_cells:
-        figures["cell_density_maps"] = density_maps([real, synthetic, train])
-        figures["cell_mobility_ccdfs"] = mobility_ccdfs([real, synthetic, train])
-    if useful is not None:
-        figures["usefulness"] = plots.usefulness(useful, scores, list(cfg.usefulness.ran_thresholds),
-                                                 synthetic.label, real.label)
-    if private is not None:
-        figures["privacy"] = plots.privacy(private, synthetic.label, real.label)
-    return figures
-
-
-def _model_record(synthetic: CDRData) -> tuple[Path | None, dict]:
-    """The model folder the synthetic dataset was generated from (its manifest's config) and
-    its ``model.json`` (empty when not found)."""
-    try:
-        manifest = json.loads((Path(synthetic.meta["path"]) / "manifest.json").read_text())
-        model_dir = Path(manifest["config"]["model_dir"])
-        return model_dir, json.loads((model_dir / "model.json").read_text())
-    except (OSError, KeyError, TypeError, json.JSONDecodeError):
-        return None, {}
-
-
-def _attacks(synthetic: CDRData, train: CDRData, real: CDRData, reference: CDRData | None,
-             scores: dict, floor: dict, skipped: dict) -> dict:
-    """Issue 19's audits, beside the accountant's epsilon: the white-box attack (the model's own
-    per-user likelihood, training vs held-out users; floor: validation vs held-out users, both
-    unseen), the likelihood-ratio attack on the synthetic data (attacker's shadow population:
-    the validation users) and the empirical epsilon lower bound of each. Returns what the
-    report shows of the model's formal guarantee."""
-    model_dir, record = _model_record(synthetic)
-    dp = record.get("privacy") or {"private": False}
-    n_train = train.n_users
-    delta = float(dp["delta"]) if dp.get("private") else 1.0 / (10 * n_train)
-    if dp.get("private"):  # a non-private model has no (epsilon, delta): the report says so
-        scores["privacy/epsilon"], scores["privacy/delta"] = float(dp["epsilon"]), delta
-    if record.get("traffic_kind") == "lstm":
-        from zen.traffic.lstm import LSTMTrafficModel
-
-        model = LSTMTrafficModel.load(model_dir / "traffic")
-
-        def nll(s: CDRData):
-            return model.nll_per_user(s)
-        nll_train, nll_real = nll(train), nll(real)
-        scores.update(membership_audit(-nll_train, -nll_real, delta, "whitebox"))
-        if reference is not None:
-            floor.update(membership_audit(-nll(reference), -nll_real, delta, "whitebox"))
-    else:
-        skipped["privacy/whitebox"] = ("white-box attack needs the LSTM's model folder "
-                                       f"(found {model_dir}, kind {record.get('traffic_kind')})")
-    if reference is not None:
-        member, nonmember = likelihood_ratio_scores(synthetic, reference, train, [train, real])
-        scores.update(membership_audit(member, nonmember, delta, "lr"))
-        skipped["privacy/lr floor"] = ("the likelihood-ratio attack's floor is not defined: its "
-                                       "shadow population is the floor's reference users")
-    else:
-        skipped["privacy/lr"] = "no real reference users (privacy_floor) for the likelihood-ratio attack"
-    keep = ("private", "epsilon", "delta", "unit", "not_private", "covers_everything")
-    out = {k: dp[k] for k in keep if k in dp}
-    sgd = next((r for r in dp.get("releases", []) if r["name"] == "traffic LSTM weights"), None)
-    if sgd is not None:
-        out["accountant"] = sgd["details"].get("accountant")
-        out["noise_multiplier"] = sgd["details"].get("noise_multiplier")
-    return out
-
-
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Compare ``cfg.synthetic`` with the real users ``cfg.real`` and write the report to ``cfg.out_dir``.
 
@@ -161,7 +90,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         raise ZenInputError("synthetic=<dataset folder> is required (the folder zen-generate wrote)")
     out_dir = check_report_dir(Path(cfg.out_dir))  # refuse before the work, not after it
     synthetic = _non_empty(_from_folder(str(cfg.synthetic), "synthetic"), "synthetic")
-    cfg = with_model_data(cfg, read_json(Path(str(cfg.synthetic)) / "manifest.json", "the manifest"))
+    model_dir, record = model_record(read_json(Path(str(cfg.synthetic)) / "manifest.json", "the manifest"))
+    cfg = with_model_data(cfg, record)
     source = _RealData(cfg)
     real = _non_empty(source.sample(str(cfg.real), "real"), "real")
     window = check_window(synthetic.days, real.days, real.label, str(cfg.window_mismatch))
@@ -195,14 +125,18 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         else:
             skipped["privacy/floor"] = "no real reference users (privacy_floor) to compute the floor"
             reference = None
-        dp_record = _attacks(synthetic, train, real, reference, scores, floor, skipped)
+        more, more_floor, why, dp_record = model_audits(synthetic, train, real, reference, model_dir, record)
+        scores.update(more)
+        floor.update(more_floor)
+        skipped.update(why)
     inputs = {"synthetic": str(cfg.synthetic), "real": str(cfg.real), "train": str(cfg.train),
               "privacy_floor": cfg.privacy_floor, "seed": int(cfg.seed),
               "users": {s.label: s.n_users for s in (synthetic, real, train)},
               "privacy": dp_record if cfg.tasks.privacy else None,
               "days": {s.label: s.days for s in (synthetic, real, train)},
               "data": cfg.data.name, "window_mismatch": window}
-    figures = _figures(cfg, synthetic, real, train, scores, useful, private)
+    figures = plots.report_figures(synthetic, real, train, scores, useful, private,
+                                   list(cfg.usefulness.ran_thresholds))
     ev = Evaluation(scores, floor, skipped, Thresholds(**cfg.thresholds), inputs, figures)
     document = write_report(ev, out_dir)
     for fig in ev.figures.values():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -18,8 +19,9 @@ from zen.schema import ZenInputError
 log = logging.getLogger("zen")
 
 
-def _read_input(cfg: DictConfig) -> tuple[pd.DataFrame, pd.DataFrame, str, str]:
-    """Records and antennas from ``dataset=`` or from ``records=`` + ``antennas=``."""
+def _read_input(cfg: DictConfig) -> tuple[pd.DataFrame, pd.DataFrame, str, str, str | None]:
+    """Records, antennas, their sources and the data's time zone (a dataset manifest's, else None),
+    from ``dataset=`` or from ``records=`` + ``antennas=``."""
     if cfg.get("dataset"):
         data = read_dataset(cfg.dataset)
         records_source = str(Path(cfg.dataset) / "records")
@@ -29,11 +31,11 @@ def _read_input(cfg: DictConfig) -> tuple[pd.DataFrame, pd.DataFrame, str, str]:
         if antennas is None:
             raise ZenInputError("the dataset has no antennas table; pass antennas=<file: cell_id, lat, lon>",
                                 str(cfg.dataset))
-        return data.records, antennas, records_source, antennas_source
+        return data.records, antennas, records_source, antennas_source, data.manifest.get("timezone")
     if not cfg.get("records") or not cfg.get("antennas"):
         raise ZenInputError("no input: pass dataset=<dataset folder>, or records=<file> and antennas=<file>",
                             column="dataset")
-    return read_table(cfg.records), read_table(cfg.antennas), str(cfg.records), str(cfg.antennas)
+    return read_table(cfg.records), read_table(cfg.antennas), str(cfg.records), str(cfg.antennas), None
 
 
 def _check_published(output: LevelOutput, params: FeatureParams) -> None:
@@ -62,8 +64,10 @@ def features(cfg: DictConfig) -> dict:
     Returns:
         The manifest: engine, counts (users, machine users, antennas kept/suppressed), seconds.
     """
+    records, antennas, records_source, antennas_source, timezone = _read_input(cfg)
     params = FeatureParams.from_config(cfg.levels)
-    records, antennas, records_source, antennas_source = _read_input(cfg)
+    if cfg.levels.get("timezone") is None and timezone and not params.utc_offset_hours:
+        params = replace(params, timezone=str(timezone))  # the dataset's clock, as zen-evaluate reads it
     engine_options = OmegaConf.to_container(cfg[cfg.engine], resolve=True) if cfg.engine in cfg else {}
     started = time.perf_counter()
     output = compute_features(records, antennas, params, engine=cfg.engine, work_dir=cfg.get("work_dir"),
@@ -80,6 +84,7 @@ def features(cfg: DictConfig) -> dict:
         "engine": cfg.engine,
         "input": {"dataset": cfg.get("dataset"), "records": records_source, "antennas": antennas_source},
         "levels": OmegaConf.to_container(cfg.levels, resolve=True),
+        "timezone": params.timezone,
         "rows": {"records": len(records), "antennas": len(output.features)},
         "counts": output.counts,
         "seconds": round(seconds, 3),

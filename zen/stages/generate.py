@@ -13,13 +13,16 @@ from omegaconf import DictConfig, OmegaConf
 
 from zen.checks import config_number, require
 from zen.generation import GenerationSpec, generate_dataset
-from zen.generation.output import local_out_dir
+from zen.io.storage import shown
 from zen.schema import ZenInputError
 from zen.stages.common import shared_data_dir
 
 
-def generate(cfg: DictConfig) -> dict[str, float]:
-    """Write the dataset described by ``cfg`` and return a summary (row counts, timings)."""
+def generate(cfg: DictConfig, filesystem=None) -> dict[str, float]:
+    """Write the dataset described by ``cfg`` and return a summary (row counts, timings).
+
+    ``filesystem``: a ``pyarrow.fs.FileSystem`` that holds ``cfg.out_dir`` (the Python API's;
+    None: a local path or a URI, ``s3://...``)."""
     spec = _check_args(cfg)
     limit = config_number(cfg, "memory_limit_gb", float, above=0) if cfg.memory_limit_gb else None
     summary = generate_dataset(
@@ -28,8 +31,9 @@ def generate(cfg: DictConfig) -> dict[str, float]:
         memory_limit_gb=limit, torch_threads=cfg.torch_threads, settings=_resolved_settings(cfg),
         progress=bool(cfg.progress), sessions=cfg.sessions, workers=cfg.workers,
         executor=str(cfg.get("executor", "local")), ray_address=cfg.get("ray_address"),
-        ray_gpus=cfg.get("ray_gpus", "auto"))
-    _print_summary(summary, local_out_dir(cfg.out_dir).resolve(), spec)
+        ray_gpus=cfg.get("ray_gpus", "auto"), filesystem=filesystem)
+    where = str(cfg.out_dir)  # a URI, or a path inside filesystem, as given
+    _print_summary(summary, shown(where) if "://" in where or filesystem else Path(where).resolve(), spec)
     return summary
 
 
@@ -43,11 +47,12 @@ def _check_args(cfg: DictConfig) -> GenerationSpec:
 
 def _resolved_settings(cfg: DictConfig) -> dict:
     """The run's settings, resolved (Hydra's own runtime paths left out)."""
-    return {k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
-            for k, v in cfg.items() if k not in ("paths", "hydra")}
+    settings = {k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
+                for k, v in cfg.items() if k not in ("paths", "hydra")}
+    return {**settings, "out_dir": shown(cfg.out_dir)}  # a URI's access keys stay out of the manifest
 
 
-def _print_summary(summary: dict, out_dir: Path, spec: GenerationSpec) -> None:
+def _print_summary(summary: dict, out_dir: Path | str, spec: GenerationSpec) -> None:
     total = summary["time/total"]
     if spec.mode == "mobility":
         print(f"zen-generate: {summary['stays']:,} stays of {spec.n_users:,} users x {spec.days:g} days "

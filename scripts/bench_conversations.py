@@ -1,15 +1,16 @@
 """Conversations in the assembled dataset: Zen's rows of the *conversations* issue, beside the floor.
 
-For each training seed: train the default LSTM on the Copenhagen training users twice — on each
-user's starter view (``conversations=starter``, the default) and on whole timelines
-(``conversations=all``, as before) — generate ``--users`` users for each of ``--days`` with
-four assemblies in the same run (``starter`` on the first model, the new default; ``conversation``,
-``starter`` and the previous default ``half`` on the second), and score every dataset against the held-out
-real users. The floor is the same statistic between the real
-training and held-out users. Writes a markdown table (``--table``) and the raw numbers as JSON.
+For each training seed: train the default LSTM on the Copenhagen training users on whole
+timelines (``conversations=all``, the default) and, for the ``starter`` column, on each user's
+starter view (``conversations=starter``); generate ``--users`` users for each of ``--days`` with
+the assemblies of ``--setups`` in the same run (``SETUPS``: the default ``pairing=starter`` with
+the partner choice of ``zen.network.partners``, the same with the traffic model's ties, the
+previous default, ``conversation``, starter views, ``half``), and score every dataset against
+the held-out real users. The floor is the same statistic between the real training and
+held-out users. Writes a markdown table (``--table``) and the raw numbers as JSON.
 
     nice -n 5 python scripts/bench_conversations.py --seeds 0 1 2 --days 28 91 \\
-        --out outputs/conversations --table experiments/conversations.md
+        --out outputs/conversations --table experiments/conversations_table.md
 
 Models and datasets already under ``--out`` are reused (delete the folder to start afresh).
 """
@@ -50,16 +51,19 @@ ROWS = [  # (label, score key, goal as a multiple of the floor)
     ("turns per conversation KS", "conversation/turns/ks"),
     ("per-user share of conversations started KS", "conversation/starter_share/ks"),
 ]
-SETUPS = {  # name: (what the traffic model learns, pairing)
-    "starter": ("starter", "starter"),
-    "conversation": ("all", "conversation"),
-    "all-starter": ("all", "starter"),
-    "half": ("all", "half"),
+SETUPS = {  # name: (what the traffic model learns, pairing, partners)
+    "partners": ("all", "starter", "auto"),
+    "all-starter": ("all", "starter", "tie"),
+    "conversation": ("all", "conversation", "tie"),
+    "starter": ("starter", "starter", "tie"),
+    "half": ("all", "half", "tie"),
 }
-COLUMNS = {"starter": "starter views + pairing=starter (new default)",
+DEFAULT = "partners"
+COLUMNS = {"partners": "whole timelines + pairing=starter + partner choice (new default)",
+           "all-starter": "whole timelines + pairing=starter, the model's ties (previous default)",
            "conversation": "whole timelines + pairing=conversation",
-           "all-starter": "whole timelines + pairing=starter",
-           "half": "whole timelines + pairing=half (previous default)"}
+           "starter": "starter views + pairing=starter",
+           "half": "whole timelines + pairing=half"}
 
 
 def train_model(out: Path, seed: int, view: str) -> tuple[Path, float]:
@@ -75,14 +79,15 @@ def train_model(out: Path, seed: int, view: str) -> tuple[Path, float]:
 
 
 def generate_dataset(model_dir: Path, out: Path, n_users: int, days: float,
-                     pairing: str) -> tuple[Path, float]:
+                     pairing: str, partners: str) -> tuple[Path, float]:
     from zen.stages.generate import generate
 
     if (out / "manifest.json").exists():
         return out, float(read_dataset(out).manifest["timings_s"].get("total", float("nan")))
     t = time.perf_counter()
     generate(compose("generate", [f"model_dir={model_dir}", f"out_dir={out}", f"n_users={n_users}",
-                                  f"days={days}", f"pairing={pairing}", "network=synthetic_city",
+                                  f"days={days}", f"pairing={pairing}", f"partners={partners}",
+                                  "network=synthetic_city",
                                   "progress=false", "device=cpu"]))
     return out, time.perf_counter() - t
 
@@ -166,16 +171,16 @@ def table(results: dict, floor: dict, real_weekly: list[float], ceiling: dict, a
                      f"{ceiling[1][key]:.3f} | {ceiling[1][key] / f:.1f} |")
     lines.append("")
     for days in args.days:
-        runs = {p: [results[f"{s}/{days}/{p}"] for s in args.seeds] for p in SETUPS}
+        runs = {p: [results[f"{s}/{days}/{p}"] for s in args.seeds] for p in args.setups}
         lines += [f"### {args.users:,} users × {days:g} days, {len(args.seeds)} training seeds "
                   f"(mean, range)", "",
                   "| statistic of the assembled dataset | floor | goal (1.5× floor) | "
-                  + " | ".join(f"{COLUMNS[p]} | × floor" for p in SETUPS) + " |",
-                  "|---|---|---|" + "---|---|" * len(SETUPS)]
+                  + " | ".join(f"{COLUMNS[p]} | × floor" for p in args.setups) + " |",
+                  "|---|---|---|" + "---|---|" * len(args.setups)]
         for label, key in ROWS:
             f = floor[key]
             cells = []
-            for p in SETUPS:
+            for p in args.setups:
                 values = [r["scores"][key] for r in runs[p]]
                 cells.append(f"{fmt(values)} | {np.mean(values) / f:.1f}")
             lines.append(f"| {label} | {f:.3f} | {1.5 * f:.3f} | " + " | ".join(cells) + " |")
@@ -183,10 +188,10 @@ def table(results: dict, floor: dict, real_weekly: list[float], ceiling: dict, a
                           ("trend of weekly events from week 2 (share of mean per week)", "trend_per_week")):
             real = {"week1_over_week2": real_weekly[0] / real_weekly[1],
                     "trend_per_week": trend_per_week(real_weekly)}[key]
-            cells = [f"{fmt([r[key] for r in runs[p]])} | –" for p in SETUPS]
+            cells = [f"{fmt([r[key] for r in runs[p]])} | –" for p in args.setups]
             lines.append(f"| {name} | real {real:.3f} | – | " + " | ".join(cells) + " |")
-        weekly = np.mean([r["weekly"] for r in runs["starter"]], axis=0)
-        lines += ["", "Weekly events/user/day, the new default (mean over seeds): "
+        weekly = np.mean([r["weekly"] for r in runs[args.setups[0]]], axis=0)
+        lines += ["", f"Weekly events/user/day, {COLUMNS[args.setups[0]]} (mean over seeds): "
                   + ", ".join(f"{w:.2f}" for w in weekly)
                   + f"; the real users' 4 weeks: {', '.join(f'{w:.2f}' for w in real_weekly)}.", ""]
     return "\n".join(lines)
@@ -199,6 +204,8 @@ def main() -> None:
     parser.add_argument("--days", type=float, nargs="+", default=[28.0, 91.0], help="days per dataset")
     parser.add_argument("--out", type=Path, default=REPO / "outputs" / "conversations")
     parser.add_argument("--table", type=Path, help="write the markdown table here")
+    parser.add_argument("--setups", nargs="+", choices=list(SETUPS), default=list(SETUPS),
+                        help="assembly rules to compare (the first gives the weekly line)")
     args = parser.parse_args()
     import torch
 
@@ -207,8 +214,11 @@ def main() -> None:
     results, timings = {}, {}
     for seed in args.seeds:
         models = {}
-        for view in ("starter", "all"):
+        for view in sorted({SETUPS[p][0] for p in args.setups} | {"all"}):
             models[view], timings[f"train/{seed}/{view}"] = train_model(args.out, seed, view)
+        power = json.loads((models["all"] / "social.json").read_text())["partner_day_power"]
+        results[f"{seed}/partner_day_power"] = power
+        print(f"seed {seed}: fitted partner_day_power {power:.3f}", flush=True)
         config = json.loads((models["all"] / "model.json").read_text())["config"]
         split = split_users(data.user_ids, **config["data"]["split"])  # the model folder keeps no ids
         real = CDRSample(data.subset(split.holdout).records, data.start, data.days, None, "holdout")
@@ -217,10 +227,12 @@ def main() -> None:
             floor_scores, _ = fidelity_scores(train, real)
             floor = {key: floor_scores.get(key, float("nan")) for _, key in ROWS}
         for days in args.days:
-            for setup, (view, pairing) in SETUPS.items():
+            for setup in args.setups:
+                view, pairing, partners = SETUPS[setup]
                 name = f"{seed}/{days:g}/{setup}"
                 path, timings[f"generate/{name}"] = generate_dataset(
-                    models[view], args.out / f"seed{seed}" / f"d{days:g}-{setup}", args.users, days, pairing)
+                    models[view], args.out / f"seed{seed}" / f"d{days:g}-{setup}", args.users, days, pairing,
+                    partners)
                 results[f"{seed}/{days}/{setup}"] = score(path, real)
                 print(name, {k.split("/")[-2]: round(v, 3) for k, v in results[f"{seed}/{days}/{setup}"]
                              ["scores"].items()}, flush=True)

@@ -3,7 +3,8 @@
 # checkout ("old", e.g. `git archive <commit> | tar -x -C DIR`), run alternately (old new old new ...)
 # so both see the same machine load. Prints wall seconds, peak RSS (/usr/bin/time, the largest process),
 # a digest of the records, users and edges files (same digest = byte-identical dataset) and the load.
-# PYTHON= the interpreter (default: python); ZEN_DATA= the data root (default: ../shared/data).
+# PYTHON= the interpreter (default: python); ZEN_DATA= the data root (default: ../shared/data);
+# OLD_MODEL= the model folder for "old" (default: MODEL_DIR; e.g. a copy without newer fields).
 #
 #   scripts/bench_generate_ab.sh MODEL_DIR OLD_DIR [USERS=100000] [DAYS=7] [REPEATS=3] [WORKERS=1]
 set -euo pipefail
@@ -16,11 +17,11 @@ echo "| run | code | users | days | workers | wall s | peak RSS MiB | records | 
 echo "|---|---|---|---|---|---|---|---|---|---|"
 for i in $(seq "$repeats"); do
   for name in old new; do
-    code=$old; [ "$name" = new ] && code=$new
+    code=$old; use=${OLD_MODEL:-$model}; [ "$name" = new ] && code=$new && use=$model
     out=$tmp/$name-$i
     load=$(cut -d' ' -f1 /proc/loadavg)
     (cd "$tmp" && PYTHONPATH=$code /usr/bin/time -f "%e %M" -o "$tmp/time" "$py" -m zen.cli.generate \
-      model_dir="$model" n_users="$users" days="$days" out_dir="$out" workers="$workers" progress=false \
+      model_dir="$use" n_users="$users" days="$days" out_dir="$out" workers="$workers" progress=false \
       device=cpu hydra.run.dir="$tmp/hydra-$name-$i" > "$tmp/log" 2>&1) || { tail -20 "$tmp/log"; exit 1; }
     read -r wall rss < "$tmp/time"
     records=$("$py" -c "import json,sys; print(json.load(open(sys.argv[1]))['rows']['records'])" "$out/manifest.json")

@@ -5,6 +5,7 @@ from zen.assembly.assembler import (
     assemble_shard,
     mirror_on_network,
     resolve_counterparts,
+    started_per_day,
 )
 
-__all__ = ["Population", "assemble_shard", "mirror_on_network", "resolve_counterparts"]
+__all__ = ["Population", "assemble_shard", "mirror_on_network", "resolve_counterparts", "started_per_day"]

@@ -12,7 +12,11 @@ it samples each user's whole timeline, outgoing and incoming: an on-network call
   starter, and written at both ends (``mirror_on_network``); a sampled conversation that opens
   with an incoming event (the model's rare slip: its partner would have started it) is dropped.
   Nothing is thinned and nothing is halved, and each user's timeline is, as in real data, the
-  conversations they start plus those others start with them;
+  conversations they start plus those others start with them. When the population carries a
+  day-level activity factor (``Population.day_factor``, ``zen.network.partners``), the tie each
+  started conversation goes to is drawn again among the starter's on-network ties, weighted by
+  how often the starter's timeline chose each and by that tie's own activity on the day: the
+  conversations others start with a user then fall on the days that user is active;
 * with ``pairing="conversation"`` (the default for models trained on whole timelines) the
   on-network events of ``u``'s timeline are grouped
   into conversations with each counterpart (``zen.measures.conversations``: a pair's events less
@@ -42,11 +46,13 @@ import numpy as np
 import pandas as pd
 
 from zen.measures.conversations import CONVERSATION_GAP_S, conversation_ids, in_started_conversation
-from zen.schema import DIRECTIONS
+from zen.network.partners import DAY_S, choose_partners, conversation_shape, day_activity
+from zen.schema import DIRECTIONS, EVENTS
 from zen.sessions import SessionModel, add_sessions
 from zen.traffic.timeline import CONTACT_NEW, Timelines
 
 DIR_IN = DIRECTIONS.index("in")
+EV_DATA = EVENTS.index("data")
 
 
 @dataclass
@@ -61,6 +67,9 @@ class Population:
         offnet_base: first off-network id; off-network ids are ``offnet_base + j``.
         offnet_pool: number of distinct off-network ids new contacts are drawn from.
         new_on_network_share: probability that a new contact is an on-network user.
+        day_factor: ``[n_users, n_days]`` float32 weight of each user as the partner of a
+            conversation started that day (``zen.network.partners.day_factor``); None keeps the
+            traffic model's ties.
     """
 
     activity: np.ndarray
@@ -71,6 +80,7 @@ class Population:
     offnet_base: int
     offnet_pool: int
     new_on_network_share: float
+    day_factor: np.ndarray | None = None
 
     @property
     def n_users(self) -> int:
@@ -108,6 +118,59 @@ def resolve_counterparts(user: np.ndarray, rank: np.ndarray, pop: Population,
     return out
 
 
+def first_events(conv: np.ndarray, t_s: np.ndarray) -> np.ndarray:
+    """Index of the first event of each conversation ``0..conv.max()`` (``conv`` -1: none)."""
+    order = np.lexsort((t_s, conv))
+    order = order[conv[order] >= 0]
+    first = np.ones(len(order), bool)
+    first[1:] = conv[order][1:] != conv[order][:-1]
+    return order[first]
+
+
+def started_per_day(tl: Timelines, first_user: int, n_shard_users: int, pop: Population,
+                    rng: np.random.Generator, n_days: int,
+                    conversation_gap_s: float = CONVERSATION_GAP_S) -> np.ndarray:
+    """``[n_shard_users, n_days]`` uint16: the conversations (calls and SMS with any counterpart)
+    each of the shard's users starts per day in their sampled timeline.
+
+    ``rng`` must be seeded as :func:`assemble_shard`'s, so the counterparts are the ones it draws.
+    """
+    user = tl.user + first_user
+    counterpart = resolve_counterparts(user, tl.contact_rank, pop, rng)
+    talk = np.where((tl.event != EV_DATA) & (counterpart >= 0), counterpart, -1)
+    conv = conversation_ids(user, talk, tl.t_s, conversation_gap_s)
+    first = first_events(conv, tl.t_s)
+    first = first[tl.direction[first] != DIR_IN]
+    return day_activity(tl.user[first], tl.t_s[first], n_shard_users, n_days)
+
+
+def repoint_started(user: np.ndarray, counterpart: np.ndarray, t_s: np.ndarray, keep: np.ndarray,
+                    rank: np.ndarray, incoming: np.ndarray, pop: Population, rng: np.random.Generator,
+                    conversation_gap_s: float) -> np.ndarray:
+    """``counterpart`` with each kept on-network conversation that went to a tie given the tie
+    :func:`zen.network.partners.choose_partners` draws (all its events move together).
+
+    Conversations are exchanged between ties only within a shape (turns, replied or not, night or
+    not: :func:`zen.network.partners.conversation_shape`), so each tie keeps the kind of
+    exchanges the traffic model gave it."""
+    deg = pop.degree[user].astype(np.int64)
+    tie = (rank >= 0) & (deg > 0) & (counterpart >= 0) & (counterpart < pop.n_users) & keep
+    conv = conversation_ids(user, np.where(tie, counterpart, -1), t_s, conversation_gap_s)
+    first = first_events(conv, t_s)
+    if len(first) == 0:
+        return counterpart
+    column = rank[first].astype(np.int64) % deg[first]
+    day = np.floor(t_s[first] / DAY_S).astype(np.int64).clip(0)
+    has = conv >= 0
+    turns = np.bincount(conv[has], minlength=len(first))
+    replied = np.bincount(conv[has], incoming[has], minlength=len(first)) > 0
+    picked = choose_partners(user[first], day, column, pop.contacts, pop.day_factor, rng,
+                             conversation_shape(turns, replied, t_s[first]))
+    out = counterpart.copy()
+    out[conv >= 0] = pop.contacts[user[first], picked][conv[conv >= 0]]
+    return out
+
+
 def mirror_on_network(records: pd.DataFrame, n_users: int) -> pd.DataFrame:
     """The other side's records of the on-network calls/SMS in ``records``.
 
@@ -136,7 +199,8 @@ def assemble_shard(tl: Timelines, first_user: int, pop: Population, start: pd.Ti
                    stays, place_cell: np.ndarray, rng: np.random.Generator,
                    pairing: str = "conversation",
                    conversation_gap_s: float = CONVERSATION_GAP_S,
-                   sessions: SessionModel | None = None) -> pd.DataFrame:
+                   sessions: SessionModel | None = None,
+                   partner_rng: np.random.Generator | None = None) -> pd.DataFrame:
     """Records of one shard's users (their outgoing, data and off-network incoming events).
 
     Args:
@@ -155,6 +219,8 @@ def assemble_shard(tl: Timelines, first_user: int, pop: Population, start: pd.Ti
         conversation_gap_s: a pause (seconds) that ends a conversation, for ``conversation``.
         sessions: when given, every data record gets a service, volume and duration from it
             (:mod:`zen.sessions`); the records then carry a ``service`` column.
+        partner_rng: random generator of the partner choice (``pairing="starter"`` with
+            ``pop.day_factor``; ``rng`` when None).
 
     Returns:
         records (schema ``records``) sorted by (user, time), with cells and counterparts.
@@ -176,6 +242,9 @@ def assemble_shard(tl: Timelines, first_user: int, pop: Population, start: pd.Ti
         keep = ~((tl.direction == DIR_IN) & on_network)
     else:
         raise ValueError(f"unknown pairing {pairing!r}; use starter, conversation, half or outgoing")
+    if pairing == "starter" and pop.day_factor is not None:
+        counterpart = repoint_started(user, counterpart, tl.t_s, keep, tl.contact_rank,
+                                      tl.direction == DIR_IN, pop, partner_rng or rng, conversation_gap_s)
     tl = tl.take(np.flatnonzero(keep))
     records = tl.to_records(start)
     records["user_id"] = records["user_id"] + first_user

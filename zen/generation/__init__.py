@@ -5,7 +5,8 @@
     generate_dataset(spec, "outputs/model", "outputs/dataset", network, data_root)
 
 The steps (:mod:`zen.generation.pipeline`): :func:`load_models`, :func:`build_population`,
-:func:`shard_bounds`, :func:`generate_shard`, :func:`resolve_mirrors`, :func:`finish`
+:func:`shard_bounds`, :func:`sample_shard`, :func:`generate_shard`, :func:`resolve_mirrors`,
+:func:`finish`
 (``mode=mobility``: :func:`generate_stays`, :func:`finish_stays`); each shard step depends only on
 its arguments and its files, so a pool or Ray can run them.
 """
@@ -24,6 +25,7 @@ from zen.generation.pipeline import (
     load_models,
     population_users,
     resolve_mirrors,
+    sample_shard,
     shard_bounds,
 )
 from zen.generation.run import check_memory_fits, generate_dataset
@@ -32,4 +34,4 @@ from zen.generation.spec import FORMATS, MODES, PAIRINGS, GenerationSpec
 __all__ = ["FORMATS", "MODES", "PAIRINGS", "GenerationSpec", "Layout", "Models", "Shard", "ShardResult",
            "build_population", "check_memory_fits", "finish", "finish_stays", "forget_unstarted",
            "generate_dataset", "generate_shard", "generate_stays", "load_models", "population_users",
-           "prepare_out_dir", "resolve_mirrors", "shard_bounds"]
+           "prepare_out_dir", "resolve_mirrors", "sample_shard", "shard_bounds"]

@@ -9,6 +9,8 @@
       .work/config.json                              (the unfinished run's settings)
       .work/done/<step>-<shard>                      (a marker per finished shard step)
       .work/stays/shard-*.parquet                    (each shard's stays, for its mirrors)
+      .work/timelines/shard-*.parquet                (each shard's sampled traffic, until assembled)
+      .work/starts/shard-*.parquet                   (conversations each user starts per day)
       .work/pending/to-<shard>/from-<shard>.parquet  (mirror records waiting for their user's cell)
 
 ``out_dir`` is a :class:`~zen.io.storage.Store`: a local folder or a prefix on any filesystem
@@ -43,6 +45,12 @@ class Layout:
 
     def pending(self, to_shard: int, from_shard: int) -> str:
         return f"{self.work}/pending/to-{to_shard:05d}/from-{from_shard:05d}.parquet"
+
+    def work_timelines(self, shard: int) -> str:
+        return f"{self.work}/timelines/shard-{shard:05d}.parquet"
+
+    def work_starts(self, shard: int) -> str:
+        return f"{self.work}/starts/shard-{shard:05d}.parquet"
 
     def records(self, day: str, shard: int, part: str) -> str:
         return f"records/day={day}/shard-{shard:05d}-{part}.{self.ext}"

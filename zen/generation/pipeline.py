@@ -1,12 +1,16 @@
 """Generation as pure steps over user shards.
 
 ``build_population`` makes the population-wide state (activity levels, home/work anchors, the
-social graph); then two passes over the shards (:func:`shard_bounds`):
+social graph); then three passes over the shards (:func:`shard_bounds`):
 
-1. :func:`generate_shard` samples a shard's traffic and mobility, assembles its users' own
-   records with cells and counterparts (``zen.assembly``), and hands the mirror records of
-   on-network calls/SMS whose other user is in another shard to that shard (``.work/pending/``);
-2. :func:`resolve_mirrors` gives a shard's pending mirror records their user's serving cell
+1. :func:`sample_shard` samples a shard's traffic and mobility and keeps them under ``.work``,
+   with the conversations each user starts per day (the partner choice of
+   ``zen.network.partners`` weighs every tie by its own activity that day, so every shard is
+   sampled before any is assembled);
+2. :func:`generate_shard` assembles its users' own records with cells and counterparts
+   (``zen.assembly``), and hands the mirror records of on-network calls/SMS whose other user is
+   in another shard to that shard (``.work/pending/``);
+3. :func:`resolve_mirrors` gives a shard's pending mirror records their user's serving cell
    (from the stays the first pass saved).
 
 :func:`finish` writes the population tables and the manifest. Each shard step depends only on
@@ -18,15 +22,17 @@ per shard and :func:`finish_stays`. Seeds come from ``zen.seeds``.
 
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from zen import SCHEMA_VERSION, __version__
-from zen.assembly import Population, assemble_shard, mirror_on_network
+from zen.assembly import Population, assemble_shard, mirror_on_network, started_per_day
 from zen.assembly.export import write_bandicoot
 from zen.checks import resolve_device
 from zen.data.local_time import utc_from_local_clock, utc_start
@@ -36,10 +42,12 @@ from zen.io.dataset import write_manifest
 from zen.io.model_files import read_json
 from zen.io.storage import Store
 from zen.mobility.places import published_places
+from zen.network.partners import day_factor
 from zen.schema import ZenInputError, validate
 from zen.seeds import component_seed
 from zen.sessions import SessionModel
 from zen.traffic.base import TrafficModel, load_traffic_model
+from zen.traffic.timeline import Timelines
 
 
 @dataclass(frozen=True)
@@ -177,9 +185,54 @@ def _write_by_day(records: pd.DataFrame, layout: Layout, shard: int, part: str,
         layout.store.write_table(chunk, layout.records(str(d), shard, part), fmt=layout.ext)
 
 
-def generate_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Population,
-                   places: pd.DataFrame, layout: Layout) -> ShardResult:
-    """First pass for one shard: write its users' own records, its stays and others' pending records.
+_DAY_FACTORS: dict[tuple, np.ndarray] = {}  # the last run's table in this process (see _day_factors)
+
+
+def _day_factors(spec: GenerationSpec, models: Models, layout: Layout, power: float) -> np.ndarray:
+    """``[n_users, days]`` partner-choice factors of every user (``zen.network.partners``), from
+    every shard's sampled starts per day: read once per process and run, not once per shard
+    (reading every shard's file for each shard grew with the square of the shards)."""
+    key = (layout.store.name(layout.work_starts(0)), spec.seed, spec.n_users, spec.days, power,
+           json.dumps(models.info, sort_keys=True, default=str))
+    if key not in _DAY_FACTORS:
+        _DAY_FACTORS.clear()
+        store = layout.store
+        starts = [store.read_parquet(layout.work_starts(other.index)).column("starts").to_numpy()
+                  for other in shard_bounds(spec)]
+        starts = np.concatenate(starts).reshape(spec.n_users, int(np.ceil(spec.days)))
+        _DAY_FACTORS[key] = day_factor(starts, power)
+    return _DAY_FACTORS[key]
+
+
+def partner_day_power(spec: GenerationSpec, models: Models) -> float:
+    """β of the partner choice (``zen.network.partners``) this run uses; 0: the model's ties.
+
+    ``pairing=starter`` with ``partners=auto`` uses the model's fitted ``partner_day_power``.
+    """
+    if spec.pairing != "starter" or spec.partners != "auto":
+        return 0.0
+    return float(getattr(models.social, "partner_day_power", 0.0))
+
+
+def _save_timelines(store: Store, key: str, tl: Timelines) -> None:
+    store.write_parquet(pa.table({f.name: getattr(tl, f.name) for f in fields(Timelines)}), key)
+
+
+def _load_timelines(store: Store, key: str) -> Timelines:
+    table = store.read_parquet(key)
+    return Timelines(**{f.name: table.column(f.name).to_numpy(zero_copy_only=False)
+                        for f in fields(Timelines)})
+
+
+def _mobility(spec: GenerationSpec, models: Models):
+    """The mobility parameters of the run (``coupling=none``: without the activity-aware serving)."""
+    return models.mobility if spec.coupling != "none" else models.mobility.without_activity()
+
+
+def sample_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Population,
+                 places: pd.DataFrame, layout: Layout) -> ShardResult:
+    """First pass for one shard: sample its traffic and stays and keep them under ``.work`` (with
+    the conversations each user starts per day, when the partner choice needs them).
 
     ``spec`` must be resolved for the model (:meth:`GenerationSpec.for_model`).
     """
@@ -187,15 +240,14 @@ def generate_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popu
     from zen.mobility.population import shard_stays
 
     s, a, b, start = shard.index, shard.first, shard.end, spec.start
-    device, place_cell, timings = resolve_device(spec.device), places["cell_id"].to_numpy(), {}
+    device, timings = resolve_device(spec.device), {}
     t = time.perf_counter()
     tl = models.traffic.sample(b - a, spec.days, start, component_seed(spec.seed, "traffic", s),
                                device=device, activity=pop.activity[a:b])
     timings["traffic"] = time.perf_counter() - t
     t = time.perf_counter()
-    mobility = models.mobility if spec.coupling != "none" else models.mobility.without_activity()
-    stays = shard_stays(MobilityEmulator(mobility), places, pop.home, pop.work, a, b, s, spec.days,
-                        start, spec.seed, device=device)
+    stays = shard_stays(MobilityEmulator(_mobility(spec, models)), places, pop.home, pop.work, a, b, s,
+                        spec.days, start, spec.seed, device=device)
     timings["mobility"] = time.perf_counter() - t
     if models.coupling is not None and spec.coupling != "none":  # traffic <-> mobility (zen.coupling)
         from zen.coupling.hook import couple_timelines
@@ -206,9 +258,47 @@ def generate_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popu
                               np.random.default_rng(component_seed(spec.seed, "coupling", s)))
         timings["coupling"] = time.perf_counter() - t
     t = time.perf_counter()
+    if partner_day_power(spec, models):  # the assembly's own stream, so the same counterparts
+        rng = np.random.default_rng(component_seed(spec.seed, "assembly", s))
+        starts = started_per_day(tl, a, b - a, pop, rng, int(np.ceil(spec.days)), spec.conversation_gap_s)
+        layout.store.write_parquet(pa.table({"starts": starts.ravel()}), layout.work_starts(s))
+    timings["assembly"] = time.perf_counter() - t
+    t = time.perf_counter()
+    _save_timelines(layout.store, layout.work_timelines(s), tl)
+    layout.store.write_parquet(stays.to_table(), layout.work_stays(s))
+    layout.mark("sampled", s)
+    timings["write"] = time.perf_counter() - t
+    return ShardResult(s, 0, timings)
+
+
+def generate_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Population,
+                   places: pd.DataFrame, layout: Layout) -> ShardResult:
+    """Second pass for one shard: write its users' own records, its stays and others' pending records.
+
+    ``spec`` must be resolved for the model (:meth:`GenerationSpec.for_model`); every shard's
+    :func:`sample_shard` must be done.
+    """
+    from zen.mobility import Stays
+
+    s, a, start = shard.index, shard.first, spec.start
+    place_cell, timings = places["cell_id"].to_numpy(), {}
+    t = time.perf_counter()
+    store, key = layout.store, layout.work_stays(s)
+    tl = _load_timelines(store, layout.work_timelines(s))
+    stays = Stays.from_table(store.read_parquet(key), store.name(key))
+    mobility = _mobility(spec, models)
+    if mobility.serving_dwell_h > 0 or mobility.serving_activity:  # as MobilityEmulator.simulate set it
+        from zen.mobility.population import shard_seed
+        from zen.mobility.serving import ServingProcess
+
+        stays.serving = ServingProcess.from_params(places, mobility, shard_seed(spec.seed, s))
     rng = np.random.default_rng(component_seed(spec.seed, "assembly", s))
+    partner_rng, power = None, partner_day_power(spec, models)
+    if power:
+        pop = replace(pop, day_factor=_day_factors(spec, models, layout, power))
+        partner_rng = np.random.default_rng(component_seed(spec.seed, "partners", s))
     own = assemble_shard(tl, a, pop, start, stays, place_cell, rng, spec.pairing, spec.conversation_gap_s,
-                         models.sessions)
+                         models.sessions, partner_rng)
     mirrors = mirror_on_network(own, pop.n_users)
     target = shard_of(spec, mirrors["user_id"].to_numpy())
     local = target == s
@@ -216,14 +306,14 @@ def generate_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popu
     mine_cells = place_cell[stays.locate(mine["user_id"].to_numpy() - a, _seconds(mine, start))]
     own = pd.concat([own, mine.assign(cell_id=mine_cells)], ignore_index=True)
     timings["assembly"] = time.perf_counter() - t
-    t, store = time.perf_counter(), layout.store
+    t = time.perf_counter()
     for to in np.unique(target[~local]):
         store.write_table(mirrors[target == to], layout.pending(int(to), s))
-    store.write_parquet(stays.to_table(), layout.work_stays(s))
     if spec.write_stays:
-        store.write_table(_stays_frame(stays, np.arange(a, b), spec), layout.stays(s))
+        store.write_table(_stays_frame(stays, np.arange(a, shard.end), spec), layout.stays(s))
     _write_by_day(own, layout, s, "own", spec.timezone)
     layout.mark("own", s)  # last: the shard's files are complete
+    store.delete([layout.work_timelines(s)])
     timings["write"] = time.perf_counter() - t
     return ShardResult(s, len(own), timings)
 

@@ -47,8 +47,10 @@ def check_memory_fits(spec: GenerationSpec, models: pipeline.Models, limit_gb: f
     """
     rate = float(np.mean(models.traffic.sample_activity(10_000, np.random.default_rng(0))))
     limit = float(limit_gb) * GIB if limit_gb else available_memory()
-    check_memory(estimate_memory(spec.n_users, spec.days, spec.shard_users, rate, processes), limit,
-                 spec.n_users, spec.days, rate)
+    estimate = estimate_memory(spec.n_users, spec.days, spec.shard_users, rate, processes)
+    if pipeline.partner_day_power(spec, models):  # every user's starts per day and their factor
+        estimate = replace(estimate, population=estimate.population + spec.n_users * np.ceil(spec.days) * 6)
+    check_memory(estimate, limit, spec.n_users, spec.days, rate)
 
 
 def fingerprint(spec: GenerationSpec, model_dir: Path, network: dict, sessions: str | None = None) -> dict:
@@ -166,12 +168,17 @@ def _records(spec: GenerationSpec, models: pipeline.Models, layout: Layout, ante
     shards, n_events = pipeline.shard_bounds(spec), 0
     sizes = {shard.index: shard.size for shard in shards}
     place_cell = places["cell_id"].to_numpy()
-    steps = {"own": (pipeline.generate_shard, (spec, models, pop, places, layout)),
+    steps = {"sample": (pipeline.sample_shard, (spec, models, pop, places, layout)),
+             "own": (pipeline.generate_shard, (spec, models, pop, places, layout)),
              "mirror": (pipeline.resolve_mirrors, (spec, place_cell, layout))}
     own = [shard for shard in shards if not layout.is_done("own", shard.index)]
+    fresh = [shard for shard in own if not layout.is_done("sampled", shard.index)]
     with launch(steps, len(own) or len(shards)) as pool:
-        bar = tqdm(total=spec.n_users, desc="generate", unit="user", disable=not progress)
-        bar.update(spec.n_users - sum(shard.size for shard in own))
+        bar = tqdm(total=2 * spec.n_users, desc="generate", unit="user", disable=not progress)
+        bar.update(2 * spec.n_users - sum(shard.size for shard in own + fresh))
+        for result in pool.map("sample", fresh):
+            _add(timings, result)
+            bar.update(sizes[result.shard])
         for result in pool.map("own", own):
             n_events += result.rows
             _add(timings, result)

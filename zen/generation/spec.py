@@ -12,6 +12,7 @@ from zen.measures.conversations import CONVERSATION_GAP_S
 from zen.schema import ZenInputError
 
 PAIRINGS = ("auto", "starter", "conversation", "half", "outgoing")
+PARTNERS = ("auto", "tie")
 MODES = ("full", "mobility")
 FORMATS = ("parquet", "csv", "bandicoot")
 COUPLINGS = ("auto", "none")
@@ -43,6 +44,10 @@ class GenerationSpec:
         pairing: how both ends of on-network events are made (``auto``: the model's rule, see
             :meth:`for_model`).
         conversation_gap_s: a pause (s) that ends a conversation (None: the model's).
+        partners: with ``pairing=starter``, ``auto`` draws the tie of each started conversation
+            weighted by the tie's own activity that day, with the model's fitted strength
+            (``zen.network.partners``; models fitted before it keep their ties); ``tie`` keeps
+            the tie the traffic model chose.
         ties_per_user: width of the contact table: ties per user that the traffic model's "k-th
             contact" can point at (the model's own ``max_rank`` is how many rank classes it
             learns; ranks at or beyond this width become new contacts). ``max_rank`` in old
@@ -67,6 +72,7 @@ class GenerationSpec:
     shard_users: int = 20000
     pairing: str = "auto"
     conversation_gap_s: float | None = None
+    partners: str = "auto"
     ties_per_user: int = 32
     offnet_pool_per_user: float = 2.0
     coupling: str = "auto"
@@ -84,6 +90,8 @@ class GenerationSpec:
                "seed": config_seed(fields)}
         if self.pairing not in PAIRINGS:
             raise ZenInputError(f"unknown pairing {self.pairing!r}; use one of {', '.join(PAIRINGS)}")
+        if self.partners not in PARTNERS:
+            raise ZenInputError(f"unknown partners {self.partners!r}; use auto or tie")
         if self.conversation_gap_s is not None:
             fix["conversation_gap_s"] = config_number(fields, "conversation_gap_s", float, above=0)
         if self.mode not in MODES:

@@ -35,6 +35,7 @@ from zen.geo import LocalProjection
 from zen.io import write_json_atomic
 from zen.network.graph_stats import OFFNET_BASE, edges_from_records, graph_measures
 from zen.network.layout import sample_city_points
+from zen.network.partners import fit_partner_day_power
 from zen.schema import ZenInputError
 
 QUANTILE_POINTS = 101  # probabilities 0, 0.01, ..., 1 of the stored quantile functions
@@ -66,6 +67,9 @@ class SocialParams:
         degree_scale: multiplies sampled degrees (1 = as fitted).
         friend_overlap: share of on-network call/SMS ties that are also declared friendships
             (evidence only; None without a friendship table).
+        partner_day_power: β of the partner choice (``zen.network.partners``): how strongly a
+            started conversation goes to a tie active that day (0: the traffic model's tie;
+            older model folders, fitted before it existed, read as 0).
     """
 
     degree_pmf: list[float]
@@ -84,6 +88,7 @@ class SocialParams:
     max_distance_m: float = 100_000.0
     degree_scale: float = 1.0
     friend_overlap: float | None = None
+    partner_day_power: float = 0.0
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -155,6 +160,7 @@ def fit_social(records: pd.DataFrame, user_ids: np.ndarray, friendships: pd.Data
         window_days=float(days),
         n_users_fitted=int(len(user_ids)),
         friend_overlap=_friend_overlap(edges, friendships),
+        partner_day_power=fit_partner_day_power(rec, user_ids),
     )
     params.triangle_share = calibrate_triangles(params, calibration_users, seed)
     return params

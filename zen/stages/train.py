@@ -99,7 +99,8 @@ def _privacy_record(cfg: DictConfig, ledger) -> dict:
     """What ``model.json`` records of a DP run: the ledger of the traffic model plus the side
     models this stage fits, and the composed (epsilon, delta)."""
     ledger.not_private("social graph (social.json: degree law, reciprocity, clustering, tie "
-                       "strengths, off-network share)", "fitted on the training users without noise")
+                       "strengths, off-network share, partner day power)",
+                       "fitted on the training users without noise")
     calibration = Path(cfg.model_dir) / "mobility_calibration.json"
     if not calibration.exists():
         ledger.public("mobility parameters (mobility.json)", "literature defaults (no data)")

@@ -1,0 +1,143 @@
+"""The partner choice (zen.network.partners) on hand-made data: its fit recovers a known strength,
+a partner active only on one day receives conversations only on that day, and the assembled
+records still count every on-network event once at each end."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from zen.assembly import Population, assemble_shard, mirror_on_network, started_per_day
+from zen.measures.conversations import conversations
+from zen.mobility.stays import Stays
+from zen.network.partners import DAY_S, choose_partners, day_factor, fit_partner_day_power
+from zen.traffic.timeline import Timelines
+
+START = pd.Timestamp("2013-02-04", tz="UTC")
+
+
+def _simulated_records(beta: float, seed: int, n_users: int = 40, days: int = 28) -> pd.DataFrame:
+    """Two-sided one-SMS conversations drawn from the module's model with a known ``beta``: each
+    user starts a Poisson number a day (busy and quiet days), each to one of 5 ring neighbours
+    with fixed tie weights times ``((1 + a_vd) / (1 + mean a_v)) ** beta``."""
+    rng = np.random.default_rng(seed)
+    ties = (np.arange(n_users)[:, None] + np.array([1, 2, 3, -1, -2])) % n_users
+    weight = rng.gamma(2.0, 1.0, ties.shape)
+    starts = rng.poisson(rng.gamma(2.0, 1.0, n_users)[:, None] * rng.choice([0.3, 3.0], (n_users, days)))
+    factor = ((1.0 + starts) / (1.0 + starts.mean(axis=1, keepdims=True))) ** beta
+    rows, slot = [], np.zeros(days, int)
+    for u in range(n_users):
+        for d in range(days):
+            for _ in range(starts[u, d]):
+                w = weight[u] * factor[ties[u], d]
+                v = ties[u, rng.choice(5, p=w / w.sum())]
+                t = d * DAY_S + 10.0 * slot[d]  # every conversation at its own time
+                slot[d] += 1
+                rows += [(u, t, "out", v), (v, t, "in", u)]
+    user, t, direction, cp = zip(*rows, strict=True)
+    return pd.DataFrame({"user_id": user, "timestamp": START + pd.to_timedelta(t, unit="s"), "event": "sms",
+                         "direction": direction, "duration_s": 0.0, "answered": True,
+                         "counterpart_id": cp, "cell_id": -1, "volume_bytes": -1})
+
+
+@pytest.mark.parametrize("beta", [0.0, 1.0])
+def test_the_fit_recovers_a_known_strength(beta):
+    rec = _simulated_records(beta, seed=3)
+    fitted = fit_partner_day_power(rec, np.arange(40), gap_s=1.0)
+    assert abs(fitted - beta) < 0.25, fitted
+
+
+def _starter_shard(days: int = 10) -> tuple[Timelines, Population, Stays]:
+    """User 0 starts a 3-turn SMS conversation every 2 hours for ``days`` days: one a day with
+    tie 1 (rank 0), the others with ties 2 and 3 in turn; users 1-3 start nothing here."""
+    t, rank, direction = [], [], []
+    for c in range(days * 12):
+        for k in range(3):
+            t.append(c * 7200.0 + 30.0 * k)
+            rank.append(0 if c % 12 == 5 else 1 + c % 2)
+            direction.append(k % 2)
+    n = len(t)
+    tl = Timelines(user=np.zeros(n, np.int64), t_s=np.array(t), event=np.ones(n, np.int8),
+                   direction=np.array(direction, np.int8), duration_s=np.zeros(n, np.float32),
+                   answered=np.ones(n, bool), contact_rank=np.array(rank, np.int16),
+                   volume_bytes=np.full(n, -1, np.int64))
+    pop = Population(activity=np.ones(4), home=np.zeros(4, np.int64), work=np.full(4, -1),
+                     contacts=np.array([[1, 2, 3], [0, -1, -1], [0, -1, -1], [0, -1, -1]]),
+                     degree=np.array([3, 1, 1, 1]), offnet_base=10**9, offnet_pool=10,
+                     new_on_network_share=1.0)
+    stays = Stays(user=np.arange(4), start_s=np.zeros(4), end_s=np.full(4, DAY_S * days),
+                  place=np.arange(4), period_s=DAY_S * days, n_users=4)
+    return tl, pop, stays
+
+
+def test_a_partner_active_only_on_one_day_receives_conversations_on_that_day():
+    days = 10
+    tl, pop, stays = _starter_shard(days)
+    starts = np.full((4, days), 2, np.uint16)
+    starts[0] = 12
+    starts[1] = 0
+    starts[1, 3] = 20  # user 1 starts conversations of their own on day 3 only
+    pop.day_factor = day_factor(starts, 3.0)
+    own = assemble_shard(tl, 0, pop, START, stays, np.arange(4), np.random.default_rng(0), pairing="starter")
+    conv = conversations(own)
+    day = ((conv["start"] - START).dt.total_seconds() // DAY_S).to_numpy()
+    to_1 = conv["counterpart_id"].to_numpy() == 1
+    assert to_1.sum() == days  # each tie keeps its number of conversations
+    assert (day[to_1] == 3).mean() >= 0.9  # but tie 1's now fall on its active day
+    assert set(conv["turns"]) == {3}  # conversations move whole
+    assert conv["counterpart_id"].value_counts().to_dict() == {2: 6 * days, 3: 5 * days, 1: days}
+    # without the factor, the model's ties as sampled: one conversation a day with tie 1
+    pop.day_factor = None
+    own = assemble_shard(tl, 0, pop, START, stays, np.arange(4), np.random.default_rng(0), pairing="starter")
+    conv = conversations(own)
+    day = ((conv["start"] - START).dt.total_seconds() // DAY_S).to_numpy()
+    assert sorted(day[conv["counterpart_id"].to_numpy() == 1]) == list(range(days))
+
+
+def test_partner_choice_keeps_the_counting_rule():
+    days = 10
+    tl, pop, stays = _starter_shard(days)
+    rng = np.random.default_rng(5)
+    pop.day_factor = day_factor(rng.integers(0, 6, (4, days)).astype(np.uint16), 0.8)
+    own = assemble_shard(tl, 0, pop, START, stays, np.arange(4), np.random.default_rng(1), pairing="starter")
+    both = pd.concat([own, mirror_on_network(own, pop.n_users)], ignore_index=True)
+    key = ["user_id", "counterpart_id", "timestamp", "event", "duration_s", "answered"]
+    out = both[both["direction"] == "out"].rename(columns={"user_id": "counterpart_id",
+                                                          "counterpart_id": "user_id"})[key]
+    inc = both[both["direction"] == "in"][key]
+    assert len(out) == len(inc) == len(tl)  # each 3-turn conversation: 3 outs and 3 ins over both ends
+    matched = out.merge(inc, on=key, how="inner")
+    assert len(matched) == len(out) == len(inc)
+    assert not out.duplicated().any()
+
+
+def test_started_per_day_counts_each_users_started_conversations():
+    days = 10
+    tl, pop, _ = _starter_shard(days)
+    starts = started_per_day(tl, 0, 4, pop, np.random.default_rng(0), days)
+    assert starts.shape == (4, days) and (starts[0] == 12).all() and (starts[1:] == 0).all()
+
+
+def test_conversations_are_exchanged_only_within_a_shape():
+    rng = np.random.default_rng(0)
+    m = 400
+    user = np.zeros(m, np.int64)
+    tie = rng.integers(0, 3, m)
+    shape = (tie == 0).astype(np.int64)  # tie 0 gets the one-SMS exchanges, ties 1 and 2 the threads
+    day = rng.integers(0, 10, m)
+    contacts = np.array([[1, 2, 3], [0, -1, -1], [0, -1, -1], [0, -1, -1]])
+    factor = day_factor(rng.integers(0, 8, (4, 10)).astype(np.uint16), 3.0)
+    picked = choose_partners(user, day, tie, contacts, factor, np.random.default_rng(1), shape)
+    before = pd.crosstab(tie, shape)
+    after = pd.crosstab(picked, shape)
+    assert before.equals(after)  # every tie keeps its conversations of each shape
+    assert (picked[shape == 1] == 0).all() and (picked != tie).mean() > 0.2  # ties 1, 2 swap days
+
+
+def test_an_unknown_partners_setting_is_one_clear_line():
+    from zen.generation import GenerationSpec
+    from zen.schema import ZenInputError
+
+    with pytest.raises(ZenInputError, match="unknown partners 'x'; use auto or tie"):
+        GenerationSpec(n_users=10, days=1, partners="x")

@@ -1,0 +1,172 @@
+"""Which tie a started conversation goes to: a shared day-level activity state between partners.
+
+In real data the conversations others start with a user fall on the days that user is active
+(``experiments/conversations.md``: shifting each real user's own timeline by whole days keeps
+every other statistic and puts burstiness at 2-3x the floor). A traffic model samples each
+user alone, so the days its partners are busy are unknown to it. This module restores the
+dependency with one fitted number.
+
+When user ``u`` starts a conversation on day ``d``, the tie it goes to is drawn with
+
+    P(v | u, d)  ∝  λ_uv · ((1 + a_vd) / (1 + ā_v)) ** β
+
+* ``λ_uv``: how many of the window's conversations ``u`` starts with ``v`` (the tie's strength
+  as ``u`` uses it);
+* ``a_vd``: the conversations ``v`` starts on day ``d`` (with anyone), ``ā_v`` their mean over
+  the window's days (so the factor is ``v``'s activity that day relative to ``v``'s own). The
+  conversation being chosen is ``u``'s, so it is never among them;
+* ``β`` (``SocialParams.partner_day_power``): fitted by maximum likelihood of this conditional
+  logit on the real two-sided training data (:func:`fit_partner_day_power`); 0 leaves every
+  conversation with the tie the traffic model chose.
+
+Each user's choice depends on the others' own activity, not on their choices, so the draws are
+independent; two users active on the same day each lean towards the other, which puts their
+conversations on their common days as in real data.
+
+In generation (:func:`choose_partners`) ``λ_uv`` is the count in ``u``'s sampled timeline and
+``a_vd`` the conversations ``v``'s own sampled timeline starts that day, so the choice depends
+only on the sampled timelines, never on which worker runs which shard.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from zen.measures.conversations import CONVERSATION_GAP_S, conversations
+from zen.measures.individual import NIGHT_HOURS
+
+DAY_S = 86400.0
+MAX_POWER = 5.0  # |β| bound of the fit (the factor is a ratio of counts; the fit lands well inside)
+
+
+def day_activity(user: np.ndarray, t_s: np.ndarray, n_users: int, n_days: int) -> np.ndarray:
+    """``[n_users, n_days]`` uint16 count per user and day of the times ``t_s`` (seconds from the
+    first midnight; outside ``0..n_days`` days dropped): the conversations each user starts."""
+    day = np.floor(np.asarray(t_s, float) / DAY_S).astype(np.int64)
+    ok = (day >= 0) & (day < n_days)
+    flat = np.asarray(user, np.int64)[ok] * n_days + day[ok]
+    counts = np.bincount(flat, minlength=n_users * n_days)
+    return np.minimum(counts, np.iinfo(np.uint16).max).astype(np.uint16).reshape(n_users, n_days)
+
+
+def day_factor(activity: np.ndarray, power: float) -> np.ndarray:
+    """``[n_users, n_days]`` float32 ``((1 + a_vd) / (1 + ā_v)) ** power`` of :func:`day_activity`."""
+    a = activity.astype(np.float32)
+    return ((1.0 + a) / (1.0 + a.mean(axis=1, keepdims=True))) ** np.float32(power)
+
+
+def conversation_shape(turns: np.ndarray, replied: np.ndarray, start_s: np.ndarray) -> np.ndarray:
+    """``[m]`` class of each conversation that :func:`choose_partners` keeps per tie: turns 1,
+    2-3, 4-7 or 8+, times replied (the other side answered) or not, times started at night
+    (``zen.measures.individual.NIGHT_HOURS`` of the clock, ``start_s`` seconds from a midnight)."""
+    hour = np.floor(np.asarray(start_s, float) % DAY_S / 3600.0)
+    night = (hour >= NIGHT_HOURS[0]) & (hour < NIGHT_HOURS[1])
+    turns_class = np.minimum(np.log2(np.maximum(turns, 1)).astype(np.int64), 3)
+    return 4 * turns_class + 2 * np.asarray(replied, bool) + night
+
+
+def fit_partner_day_power(records: pd.DataFrame, user_ids: np.ndarray,
+                          gap_s: float = CONVERSATION_GAP_S) -> float:
+    """β of the module docstring, by maximum likelihood on the conversations ``user_ids`` start
+    with each other (both ends' records are needed: Copenhagen has them). 0 when fewer than 50
+    such conversations have a choice between two or more ties.
+
+    Args:
+        records: two-sided records (schema ``records``).
+        user_ids: the users whose conversations and activity the fit uses (the training users).
+    """
+    from scipy.optimize import minimize_scalar
+
+    users = np.unique(np.asarray(user_ids, np.int64))
+    talk = records[(records["event"].astype(str) != "data") & records["user_id"].isin(users)
+                   & (records["counterpart_id"] >= 0)]
+    if len(talk) == 0:
+        return 0.0
+    first = talk["timestamp"].min().floor("D")
+    conv = conversations(talk, gap_s)
+    conv = conv[conv["started_out"].to_numpy()]
+    day = ((conv["start"] - first).dt.total_seconds() // DAY_S).to_numpy(np.int64)
+    index = pd.Series(np.arange(len(users)), index=users)
+    starts = day_activity(index[conv["user_id"]].to_numpy(), day * DAY_S, len(users), int(day.max()) + 1)
+    on = conv["counterpart_id"].isin(users).to_numpy()
+    u, v, d = index[conv["user_id"][on]].to_numpy(), index[conv["counterpart_id"][on]].to_numpy(), day[on]
+    lam = pd.Series(1, index=pd.MultiIndex.from_arrays([u, v])).groupby(level=[0, 1]).sum()
+    ties = lam.reset_index().set_axis(["u", "v", "lam"], axis=1)
+    # one row per (conversation, candidate tie of its starter)
+    cand = pd.DataFrame({"i": np.arange(len(u)), "u": u, "chosen": v, "d": d}).merge(ties, on="u")
+    size = cand.groupby("i").size()
+    cand = cand[cand["i"].isin(size.index[size >= 2])]
+    if cand["i"].nunique() < 50:
+        return 0.0
+    cv, cd = cand["v"].to_numpy(), cand["d"].to_numpy()
+    x = np.log(day_factor(starts, 1.0)[cv, cd].astype(float))
+    log_lam = np.log(cand["lam"].to_numpy(float))
+    chosen = cv == cand["chosen"].to_numpy()
+    _, group = np.unique(cand["i"].to_numpy(), return_inverse=True)
+
+    def nll(beta: float) -> float:
+        z = log_lam + beta * x
+        top = np.full(group.max() + 1, -np.inf)
+        np.maximum.at(top, group, z)
+        norm = np.log(np.bincount(group, np.exp(z - top[group]))) + top
+        return float(norm.sum() - z[chosen].sum())
+
+    return float(minimize_scalar(nll, bounds=(-MAX_POWER, MAX_POWER), method="bounded").x)
+
+
+def choose_partners(conv_user: np.ndarray, conv_day: np.ndarray, conv_tie: np.ndarray,
+                    contacts: np.ndarray, factor: np.ndarray, rng: np.random.Generator,
+                    conv_shape: np.ndarray | None = None) -> np.ndarray:
+    """Draw the tie of each started on-network conversation (the module docstring's rule).
+
+    Each starter keeps exactly as many conversations of each shape (:func:`conversation_shape`)
+    with each tie as its timeline gave it (``λ`` per shape: the ties, tie strengths, who replies
+    to whom, the volume and the night conversations per tie of the sampled timelines stay as
+    they are); only *which* conversations go to which tie follows the ties' activity. The draw
+    is sequential without replacement: the starter's conversations of a shape in a random
+    order, each to tie ``j`` with probability ∝ (``j``'s conversations of that shape not yet
+    placed) · factor of ``j`` that day.
+
+    Args:
+        conv_user: ``[m]`` population index of each conversation's starter.
+        conv_day: ``[m]`` day of its first event (0-based, clipped to the factor's days).
+        conv_tie: ``[m]`` the column of ``contacts`` the traffic model chose (its ``λ`` counts);
+            an on-network user's.
+        contacts: ``[n_users, K]`` counterpart ids by tie strength (-1 padded).
+        factor: ``[n_users, n_days]`` :func:`day_factor` of every user's sampled timeline.
+        rng: random generator (one uniform per conversation for the order, one for the draw).
+        conv_shape: ``[m]`` small int class of each conversation (e.g. turns, replied or not):
+            conversations are only exchanged within a class (None: one class).
+
+    Returns:
+        ``[m]`` the chosen column of ``contacts`` for each conversation.
+    """
+    m, k = len(conv_user), contacts.shape[1]
+    picked = np.zeros(m, np.int64)
+    if m == 0:
+        return picked
+    shape = np.zeros(m, np.int64) if conv_shape is None else np.asarray(conv_shape, np.int64)
+    starters, slot = np.unique(np.asarray(conv_user, np.int64) * (shape.max() + 1) + shape,
+                               return_inverse=True)
+    left = np.bincount(slot * k + conv_tie, minlength=len(starters) * k).reshape(len(starters), k)
+    order = np.lexsort((rng.random(m), slot))  # each starter's conversations in a random order
+    first = np.searchsorted(slot[order], np.arange(len(starters)))
+    position = np.empty(m, np.int64)
+    position[order] = np.arange(m) - first[slot[order]]
+    by_round = np.argsort(position, kind="stable")
+    bounds = np.searchsorted(position[by_round], np.arange(position.max() + 2))
+    day = np.minimum(conv_day, factor.shape[1] - 1)
+    draw = rng.random(m)
+    for r in range(len(bounds) - 1):  # round r: every starter's r-th conversation, at once
+        idx = by_round[bounds[r]:bounds[r + 1]]
+        partner = contacts[conv_user[idx]]  # looked up per round: memory O(round x K), not O(m x K)
+        here = (partner >= 0) & (partner < factor.shape[0])
+        w = left[slot[idx]] * np.where(here, factor[np.where(here, partner, 0), day[idx, None]], 0.0)
+        cum = np.cumsum(w, axis=1)
+        pick = (cum <= draw[idx, None] * cum[:, -1:]).sum(axis=1)
+        last = k - 1 - np.argmax(w[:, ::-1] > 0, axis=1)  # float rounding at the top end
+        pick = np.minimum(pick, last)
+        picked[idx] = pick
+        left[slot[idx], pick] -= 1
+    return picked

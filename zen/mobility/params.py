@@ -83,7 +83,8 @@ class MobilityParams:
             ``keep[gap bin][burst bin]`` the probability of keeping the serving place of the
             user's previous event (same stay); it replaces ``serving_dwell_h``'s exponential law.
             An optional ``"handover": {"edges_m", "weight", "neighbours"}`` draws the neighbour a
-            change goes to by distance (else uniformly among ``serving_neighbours``). None: off (the law independent of the user's events).
+            change goes to by distance (else uniformly among ``serving_neighbours``).
+            None: off (the law independent of the user's events).
     """
 
     rho: float = 0.6

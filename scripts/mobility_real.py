@@ -10,6 +10,10 @@ process independent of the user's events (before) and once with the activity-awa
 many as training users, so they compare with held-out users exactly as the floor's training users
 do) are simulated on the real cells and observed at the training users' event times — the real
 sampling process. The floor is training vs held-out real users, over --floor-splits splits.
+
+``--handover`` adds a third fit, the activity-aware law with the handover distance law
+(``handover=True``), as its own column; ``--skip-before`` leaves the "before" fit out (then the
+results go to experiments/mobility_real_handover.{json,png}, leaving the main table's files alone).
 """
 
 from __future__ import annotations
@@ -166,7 +170,7 @@ def start_naive(data) -> pd.Timestamp:
 
 
 def plot(data, places, params: MobilityParams, seed: int, synth: dict | None = None,
-         params_activity: MobilityParams | None = None) -> None:
+         params_activity: MobilityParams | None = None, stem: str = "mobility_real") -> None:
     """Radius of gyration and jump lengths (CCDFs): held-out, training, Zen calibrated (before and
     activity-aware) and defaults."""
     split = split_users(data.user_ids, 0.15, 0.25, seed)
@@ -179,16 +183,17 @@ def plot(data, places, params: MobilityParams, seed: int, synth: dict | None = N
         if params_activity is not None:
             synth["activity"] = synthetic_sample(sim, params_activity, data, split.train, 1000 + seed)
     names = {"calibrated": "Zen calibrated (before)", "activity": "Zen activity-aware serving",
-             "defaults": "Zen defaults", "d-EPR": "d-EPR"}
+             "handover": "Zen activity-aware + handover law", "defaults": "Zen defaults", "d-EPR": "d-EPR"}
     models = [m for m in names if m in synth]
     mobility_ccdfs([holdout, train] + [synth[m] for m in models],
                    ["held-out real", "training real (floor)"] + [names[m] for m in models]).savefig(
-        REPO / "experiments" / "mobility_real.png", dpi=90)
+        REPO / "experiments" / f"{stem}.png", dpi=90)
 
 
 def activity_params(fit: dict) -> MobilityParams:
     """The activity-aware parameters of a saved fit (``results["fits_activity"][i]``)."""
-    table = {k: fit["serving_activity"][k] for k in ("gap_edges_s", "burst_edges_s", "keep")}
+    table = {k: fit["serving_activity"][k] for k in ("gap_edges_s", "burst_edges_s", "keep", "handover")
+             if k in fit["serving_activity"]}
     return MobilityParams(**fit["fitted"], serving_activity=table)
 
 
@@ -203,6 +208,8 @@ def main() -> None:
     ap.add_argument("--floor-splits", type=int, default=8)
     ap.add_argument("--max-evals", type=int, default=60)
     ap.add_argument("--skmob-python", default="/work/venvs/skmob-mob/bin/python", help="'none' to skip d-EPR")
+    ap.add_argument("--handover", action="store_true", help="add the fit with the handover distance law")
+    ap.add_argument("--skip-before", action="store_true", help="leave out the fit without activity")
     ap.add_argument("--plot-only", action="store_true", help="redraw the plot from the saved fit of seed 0")
     ap.add_argument("--bands-only", action="store_true",
                     help="distinct cells by events per user, from the saved fits (also printed after a run)")
@@ -218,8 +225,9 @@ def main() -> None:
         print(bands(data, places, json.loads((REPO / "experiments" / "mobility_real.json").read_text()),
                     args.seeds))
         return
-    results = {"floor": [], "calibrated": [], "activity": [], "defaults": [], "d-EPR": [], "fits": [],
-               "fits_activity": [], "change_by_gap": []}
+    results = {"floor": [], "calibrated": [], "activity": [], "handover": [], "defaults": [], "d-EPR": [],
+               "fits": [], "fits_activity": [], "fits_handover": [], "change_by_gap": []}
+    stem = "mobility_real_handover" if args.skip_before else "mobility_real"
     with_depr = args.skmob_python != "none" and Path(args.skmob_python).exists()
     for split_seed in range(max(args.floor_splits, max(args.seeds) + 1)):
         split = split_users(data.user_ids, 0.15, 0.25, split_seed)
@@ -229,45 +237,57 @@ def main() -> None:
         split = split_users(data.user_ids, 0.15, 0.25, seed)
         train, holdout = sample(data, split.train, "train"), sample(data, split.holdout, "holdout")
         ev = CellEvents.from_records(train.records, data.antennas, data.start)
-        params, report = fit_cell_sequences(ev, places, data.start, data.days, MobilityParams(), CELL_FITTED,
-                                            seed=seed, max_evals=args.max_evals, n_boot=40)
         keys = ("fitted", "standard_error", "loss_start", "loss_fitted")
-        results["fits"].append({k: report[k] for k in keys})
+        fitted = {}
+        if not args.skip_before:
+            params, report = fit_cell_sequences(ev, places, data.start, data.days, MobilityParams(),
+                                                CELL_FITTED, seed=seed, max_evals=args.max_evals, n_boot=40)
+            results["fits"].append({k: report[k] for k in keys})
+            fitted["calibrated"] = params
         params_act, report_act = fit_cell_sequences(ev, places, data.start, data.days, MobilityParams(),
                                                     CELL_FITTED_ACTIVITY, seed=seed, max_evals=args.max_evals,
                                                     n_boot=40, activity=True)
         results["fits_activity"].append({k: report_act[k] for k in keys + ("serving_activity",)})
+        fitted["activity"] = params_act
+        if args.handover:
+            params_ho, report_ho = fit_cell_sequences(
+                ev, places, data.start, data.days, MobilityParams(), CELL_FITTED_ACTIVITY, seed=seed,
+                max_evals=args.max_evals, n_boot=40, activity=True, handover=True)
+            results["fits_handover"].append({k: report_ho[k] for k in keys + ("serving_activity",)})
+            fitted["handover"] = params_ho
         sim = CellSimulator(ev, places, data.start, data.days, seed)
-        synth = {"calibrated": synthetic_sample(sim, params, data, split.train, 1000 + seed),
-                 "activity": synthetic_sample(sim, params_act, data, split.train, 1000 + seed),
-                 "defaults": synthetic_sample(sim, MobilityParams(), data, split.train, 1000 + seed)}
+        synth = {name: synthetic_sample(sim, p, data, split.train, 1000 + seed) for name, p in fitted.items()}
+        synth["defaults"] = synthetic_sample(sim, MobilityParams(), data, split.train, 1000 + seed)
         held_out = CellEvents.from_records(holdout.records, data.antennas, data.start)
         results["change_by_gap"].append({
             "held-out real": change_by_gap(held_out),
             "training real": change_by_gap(ev),
-            **{name: change_by_gap(sim.observe(p, 1000 + seed))
-               for name, p in (("calibrated", params), ("activity", params_act))}})
+            **{name: change_by_gap(sim.observe(p, 1000 + seed)) for name, p in fitted.items()}})
         if with_depr:
             synth["d-EPR"] = depr_sample(args.skmob_python, places, ev, data, split.train, 1000 + seed)
         for name, s in synth.items():
             results[name].append(scores(s, holdout))
         if seed == args.seeds[0]:
-            plot(data, places, params, seed, synth)
-        print(f"seed {seed} done: loss {report['loss_start']:.0f} -> {report['loss_fitted']:.0f}, "
-              f"activity-aware {report_act['loss_start']:.0f} -> {report_act['loss_fitted']:.0f}", flush=True)
-    (REPO / "experiments" / "mobility_real.json").write_text(json.dumps(results, indent=1, default=float))
+            plot(data, places, params_act, seed, synth, stem=stem)
+        losses = {k: f"{v[-1]['loss_start']:.0f} -> {v[-1]['loss_fitted']:.0f}"
+                  for k, v in (("before", results["fits"]), ("activity-aware", results["fits_activity"]),
+                               ("handover", results["fits_handover"])) if v}
+        print(f"seed {seed} done: loss {losses}", flush=True)
+    (REPO / "experiments" / f"{stem}.json").write_text(json.dumps(results, indent=1, default=float))
     print(table(results, args.seeds))
-    print(bands(data, places, results, args.seeds))
+    if results["fits"]:
+        print(bands(data, places, results, args.seeds))
 
 
 def table(results: dict, seeds: list[int]) -> str:
     floor = pd.DataFrame(results["floor"])
-    models = [m for m in ("calibrated", "activity", "defaults", "d-EPR") if results.get(m)]
+    models = [m for m in ("calibrated", "activity", "handover", "defaults", "d-EPR") if results.get(m)]
     frames = {m: pd.DataFrame(results[m]) for m in models}
     floor_same = floor.iloc[seeds]
     names = {"calibrated": "Zen calibrated (before)", "activity": "Zen calibrated, activity-aware serving",
-             "defaults": "Zen literature defaults", "d-EPR": "d-EPR (skmob)"}
-    ratios = [m for m in ("calibrated", "activity") if m in frames]
+             "handover": "Zen activity-aware + handover law", "defaults": "Zen literature defaults",
+             "d-EPR": "d-EPR (skmob)"}
+    ratios = [m for m in ("calibrated", "activity", "handover") if m in frames]
     lines = ["| measure | floor (same splits) | floor over splits (mean ± sd) | "
              + " | ".join(names[m] for m in models) + " | "
              + " | ".join(f"{names[m]} / floor" for m in ratios) + " | best model |",

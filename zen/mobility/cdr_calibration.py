@@ -27,6 +27,9 @@ For the stays of the current parameters, the share of consecutive events in anot
 bin is linear in that bin's ``keep``, so two observations of the same stays (``keep`` 0 and 1) give
 the ``keep`` whose share equals the real training users' share in the bin (clipped to [0, 1]); the
 other parameters are then fitted as above on the sequences seen with that table.
+With ``handover=True`` too, the neighbour a serving change goes to follows a handover distance law
+(:class:`HandoverLaw`) fitted on the real pairs inside bursts, refitted at every evaluation (it
+depends on ``serving_radius_m``) and saved inside ``serving_activity`` as ``handover``.
 :func:`calibrate_mobility` is the train stage's entry point:
 ``mobility.calibrate`` false (literature defaults), true or auto (cells when the data has cells with
 coordinates, else the GPS route of :mod:`zen.mobility.calibration`).
@@ -43,6 +46,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
+from zen.geo import LocalProjection, haversine_m
 from zen.measures.mobility import (
     away_share_by_hour,
     cell_coordinates,
@@ -170,7 +174,7 @@ def _from_unit(name: str, z: float) -> float:
 def fit_cell_sequences(ev: CellEvents, places: pd.DataFrame, start: pd.Timestamp, days: float,
                        base: MobilityParams | None = None, fit: tuple[str, ...] = CELL_FITTED,
                        seed: int = 0, max_evals: int = 80, n_boot: int = 100,
-                       activity: bool = False) -> tuple[MobilityParams, dict]:
+                       activity: bool = False, handover: bool = False) -> tuple[MobilityParams, dict]:
     """Fit ``fit`` so that the emulator's cell sequences, seen at the real event times, match ``ev``.
 
     Args:
@@ -184,6 +188,7 @@ def fit_cell_sequences(ev: CellEvents, places: pd.DataFrame, start: pd.Timestamp
         n_boot: bootstrap resamples of the users for the moments' covariance.
         activity: fit the activity-aware serving law too (its table profiled out, see the module
             docstring); ``serving_dwell_h``, which it replaces, may not be in ``fit`` then.
+        handover: with ``activity``, fit the handover distance law too (:class:`HandoverLaw`).
     Returns:
         (params, report): the fitted parameters and a dict with the fitted values, their standard
         errors, the loss at the start and the end, and the real and simulated moments (and with
@@ -206,11 +211,21 @@ def fit_cell_sequences(ev: CellEvents, places: pd.DataFrame, start: pd.Timestamp
     sd = np.sqrt(np.maximum(np.diag(cov), 1e-6))
     sim = CellSimulator(ev, places, start, days, seed)
     profile = ServingProfile(ev) if activity else None
+    if handover and not activity:
+        raise ZenInputError("the handover distance law needs the activity-aware serving law; set "
+                            "mobility.cells.activity=true", "mobility.cells.handover")
+    law = HandoverLaw(ev, places) if handover else None
 
     def params_at(z: np.ndarray) -> MobilityParams:
         values = base.to_dict() | {n: _from_unit(n, float(v)) for n, v in zip(fit, z, strict=True)}
         if profile is not None:
-            values["serving_activity"] = profile.table(profile.keep_of(sim, MobilityParams.from_dict(values)))
+            if law is not None:  # the handover law first: the keep profile is read with it
+                values["serving_activity"] = profile.table(np.zeros(profile.n_bins)) | {
+                    "handover": law.fit(values["serving_radius_m"])}
+            table = profile.table(profile.keep_of(sim, MobilityParams.from_dict(values)))
+            if law is not None:
+                table["handover"] = values["serving_activity"]["handover"]
+            values["serving_activity"] = table
         return MobilityParams.from_dict(values)
 
     def moments_at(z: np.ndarray) -> np.ndarray:
@@ -240,6 +255,9 @@ def fit_cell_sequences(ev: CellEvents, places: pd.DataFrame, start: pd.Timestamp
             "keep_se": _json_list(profile.keep_se(sim, fitted)), "pairs": profile.pairs.tolist(),
             "change_real": _json_list(profile.change_real),
             "change_fitted": _json_list(change_by_bin(fitted_ev, profile.n_bins)[0])}
+        if law is not None:
+            report["serving_activity"]["handover_median_m"] = {
+                "real": law.median_m, "fitted": float(np.median(burst_hops_m(fitted_ev)[0]))}
     log.info("mobility fitted on cell sequences of %d users: loss %.1f -> %.1f (%d simulations)", n_users,
              start_loss, best.fun, best.nfev)
     return fitted, report
@@ -256,6 +274,65 @@ def change_by_bin(ev: CellEvents, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
         return np.bincount(bins[ok], weights=changed, minlength=n_bins) / n, n
 
 
+#: pairs whose hops the handover law is fitted on: gap < 5 min and another event within 5 min
+#: (:func:`~zen.mobility.serving.pair_bins` bins 0 and 3), where nearly all real pairs are in one stay
+BURST_BINS = (0, len(BURST_EDGES_S) + 1)
+#: distance bins of the handover law (metres): its resolution, not a fitted value
+HANDOVER_EDGES_M = (0.0, *np.geomspace(150.0, 8000.0, 12).round().tolist())
+HANDOVER_CANDIDATES = 32  # nearest places a change may go to (within serving_radius_m)
+
+
+def burst_hops_m(ev: CellEvents) -> tuple[np.ndarray, np.ndarray]:
+    """Distances (m) of the cell changes between consecutive events inside bursts
+    (:data:`BURST_BINS`), other sites only, and the index of each pair's first event. ``[hops]`` each."""
+    bins = pair_bins(ev.user, ev.t_s)
+    d = np.r_[0.0, haversine_m(ev.lat[:-1], ev.lon[:-1], ev.lat[1:], ev.lon[1:])]
+    hop = np.flatnonzero(np.isin(bins, BURST_BINS) & (d > 1.0))
+    return d[hop], hop - 1
+
+
+class HandoverLaw:
+    """The handover distance law fitted on the real hops inside bursts.
+
+    A change goes to a candidate (the :data:`HANDOVER_CANDIDATES` nearest places within the serving
+    radius) with weight ``w[distance bin]``. Around the places the real hops start from, the
+    candidates' distances have histogram ``c``; the real hops' histogram is ``h``; ``w = h / c``
+    makes the draws' distances follow ``h`` (the importance weight; 0 where no candidate is). The
+    hops start at the serving place, not always the stay's own, and some are trips: the law is the
+    one of the observed hops, which is what the fit matches.
+    """
+
+    def __init__(self, ev: CellEvents, places: pd.DataFrame, edges_m=HANDOVER_EDGES_M,
+                 k: int = HANDOVER_CANDIDATES):
+        from scipy.spatial import cKDTree
+
+        self.edges, self.k = np.asarray(edges_m, float), int(k)
+        lat, lon = places["lat"].to_numpy(float), places["lon"].to_numpy(float)
+        proj = LocalProjection(float(np.mean(lat)), float(np.mean(lon)))
+        self.tree = cKDTree(proj.to_xy(lat, lon))
+        hops, first = burst_hops_m(ev)
+        self.real = np.histogram(hops, self.edges)[0].astype(float)
+        self.median_m = float(np.median(hops)) if len(hops) else float("nan")
+        self.origins = proj.to_xy(ev.lat[first], ev.lon[first])  # [hops, 2]
+        self._cache: dict[float, dict] = {}
+
+    def candidates(self, radius_m: float) -> np.ndarray:
+        """``[bins]`` histogram of the candidates' distances around the hops' origins."""
+        dist = self.tree.query(self.origins, k=self.k + 1, distance_upper_bound=radius_m, workers=1)[0]
+        dist = np.asarray(dist).reshape(len(self.origins), -1)[:, 1:]  # column 0: the place itself
+        return np.histogram(dist[np.isfinite(dist)], self.edges)[0].astype(float)
+
+    def fit(self, radius_m: float) -> dict:
+        """The law for candidates within ``radius_m``: ``{"edges_m", "weight", "neighbours"}``."""
+        if radius_m not in self._cache:
+            cand = self.candidates(radius_m)
+            w = np.where(cand > 0, self.real / np.maximum(cand, 1.0), 0.0)
+            w = w / w.max() if w.max() > 0 else np.where(cand > 0, 1.0, 0.0)
+            self._cache[radius_m] = {"edges_m": self.edges.tolist(), "weight": w.tolist(),
+                                     "neighbours": self.k}
+        return self._cache[radius_m]
+
+
 class ServingProfile:
     """The activity-aware table profiled out for given stays (see the module docstring)."""
 
@@ -270,7 +347,9 @@ class ServingProfile:
 
     def _ends(self, sim: CellSimulator, params: MobilityParams) -> tuple[np.ndarray, np.ndarray]:
         """Change shares per bin of the same stays seen with keep 0 and keep 1 everywhere."""
-        stays = sim.simulate(dataclasses.replace(params, serving_activity=self.table(np.zeros(self.n_bins))))
+        law = (params.serving_activity or {}).get("handover")
+        zeros = self.table(np.zeros(self.n_bins)) | ({"handover": law} if law else {})
+        stays = sim.simulate(dataclasses.replace(params, serving_activity=zeros))
         out = []
         for k in (0.0, 1.0):
             stays.serving = dataclasses.replace(stays.serving, keep=np.full(stays.serving.keep.shape, k))
@@ -369,4 +448,5 @@ def calibrate_mobility(cfg_mobility: dict, shared_data: str | Path, data=None, s
                               tuple(cells_cfg.get("fit", CELL_FITTED)), seed=int(cells_cfg.get("seed", seed)),
                               max_evals=int(cells_cfg.get("max_evals", 80)),
                               n_boot=int(cells_cfg.get("n_boot", 100)),
-                              activity=bool(cells_cfg.get("activity", False)))
+                              activity=bool(cells_cfg.get("activity", False)),
+                              handover=bool(cells_cfg.get("handover", False)))

@@ -29,11 +29,17 @@ def _activity_table(value):
     """``serving_activity`` with float lists (as JSON gives them); what is not a table is left for
     :meth:`MobilityParams.validate` to refuse."""
     try:
-        return None if value is None else {
+        table = None if value is None else {
             "gap_edges_s": [float(v) for v in value["gap_edges_s"]],
             "burst_edges_s": [float(v) for v in value["burst_edges_s"]],
             "keep": [[float(v) for v in row] for row in value["keep"]]}
-    except (KeyError, TypeError, ValueError):
+        if table is not None and value.get("handover"):  # the handover distance law, if fitted
+            law = value["handover"]
+            table["handover"] = {"edges_m": [float(v) for v in law["edges_m"]],
+                                 "weight": [float(v) for v in law["weight"]],
+                                 "neighbours": int(law["neighbours"])}
+        return table
+    except (KeyError, TypeError, ValueError, AttributeError):
         return value
 
 
@@ -76,6 +82,8 @@ class MobilityParams:
             cell sequences: ``{"gap_edges_s": [...], "burst_edges_s": [...], "keep": [[...]]}``,
             ``keep[gap bin][burst bin]`` the probability of keeping the serving place of the
             user's previous event (same stay); it replaces ``serving_dwell_h``'s exponential law.
+            An optional ``"handover": {"edges_m", "weight", "neighbours"}`` draws the neighbour a
+            change goes to by distance (else uniformly among ``serving_neighbours``).
             None: off (the law independent of the user's events).
     """
 
@@ -136,6 +144,11 @@ class MobilityParams:
                 checks["serving_activity"] = (len(act["keep"]) == shape[0]
                                               and all(len(row) == shape[1] for row in act["keep"])
                                               and all(0.0 <= v <= 1.0 for v in keep))
+                law = act.get("handover")
+                if law:
+                    checks["serving_activity"] &= (len(law["weight"]) == len(law["edges_m"]) - 1
+                                                   and all(float(v) >= 0 for v in law["weight"])
+                                                   and int(law["neighbours"]) >= 1)
             except (KeyError, TypeError, ValueError):
                 checks["serving_activity"] = False
         for name, ok in checks.items():

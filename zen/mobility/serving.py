@@ -25,6 +25,12 @@ the serving place of the user's previous one (same stay) is read from a table ``
 burst bin]`` instead of ``exp(-gap / dwell)``: the gap to the previous event and the nearest other
 event around the pair (:func:`pair_bins`), both of the user's events in the ``locate`` call. When
 it does not keep, it *changes*: a place drawn as above but never the current one (renormalised).
+
+**Handover distance law** (``serving_activity["handover"]``, fitted with ``handover=True``): the
+neighbour a change goes to is not uniform among the 8 nearest but drawn among the ``neighbours``
+nearest within ``serving_radius_m`` with weight ``weight[distance bin]`` (bins ``edges_m``), so
+serving hops follow the distances real phones are handed over (see
+:class:`zen.mobility.cdr_calibration.HandoverLaw`). Absent, the uniform choice is kept byte for byte.
 """
 
 from __future__ import annotations
@@ -63,6 +69,11 @@ def pair_bins(user: np.ndarray, t_s: np.ndarray, gap_edges_s=GAP_EDGES_S,
 
 def neighbour_table(places: pd.DataFrame, k: int, radius_m: float) -> np.ndarray:
     """``[places, k]`` indices of each place's k nearest other places within ``radius_m``, -1 padded."""
+    return neighbours_with_distance(places, k, radius_m)[0]
+
+
+def neighbours_with_distance(places: pd.DataFrame, k: int, radius_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`neighbour_table` and ``[places, k]`` the distances to them (metres; inf where -1)."""
     lat, lon = places["lat"].to_numpy(float), places["lon"].to_numpy(float)
     xy = LocalProjection(float(np.mean(lat)), float(np.mean(lon))).to_xy(lat, lon)
     k_query = min(k + 1, len(places))
@@ -72,7 +83,17 @@ def neighbour_table(places: pd.DataFrame, k: int, radius_m: float) -> np.ndarray
     table = np.where(np.isfinite(dist), idx, -1).astype(np.int64)
     if table.shape[1] < k:
         table = np.pad(table, ((0, 0), (0, k - table.shape[1])), constant_values=-1)
-    return table
+        dist = np.pad(dist, ((0, 0), (0, k - dist.shape[1])), constant_values=np.inf)
+    return table, dist
+
+
+def handover_weights(dist: np.ndarray, law: dict) -> np.ndarray:
+    """Weight of each candidate at distance ``dist`` (metres, any shape) under the handover ``law``
+    (``edges_m``, ``weight`` per bin); 0 outside the bins or where there is no candidate."""
+    edges, weight = np.asarray(law["edges_m"], float), np.asarray(law["weight"], float)
+    b = np.searchsorted(edges, dist, side="right") - 1
+    ok = np.isfinite(dist) & (b >= 0) & (b < len(weight))
+    return np.where(ok, weight[np.clip(b, 0, len(weight) - 1)], 0.0)
 
 
 def _uniform(seed: int, a: np.ndarray, b: np.ndarray, salt: int) -> np.ndarray:
@@ -98,6 +119,7 @@ class ServingProcess:
         seed: seeds the hashed draws.
         keep: ``[gap bins, burst bins]`` the activity-aware law (None: the exponential one).
         gap_edges_s, burst_edges_s: the bins of ``keep`` (:func:`pair_bins`).
+        weights: ``[places, k]`` handover weight of each candidate (None: uniform among them).
     """
 
     neighbours: np.ndarray
@@ -107,15 +129,23 @@ class ServingProcess:
     keep: np.ndarray | None = None
     gap_edges_s: tuple = field(default=GAP_EDGES_S)
     burst_edges_s: tuple = field(default=BURST_EDGES_S)
+    weights: np.ndarray | None = None
 
     @classmethod
     def from_params(cls, places: pd.DataFrame, params: MobilityParams, seed: int) -> ServingProcess:
         table = neighbour_table(places, params.serving_neighbours, params.serving_radius_m)
         act = params.serving_activity
         if act:
+            weights = None
+            if act.get("handover"):
+                law = act["handover"]
+                k, radius = int(law["neighbours"]), params.serving_radius_m
+                table, dist = neighbours_with_distance(places, k, radius)
+                weights = handover_weights(dist, law)
+                table = np.where(weights > 0, table, -1)
             return cls(table, params.serving_dwell_h * HOUR, params.serving_main_prob, int(seed),
                        np.asarray(act["keep"], dtype=np.float64), tuple(act["gap_edges_s"]),
-                       tuple(act["burst_edges_s"]))
+                       tuple(act["burst_edges_s"]), weights)
         return cls(table, params.serving_dwell_h * HOUR, params.serving_main_prob, int(seed))
 
     def observe(self, stay: np.ndarray, t_s: np.ndarray, place: np.ndarray,
@@ -153,6 +183,8 @@ class ServingProcess:
         keep_p = np.where(bins >= 0, self.keep.ravel()[np.maximum(bins, 0)], 0.0)
         change = ~(same & (_uniform(self.seed, s, ticks, 1) < keep_p))
         head = np.flatnonzero(change)
+        if self.weights is not None:
+            return self._weighted_changes(s, p, ticks, same, head)[np.cumsum(change) - 1]
         n_nb = (self.neighbours >= 0).sum(1)[p[head]]  # a row's valid neighbours come first
         u = _uniform(self.seed, s[head], ticks[head], 2)
         idx = np.arange(len(head))
@@ -179,3 +211,33 @@ class ServingProcess:
             choice[sel] = np.where(rest > 0, pick, prev)  # nowhere else to go: no change
         served = np.where(choice == 0, p[head], self.neighbours[p[head], np.maximum(choice - 1, 0)])
         return served[np.cumsum(change) - 1]
+
+    def _weighted_changes(self, s: np.ndarray, p: np.ndarray, ticks: np.ndarray, same: np.ndarray,
+                          head: np.ndarray) -> np.ndarray:
+        """Serving place after each change (``head``) with the handover weights: the stay's own place
+        with mass ``main_prob``, neighbour j with ``(1 - main_prob) w_j / sum w``, the current one
+        excluded (renormalised). ``[len(head)]`` int64."""
+        w = self.weights[p[head]]  # [changes, k]
+        total = w.sum(1, keepdims=True)
+        has = total[:, 0] > 0
+        mass = np.concatenate([np.where(has, self.main_prob, 1.0)[:, None],
+                               (1.0 - self.main_prob) * w / np.where(total > 0, total, 1.0)], axis=1)
+        u = _uniform(self.seed, s[head], ticks[head], 2)
+        idx = np.arange(len(head))
+        rank = idx - np.maximum.accumulate(np.where(~same[head], idx, 0))  # changes since the stay began
+        choice = np.zeros(len(head), dtype=np.int64)  # 0: the stay's own place, k >= 1: neighbour k - 1
+        by_rank = np.argsort(rank, kind="stable")
+        bounds = np.searchsorted(rank[by_rank], np.arange(rank.max() + 2))
+        for r in range(rank.max() + 1):  # a change excludes the place it changes from: rank by rank
+            sel = by_rank[bounds[r]:bounds[r + 1]]
+            m = mass[sel]
+            if r > 0:
+                prev = choice[sel - 1]
+                m = m.copy()
+                m[np.arange(len(sel)), prev] = 0.0
+            cum = np.cumsum(m, axis=1)
+            x = u[sel] * cum[:, -1]
+            pick = np.minimum((cum <= x[:, None]).sum(1), m.shape[1] - 1)
+            choice[sel] = np.where(cum[:, -1] > 0, pick, choice[sel - 1] if r > 0 else 0)
+        nb = self.neighbours[p[head], np.maximum(choice - 1, 0)]
+        return np.where((choice == 0) | (nb < 0), p[head], nb)

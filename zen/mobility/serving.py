@@ -187,11 +187,8 @@ class ServingProcess:
             return self._weighted_changes(s, p, ticks, same, head)[np.cumsum(change) - 1]
         n_nb = (self.neighbours >= 0).sum(1)[p[head]]  # a row's valid neighbours come first
         u = _uniform(self.seed, s[head], ticks[head], 2)
-        idx = np.arange(len(head))
-        rank = idx - np.maximum.accumulate(np.where(~same[head], idx, 0))  # changes since the stay began
+        rank, by_rank, bounds = _change_ranks(same, head)
         choice = np.zeros(len(head), dtype=np.int64)  # 0: the stay's own place, k >= 1: neighbour k - 1
-        by_rank = np.argsort(rank, kind="stable")
-        bounds = np.searchsorted(rank[by_rank], np.arange(rank.max() + 2))
         main = self.main_prob
         for r in range(rank.max() + 1):  # a change excludes the place it changes from: rank by rank
             sel = by_rank[bounds[r]:bounds[r + 1]]
@@ -223,11 +220,8 @@ class ServingProcess:
         mass = np.concatenate([np.where(has, self.main_prob, 1.0)[:, None],
                                (1.0 - self.main_prob) * w / np.where(total > 0, total, 1.0)], axis=1)
         u = _uniform(self.seed, s[head], ticks[head], 2)
-        idx = np.arange(len(head))
-        rank = idx - np.maximum.accumulate(np.where(~same[head], idx, 0))  # changes since the stay began
+        rank, by_rank, bounds = _change_ranks(same, head)
         choice = np.zeros(len(head), dtype=np.int64)  # 0: the stay's own place, k >= 1: neighbour k - 1
-        by_rank = np.argsort(rank, kind="stable")
-        bounds = np.searchsorted(rank[by_rank], np.arange(rank.max() + 2))
         for r in range(rank.max() + 1):  # a change excludes the place it changes from: rank by rank
             sel = by_rank[bounds[r]:bounds[r + 1]]
             m = mass[sel]
@@ -241,3 +235,13 @@ class ServingProcess:
             choice[sel] = np.where(cum[:, -1] > 0, pick, choice[sel - 1] if r > 0 else 0)
         nb = self.neighbours[p[head], np.maximum(choice - 1, 0)]
         return np.where((choice == 0) | (nb < 0), p[head], nb)
+
+
+def _change_ranks(same: np.ndarray, head: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For the changes ``head`` (indices into observations; ``same``: an observation continues the
+    previous one's stay): each change's rank since its stay began, the changes sorted by rank,
+    and where each rank starts in that order (``[rank.max() + 2]``)."""
+    idx = np.arange(len(head))
+    rank = idx - np.maximum.accumulate(np.where(~same[head], idx, 0))
+    by_rank = np.argsort(rank, kind="stable")
+    return rank, by_rank, np.searchsorted(rank[by_rank], np.arange(rank.max() + 2))

@@ -286,12 +286,11 @@ def generate_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popu
     store, key = layout.store, layout.work_stays(s)
     tl = _load_timelines(store, layout.work_timelines(s))
     stays = Stays.from_table(store.read_parquet(key), store.name(key))
-    mobility = _mobility(spec, models)
-    if mobility.serving_dwell_h > 0 or mobility.serving_activity:  # as MobilityEmulator.simulate set it
-        from zen.mobility.population import shard_seed
-        from zen.mobility.serving import ServingProcess
+    from zen.mobility.population import shard_seed
+    from zen.mobility.serving import ServingProcess
 
-        stays.serving = ServingProcess.from_params(places, mobility, shard_seed(spec.seed, s))
+    stays.serving = ServingProcess.for_params(places, _mobility(spec, models),  # as the emulator set it
+                                              shard_seed(spec.seed, s))
     rng = np.random.default_rng(component_seed(spec.seed, "assembly", s))
     partner_rng, power = None, partner_day_power(spec, models)
     if power:
@@ -320,7 +319,7 @@ def generate_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popu
 
 def resolve_mirrors(spec: GenerationSpec, shard: Shard, place_cell: np.ndarray,
                     layout: Layout) -> ShardResult:
-    """Second pass for one shard: give its pending mirror records their user's cell and write them."""
+    """Third pass for one shard: give its pending mirror records their user's cell and write them."""
     from zen.mobility import Stays
 
     t, store = time.perf_counter(), layout.store

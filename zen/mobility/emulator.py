@@ -131,10 +131,9 @@ class MobilityEmulator:
         device = torch.device(device)
         run = _Run(self.params, places, home, work, days, pd.Timestamp(start), seed, device)
         stays = run.simulate()
-        if self.params.serving_dwell_h > 0 or self.params.serving_activity:  # zen.mobility.serving
-            from zen.mobility.serving import ServingProcess
+        from zen.mobility.serving import ServingProcess
 
-            stays.serving = ServingProcess.from_params(places, self.params, seed)
+        stays.serving = ServingProcess.for_params(places, self.params, seed)
         return stays
 
 

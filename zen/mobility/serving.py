@@ -132,6 +132,14 @@ class ServingProcess:
     weights: np.ndarray | None = None
 
     @classmethod
+    def for_params(cls, places: pd.DataFrame, params: MobilityParams, seed: int) -> ServingProcess | None:
+        """The serving process ``params`` ask for (a serving dwell or the activity-aware law),
+        None when they ask for none (an event is then served by its stay's own place)."""
+        if params.serving_dwell_h > 0 or params.serving_activity:
+            return cls.from_params(places, params, seed)
+        return None
+
+    @classmethod
     def from_params(cls, places: pd.DataFrame, params: MobilityParams, seed: int) -> ServingProcess:
         table = neighbour_table(places, params.serving_neighbours, params.serving_radius_m)
         act = params.serving_activity

@@ -40,7 +40,16 @@ from pyarrow import fs as pafs
 
 from zen.io.model_files import read_json
 from zen.io.ownership import TEMPORARY, check_out_dir, exclusive, refuse_foreign, remove_owned
-from zen.io.tables import CSV_SUFFIXES, atomic_path, read_table, sha256_file, write_json_atomic, write_table
+from zen.io.tables import (
+    CSV_SUFFIXES,
+    atomic_path,
+    json_text,
+    read_table,
+    sha256_file,
+    table_format,
+    write_json_atomic,
+    write_table,
+)
 from zen.schema import ZenInputError
 
 CREDENTIALS = {"s3": "AWS_* or ~/.aws", "gs": "GOOGLE_APPLICATION_CREDENTIALS",  # where credentials come from
@@ -244,8 +253,7 @@ class Store:
         if self.filesystem is None:
             write_table(df, self.path(key), fmt=fmt)
             return
-        fmt = fmt or ("csv" if key.lower().endswith(CSV_SUFFIXES) else "parquet")
-        if fmt == "csv":
+        if table_format(key, fmt) == "csv":
             self.write_bytes(key, df.to_csv(index=False).encode())
         else:
             self.write_parquet(pa.Table.from_pandas(df, preserve_index=False), key)
@@ -264,7 +272,7 @@ class Store:
         if self.filesystem is None:
             write_json_atomic(obj, self.path(key))
             return
-        self.write_bytes(key, (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
+        self.write_bytes(key, json_text(obj).encode())
 
     # ---------------------------------------------------------------------------- reading
     def _read_bytes(self, key: str) -> bytes:

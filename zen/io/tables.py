@@ -175,10 +175,20 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             tmp.unlink()
 
 
+def table_format(name: str, fmt: str | None = None) -> str:
+    """``fmt``, or the format a file name's suffix says: ``csv`` or ``parquet``."""
+    return fmt or ("csv" if name.lower().endswith(CSV_SUFFIXES) else "parquet")
+
+
+def json_text(obj: object) -> str:
+    """``obj`` as the indented, key-sorted JSON text every Zen JSON file holds."""
+    return json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n"
+
+
 def write_table(df: pd.DataFrame, path: str | Path, fmt: str | None = None) -> Path:
     """Write ``df`` atomically as CSV or Parquet (guessed from the suffix). Returns the path."""
     path = Path(path)
-    fmt = fmt or ("csv" if path.name.lower().endswith(CSV_SUFFIXES) else "parquet")
+    fmt = table_format(path.name, fmt)
     with atomic_path(path) as tmp:
         if fmt == "csv":
             df.to_csv(tmp, index=False)
@@ -191,7 +201,7 @@ def write_json_atomic(obj: object, path: str | Path) -> Path:
     """Write ``obj`` as indented JSON, atomically."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+        tmp.write_text(json_text(obj))
     return path
 
 

@@ -3,6 +3,9 @@ with known, different night shares reproduced by the LSTM through their own cloc
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -115,17 +118,26 @@ def test_users_with_known_night_shares_are_reproduced(tmp_path):
     assert spreads[False] < 0.6 * real_spread  # one clock for all: the users come out alike
 
 
-def test_off_switch_and_old_model_folders(tmp_path):
+def _digest(tl) -> str:
+    h = hashlib.sha256()
+    for a in (tl.user, tl.t_s, tl.event, tl.direction, tl.duration_s, tl.answered, tl.contact_rank):
+        a = np.asarray(a)
+        h.update(np.ascontiguousarray(a.astype(np.float64) if a.dtype.kind == "f" else a.astype(np.int64)))
+    return h.hexdigest()[:16]
+
+
+def test_off_switch_is_todays_model_and_old_folders_load_off(tmp_path):
+    """``night_propensity=False`` fits and samples what the code before the option did: the
+    digest was recorded with that code (main at 7fa91be, the same data, fit and seed; torch
+    2.13 CPU kernels, one thread, as tests/test_sampler_identity.py)."""
     data, _ = night_data(n_users=30)
     off = LSTMTrafficModel(**TINY, chronotypes=2, night_propensity=False)
     off.fit(data, None, trainer=lstm_trainer(max_epochs=1), work_dir=tmp_path / "w", device="cpu", seed=0)
     assert off.night is None
+    assert _digest(off.sample(50, 3.0, START, seed=2)) == "f064a49d68fea3a8"
     off.save(tmp_path / "m")
     meta = (tmp_path / "m" / "lstm.json")
-    text = meta.read_text()
-    import json
-
-    old = json.loads(text)
+    old = json.loads(meta.read_text())
     del old["night"], old["config"]["night_propensity"]  # a folder written before this option
     meta.write_text(json.dumps(old))
     loaded = LSTMTrafficModel.load(tmp_path / "m")

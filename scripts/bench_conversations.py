@@ -4,8 +4,9 @@ For each training seed: train the default LSTM on the Copenhagen training users 
 timelines (``conversations=all``, the default) and, for the ``starter`` column, on each user's
 starter view (``conversations=starter``); generate ``--users`` users for each of ``--days`` with
 the assemblies of ``--setups`` in the same run (``SETUPS``: the default ``pairing=starter`` with
-the partner choice of ``zen.network.partners``, the same with the traffic model's ties, the
-previous default, ``conversation``, starter views, ``half``), and score every dataset against
+the partner choice of ``zen.network.partners``, the same with the per-user night propensity of
+``zen.traffic.night`` (its own model, ``model.night_propensity=true``), the same with the
+traffic model's ties, ``conversation``, starter views, ``half``), and score every dataset against
 the held-out real users. The floor is the same statistic between the real training and
 held-out users. Writes a markdown table (``--table``) and the raw numbers as JSON.
 
@@ -57,17 +58,16 @@ MODELS = {  # model folder name: zen-train overrides (the view the traffic model
     "all-night": ["conversations=all", "model.night_propensity=true"],
 }
 SETUPS = {  # name: (model folder name, pairing, partners)
-    "night": ("all-night", "starter", "auto"),
     "partners": ("all", "starter", "auto"),
+    "night": ("all-night", "starter", "auto"),
     "all-starter": ("all", "starter", "tie"),
     "conversation": ("all", "conversation", "tie"),
     "starter": ("starter", "starter", "tie"),
     "half": ("all", "half", "tie"),
 }
-DEFAULT = "night"
-COLUMNS = {"night": "per-user night propensity + whole timelines + pairing=starter + partner choice "
-                    "(new default)",
-           "partners": "whole timelines + pairing=starter + partner choice (previous default)",
+DEFAULT = "partners"
+COLUMNS = {"night": "the default + per-user night propensity (model.night_propensity=true)",
+           "partners": "whole timelines + pairing=starter + partner choice (the default)",
            "all-starter": "whole timelines + pairing=starter, the model's ties",
            "conversation": "whole timelines + pairing=conversation",
            "starter": "starter views + pairing=starter",

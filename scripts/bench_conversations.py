@@ -6,6 +6,7 @@ starter view (``conversations=starter``); generate ``--users`` users for each of
 the assemblies of ``--setups`` in the same run (``SETUPS``: the default ``pairing=starter`` with
 the partner choice of ``zen.network.partners``, the same with the per-user night propensity of
 ``zen.traffic.night`` (its own model, ``model.night_propensity=true``), the same with the
+pair-level partner choice (``partners=pair``), the same with the
 traffic model's ties, ``conversation``, starter views, ``half``), and score every dataset against
 the held-out real users. The floor is the same statistic between the real training and
 held-out users. Writes a markdown table (``--table``) and the raw numbers as JSON.
@@ -56,10 +57,13 @@ MODELS = {  # model folder name: zen-train overrides (the view the traffic model
     "all": ["conversations=all", "model.night_propensity=false"],
     "starter": ["conversations=starter", "model.night_propensity=false"],
     "all-night": ["conversations=all", "model.night_propensity=true"],
+    "all-pair": ["conversations=all", "model.night_propensity=false"],  # as "all", fitted with the
+    # pair-level partner powers in social.json (folders of "all" may predate them)
 }
 SETUPS = {  # name: (model folder name, pairing, partners)
     "partners": ("all", "starter", "auto"),
     "night": ("all-night", "starter", "auto"),
+    "pair": ("all-pair", "starter", "pair"),
     "all-starter": ("all", "starter", "tie"),
     "conversation": ("all", "conversation", "tie"),
     "starter": ("starter", "starter", "tie"),
@@ -68,6 +72,7 @@ SETUPS = {  # name: (model folder name, pairing, partners)
 DEFAULT = "partners"
 COLUMNS = {"night": "the default + per-user night propensity (model.night_propensity=true)",
            "partners": "whole timelines + pairing=starter + partner choice (the default)",
+           "pair": "the default with the pair-level partner choice (partners=pair)",
            "all-starter": "whole timelines + pairing=starter, the model's ties",
            "conversation": "whole timelines + pairing=conversation",
            "starter": "starter views + pairing=starter",

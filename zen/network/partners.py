@@ -38,9 +38,10 @@ the days (:class:`PairDays`); ``β', γ`` fitted jointly by the same maximum lik
 (:func:`fit_partner_pair_powers`). In generation ``c_vud`` comes from ``v``'s sampled timeline,
 and only the conversations a user starts with a tie of a *higher* index are drawn again: those
 with a lower-index tie keep their tie, so the ``c_vud`` a draw reads are ``v``'s final
-conversations to ``u`` (had both directions been drawn again, each from the other's days before
-its draw, the dependency would be lost: measured, experiments/conversations.md), and the draws
-still depend only on the sampled timelines.
+conversations to ``u`` (had both directions been drawn again, each draw would read the other's
+days before that other draw moved them), and the draws still depend only on the sampled
+timelines. Measured, it moves no row (experiments/conversations.md): a tie choice can only
+permute the ties of days each user's own model fixed.
 """
 
 from __future__ import annotations

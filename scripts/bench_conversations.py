@@ -4,8 +4,10 @@ For each training seed: train the default LSTM on the Copenhagen training users 
 timelines (``conversations=all``, the default) and, for the ``starter`` column, on each user's
 starter view (``conversations=starter``); generate ``--users`` users for each of ``--days`` with
 the assemblies of ``--setups`` in the same run (``SETUPS``: the default ``pairing=starter`` with
-the partner choice of ``zen.network.partners``, the same with the traffic model's ties, the
-previous default, ``conversation``, starter views, ``half``), and score every dataset against
+the partner choice of ``zen.network.partners``, the same with the per-user night propensity of
+``zen.traffic.night`` (its own model, ``model.night_propensity=true``), the same with the
+pair-level partner choice (``partners=pair``), the same with the
+traffic model's ties, ``conversation``, starter views, ``half``), and score every dataset against
 the held-out real users. The floor is the same statistic between the real training and
 held-out users. Writes a markdown table (``--table``) and the raw numbers as JSON.
 
@@ -51,29 +53,40 @@ ROWS = [  # (label, score key, goal as a multiple of the floor)
     ("turns per conversation KS", "conversation/turns/ks"),
     ("per-user share of conversations started KS", "conversation/starter_share/ks"),
 ]
-SETUPS = {  # name: (what the traffic model learns, pairing, partners)
+MODELS = {  # model folder name: zen-train overrides (the view the traffic model learns, and the clock)
+    "all": ["conversations=all", "model.night_propensity=false"],
+    "starter": ["conversations=starter", "model.night_propensity=false"],
+    "all-night": ["conversations=all", "model.night_propensity=true"],
+    "all-pair": ["conversations=all", "model.night_propensity=false"],  # as "all", fitted with the
+    # pair-level partner powers in social.json (folders of "all" may predate them)
+}
+SETUPS = {  # name: (model folder name, pairing, partners)
     "partners": ("all", "starter", "auto"),
+    "night": ("all-night", "starter", "auto"),
+    "pair": ("all-pair", "starter", "pair"),
     "all-starter": ("all", "starter", "tie"),
     "conversation": ("all", "conversation", "tie"),
     "starter": ("starter", "starter", "tie"),
     "half": ("all", "half", "tie"),
 }
 DEFAULT = "partners"
-COLUMNS = {"partners": "whole timelines + pairing=starter + partner choice (new default)",
-           "all-starter": "whole timelines + pairing=starter, the model's ties (previous default)",
+COLUMNS = {"night": "the default + per-user night propensity (model.night_propensity=true)",
+           "partners": "whole timelines + pairing=starter + partner choice (the default)",
+           "pair": "the default with the pair-level partner choice (partners=pair)",
+           "all-starter": "whole timelines + pairing=starter, the model's ties",
            "conversation": "whole timelines + pairing=conversation",
            "starter": "starter views + pairing=starter",
            "half": "whole timelines + pairing=half"}
 
 
-def train_model(out: Path, seed: int, view: str) -> tuple[Path, float]:
+def train_model(out: Path, seed: int, name: str) -> tuple[Path, float]:
     from zen.stages.train import train
 
-    model_dir = out / f"seed{seed}" / f"model-{view}"
+    model_dir = out / f"seed{seed}" / f"model-{name}"
     if (model_dir / "model.json").exists():
         return model_dir, float("nan")
     t = time.perf_counter()
-    train(compose("train", [f"model_dir={model_dir}", f"seed={seed}", "device=cpu", f"conversations={view}",
+    train(compose("train", [f"model_dir={model_dir}", f"seed={seed}", "device=cpu", *MODELS[name],
                             f"data.loader.path={COPENHAGEN}", "trainer.eval_every=0"]))
     return model_dir, time.perf_counter() - t
 
@@ -107,12 +120,23 @@ def trend_per_week(rates: list[float]) -> float:
     return float(np.polyfit(np.arange(len(y)), y, 1)[0] / y.mean())
 
 
+NIGHT = "individual/night_share/ks"
+
+
 def score(dataset: Path, real: CDRSample) -> dict:
+    """The ``ROWS`` scores against ``real``, the weekly rates, and for a dataset longer than the
+    real window the night-share KS of its first ``real.days`` days (``night_first_days``: the
+    same count noise per user as the real users', beside the unchanged row)."""
     ds = read_dataset(dataset)
     sample = CDRSample(ds.records, ds.start, ds.days, None, "synthetic")
     scores, _ = fidelity_scores(sample, real)
+    first = float("nan")
+    if ds.days > real.days:
+        cut = ds.records[ds.records["timestamp"] < ds.start + pd.Timedelta(days=real.days)]
+        first = fidelity_scores(CDRSample(cut, ds.start, real.days, None, "synthetic"), real)[0][NIGHT]
     weeks = weekly_rates(ds.records, ds.start, int(ds.manifest["n_users"]), ds.days)
     return {"scores": {key: scores.get(key, float("nan")) for _, key in ROWS}, "weekly": weeks,
+            "night_first_days": first,
             "week1_over_week2": weeks[0] / weeks[1] if len(weeks) > 1 else float("nan"),
             "trend_per_week": trend_per_week(weeks)}
 
@@ -184,6 +208,13 @@ def table(results: dict, floor: dict, real_weekly: list[float], ceiling: dict, a
                 values = [r["scores"][key] for r in runs[p]]
                 cells.append(f"{fmt(values)} | {np.mean(values) / f:.1f}")
             lines.append(f"| {label} | {f:.3f} | {1.5 * f:.3f} | " + " | ".join(cells) + " |")
+            if key == NIGHT and days > 28:
+                f, cells = floor[NIGHT], []
+                for p in args.setups:
+                    values = [r.get("night_first_days", float("nan")) for r in runs[p]]
+                    cells.append(f"{fmt(values)} | {np.mean(values) / f:.1f}")
+                lines.append(f"| ↳ same, first 28 days of the {days:g} (the real window's count noise) "
+                             f"| {f:.3f} | {1.5 * f:.3f} | " + " | ".join(cells) + " |")
         for name, key in (("week 1 / week 2 events", "week1_over_week2"),
                           ("trend of weekly events from week 2 (share of mean per week)", "trend_per_week")):
             real = {"week1_over_week2": real_weekly[0] / real_weekly[1],
@@ -214,8 +245,8 @@ def main() -> None:
     results, timings = {}, {}
     for seed in args.seeds:
         models = {}
-        for view in sorted({SETUPS[p][0] for p in args.setups} | {"all"}):
-            models[view], timings[f"train/{seed}/{view}"] = train_model(args.out, seed, view)
+        for name in sorted({SETUPS[p][0] for p in args.setups} | {"all"}):
+            models[name], timings[f"train/{seed}/{name}"] = train_model(args.out, seed, name)
         power = json.loads((models["all"] / "social.json").read_text())["partner_day_power"]
         results[f"{seed}/partner_day_power"] = power
         print(f"seed {seed}: fitted partner_day_power {power:.3f}", flush=True)

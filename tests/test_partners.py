@@ -1,6 +1,7 @@
 """The partner choice (zen.network.partners) on hand-made data: its fit recovers a known strength,
-a partner active only on one day receives conversations only on that day, and the assembled
-records still count every on-network event once at each end."""
+a partner active only on one day receives conversations only on that day, a tie that started
+conversations with the user on one day receives the user's on that day (pair level), and the
+assembled records still count every on-network event once at each end."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ import pytest
 from zen.assembly import Population, assemble_shard, mirror_on_network, started_per_day
 from zen.measures.conversations import conversations
 from zen.mobility.stays import Stays
-from zen.network.partners import DAY_S, choose_partners, day_factor, fit_partner_day_power
+from zen.network.partners import (
+    DAY_S,
+    PairDays,
+    choose_partners,
+    day_factor,
+    fit_partner_day_power,
+    fit_partner_pair_powers,
+)
 from zen.traffic.timeline import Timelines
 
 START = pd.Timestamp("2013-02-04", tz="UTC")
@@ -95,11 +103,52 @@ def test_a_partner_active_only_on_one_day_receives_conversations_on_that_day():
     assert sorted(day[conv["counterpart_id"].to_numpy() == 1]) == list(range(days))
 
 
-def test_partner_choice_keeps_the_counting_rule():
+def test_a_tie_that_started_with_the_user_that_day_receives_the_users_conversation_that_day():
+    days = 10
+    tl, pop, stays = _starter_shard(days)
+    pop.day_factor = day_factor(np.full((4, days), 2, np.uint16), 1.0)  # all ties alike by day
+    # user 1 started 20 conversations with user 0 on day 3 (user 2: 20 with user 3, not 0)
+    pop.pairs = PairDays.count(np.r_[np.ones(20), np.full(20, 2)], np.r_[np.zeros(20), np.full(20, 3)],
+                               np.full(40, 3), 4, days, 3.0)
+    own = assemble_shard(tl, 0, pop, START, stays, np.arange(4), np.random.default_rng(0), pairing="starter")
+    conv = conversations(own)
+    day = ((conv["start"] - START).dt.total_seconds() // DAY_S).to_numpy()
+    cp = conv["counterpart_id"].to_numpy()
+    assert (cp == 1).sum() == days and (day[cp == 1] == 3).mean() >= 0.9
+    assert conv["counterpart_id"].value_counts().to_dict() == {2: 6 * days, 3: 5 * days, 1: days}
+    pop.pairs = None  # the day factor alone, all ties alike: tie 1's conversations spread over the days
+    conv = conversations(assemble_shard(tl, 0, pop, START, stays, np.arange(4), np.random.default_rng(0),
+                                        pairing="starter"))
+    day = ((conv["start"] - START).dt.total_seconds() // DAY_S).to_numpy()
+    assert (day[conv["counterpart_id"].to_numpy() == 1] == 3).mean() < 0.5
+
+
+def test_pair_days_factor_reads_each_direction_and_day():
+    pairs = PairDays.count(np.array([1, 1, 1, 2, 5]), np.array([0, 0, 0, 0, 99]), np.array([3, 3, 4, 3, 0]),
+                           n_users=6, n_days=5, power=1.0)
+    f = pairs.factor(np.array([[1, 2, 0, -1]]), np.array([0]), np.array([3]))
+    np.testing.assert_allclose(f, [[3 / 1.6, 2 / 1.2, 1.0, 1.0]])  # c=2 of 3 over 5 days; c=1 of 1
+    assert pairs.factor(np.array([[0]]), np.array([1]), np.array([3]))[0, 0] == 1.0  # 0 -> 1: none
+
+
+def test_the_pair_fit_on_copenhagen_takes_the_day_dependency(copenhagen):
+    from zen.data import split_users
+
+    train = split_users(copenhagen.user_ids).train
+    beta = fit_partner_day_power(copenhagen.records, train)
+    beta_pair, gamma = fit_partner_pair_powers(copenhagen.records, train)
+    assert 0.5 < gamma < 2.0 and abs(beta_pair) < 0.5 * beta  # pair level, not a busy day in general
+
+
+@pytest.mark.parametrize("pairs", [False, True])
+def test_partner_choice_keeps_the_counting_rule(pairs):
     days = 10
     tl, pop, stays = _starter_shard(days)
     rng = np.random.default_rng(5)
     pop.day_factor = day_factor(rng.integers(0, 6, (4, days)).astype(np.uint16), 0.8)
+    if pairs:
+        pop.pairs = PairDays.count(rng.integers(0, 4, 50), rng.integers(0, 4, 50), rng.integers(0, days, 50),
+                                   4, days, 1.5)
     own = assemble_shard(tl, 0, pop, START, stays, np.arange(4), np.random.default_rng(1), pairing="starter")
     both = pd.concat([own, mirror_on_network(own, pop.n_users)], ignore_index=True)
     key = ["user_id", "counterpart_id", "timestamp", "event", "duration_s", "answered"]
@@ -139,5 +188,5 @@ def test_an_unknown_partners_setting_is_one_clear_line():
     from zen.generation import GenerationSpec
     from zen.schema import ZenInputError
 
-    with pytest.raises(ZenInputError, match="unknown partners 'x'; use auto or tie"):
+    with pytest.raises(ZenInputError, match="unknown partners 'x'; use auto, tie or pair"):
         GenerationSpec(n_users=10, days=1, partners="x")

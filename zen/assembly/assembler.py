@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from zen.measures.conversations import CONVERSATION_GAP_S, conversation_ids, in_started_conversation
-from zen.network.partners import DAY_S, choose_partners, conversation_shape, day_activity
+from zen.network.partners import DAY_S, PairDays, choose_partners, conversation_shape, day_activity
 from zen.schema import DIRECTIONS, EVENTS
 from zen.sessions import SessionModel, add_sessions
 from zen.traffic.timeline import CONTACT_NEW, Timelines
@@ -70,6 +70,8 @@ class Population:
         day_factor: ``[n_users, n_days]`` float32 weight of each user as the partner of a
             conversation started that day (``zen.network.partners.day_factor``); None keeps the
             traffic model's ties.
+        pairs: each user's started conversations per counterpart and day, for the pair-level
+            partner choice (``zen.network.partners.PairDays``); None: the day factor alone.
     """
 
     activity: np.ndarray
@@ -81,6 +83,7 @@ class Population:
     offnet_pool: int
     new_on_network_share: float
     day_factor: np.ndarray | None = None
+    pairs: PairDays | None = None
 
     @property
     def n_users(self) -> int:
@@ -135,13 +138,25 @@ def started_per_day(tl: Timelines, first_user: int, n_shard_users: int, pop: Pop
 
     ``rng`` must be seeded as :func:`assemble_shard`'s, so the counterparts are the ones it draws.
     """
+    user, _, t_s = started_conversations(tl, first_user, pop, rng, conversation_gap_s)
+    return day_activity(user, t_s, n_shard_users, n_days)
+
+
+def started_conversations(tl: Timelines, first_user: int, pop: Population, rng: np.random.Generator,
+                          conversation_gap_s: float = CONVERSATION_GAP_S
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The conversations (calls and SMS with any counterpart) the shard's users start in their
+    sampled timelines: shard user index, counterpart id and first event's time (s), ``[m]`` each.
+
+    ``rng`` must be seeded as :func:`assemble_shard`'s, so the counterparts are the ones it draws.
+    """
     user = tl.user + first_user
     counterpart = resolve_counterparts(user, tl.contact_rank, pop, rng)
     talk = np.where((tl.event != EV_DATA) & (counterpart >= 0), counterpart, -1)
     conv = conversation_ids(user, talk, tl.t_s, conversation_gap_s)
     first = first_events(conv, tl.t_s)
     first = first[tl.direction[first] != DIR_IN]
-    return day_activity(tl.user[first], tl.t_s[first], n_shard_users, n_days)
+    return tl.user[first], talk[first], tl.t_s[first]
 
 
 def repoint_started(user: np.ndarray, counterpart: np.ndarray, t_s: np.ndarray, keep: np.ndarray,
@@ -164,8 +179,13 @@ def repoint_started(user: np.ndarray, counterpart: np.ndarray, t_s: np.ndarray, 
     has = conv >= 0
     turns = np.bincount(conv[has], minlength=len(first))
     replied = np.bincount(conv[has], incoming[has], minlength=len(first)) > 0
-    picked = choose_partners(user[first], day, column, pop.contacts, pop.day_factor, rng,
-                             conversation_shape(turns, replied, t_s[first]))
+    shape = conversation_shape(turns, replied, t_s[first])
+    # pair level: only conversations to a tie with a higher index are drawn again, so the tie's
+    # own conversations to the user, which the factor reads, are the ones it keeps
+    free = np.ones(len(first), bool) if pop.pairs is None else pop.contacts[user[first], column] > user[first]
+    picked = column.copy()
+    picked[free] = choose_partners(user[first][free], day[free], column[free], pop.contacts, pop.day_factor,
+                                   rng, shape[free], pop.pairs)
     out = counterpart.copy()
     out[conv >= 0] = pop.contacts[user[first], picked][conv[conv >= 0]]
     return out

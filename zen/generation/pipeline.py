@@ -32,7 +32,8 @@ import pandas as pd
 import pyarrow as pa
 
 from zen import SCHEMA_VERSION, __version__
-from zen.assembly import Population, assemble_shard, mirror_on_network, started_per_day
+from zen.assembly import Population, assemble_shard, mirror_on_network
+from zen.assembly.assembler import started_conversations
 from zen.assembly.export import write_bandicoot
 from zen.checks import resolve_device
 from zen.data.local_time import utc_from_local_clock, utc_start
@@ -42,7 +43,7 @@ from zen.io.dataset import write_manifest
 from zen.io.model_files import read_json
 from zen.io.storage import Store
 from zen.mobility.places import published_places
-from zen.network.partners import day_factor
+from zen.network.partners import DAY_S, PairDays, day_activity, day_factor
 from zen.schema import ZenInputError, validate
 from zen.seeds import component_seed
 from zen.sessions import SessionModel
@@ -204,14 +205,46 @@ def _day_factors(spec: GenerationSpec, models: Models, layout: Layout, power: fl
     return _DAY_FACTORS[key]
 
 
+_PAIR_DAYS: dict[tuple, PairDays] = {}  # the last run's table in this process (as _DAY_FACTORS)
+
+
+def _pair_days(spec: GenerationSpec, models: Models, layout: Layout, power: float) -> PairDays:
+    """Every user's started conversations per counterpart and day (``zen.network.partners.PairDays``),
+    from every shard's sampled timelines, read once per process and run."""
+    key = (layout.store.name(layout.work_pairs(0)), spec.seed, spec.n_users, spec.days, power,
+           json.dumps(models.info, sort_keys=True, default=str))
+    if key not in _PAIR_DAYS:
+        _PAIR_DAYS.clear()
+        tables = [layout.store.read_parquet(layout.work_pairs(other.index)) for other in shard_bounds(spec)]
+        rows = {c: np.concatenate([t.column(c).to_numpy() for t in tables])
+                for c in ("starter", "counterpart", "day")}
+        _PAIR_DAYS[key] = PairDays.count(rows["starter"], rows["counterpart"], rows["day"], spec.n_users,
+                                         int(np.ceil(spec.days)), power)
+    return _PAIR_DAYS[key]
+
+
 def partner_day_power(spec: GenerationSpec, models: Models) -> float:
     """β of the partner choice (``zen.network.partners``) this run uses; 0: the model's ties.
 
-    ``pairing=starter`` with ``partners=auto`` uses the model's fitted ``partner_day_power``.
+    ``pairing=starter`` with ``partners=auto`` uses the model's fitted ``partner_day_power``,
+    with ``partners=pair`` its ``partner_pair_day_power`` (fitted with the pair factor).
     """
-    if spec.pairing != "starter" or spec.partners != "auto":
+    if spec.pairing != "starter" or spec.partners not in ("auto", "pair"):
         return 0.0
-    return float(getattr(models.social, "partner_day_power", 0.0))
+    name = "partner_day_power" if spec.partners == "auto" else "partner_pair_day_power"
+    return float(getattr(models.social, name, 0.0))
+
+
+def partner_pair_power(spec: GenerationSpec, models: Models) -> float:
+    """γ of the pair-level partner choice this run uses (``partners=pair``); 0: none."""
+    if spec.pairing != "starter" or spec.partners != "pair":
+        return 0.0
+    return float(getattr(models.social, "partner_pair_power", 0.0))
+
+
+def partner_choice(spec: GenerationSpec, models: Models) -> bool:
+    """Whether this run draws the tie of started conversations again (``zen.network.partners``)."""
+    return bool(partner_day_power(spec, models) or partner_pair_power(spec, models))
 
 
 def _save_timelines(store: Store, key: str, tl: Timelines) -> None:
@@ -258,10 +291,15 @@ def sample_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popula
                               np.random.default_rng(component_seed(spec.seed, "coupling", s)))
         timings["coupling"] = time.perf_counter() - t
     t = time.perf_counter()
-    if partner_day_power(spec, models):  # the assembly's own stream, so the same counterparts
+    if partner_choice(spec, models):  # the assembly's own stream, so the same counterparts
         rng = np.random.default_rng(component_seed(spec.seed, "assembly", s))
-        starts = started_per_day(tl, a, b - a, pop, rng, int(np.ceil(spec.days)), spec.conversation_gap_s)
+        user, counterpart, t_s = started_conversations(tl, a, pop, rng, spec.conversation_gap_s)
+        starts = day_activity(user, t_s, b - a, int(np.ceil(spec.days)))
         layout.store.write_parquet(pa.table({"starts": starts.ravel()}), layout.work_starts(s))
+        if partner_pair_power(spec, models):
+            layout.store.write_parquet(pa.table({"starter": user + a, "counterpart": counterpart,
+                                                 "day": np.floor(t_s / DAY_S).astype(np.int64)}),
+                                       layout.work_pairs(s))
     timings["assembly"] = time.perf_counter() - t
     t = time.perf_counter()
     _save_timelines(layout.store, layout.work_timelines(s), tl)
@@ -292,9 +330,10 @@ def generate_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popu
     stays.serving = ServingProcess.for_params(places, _mobility(spec, models),  # as the emulator set it
                                               shard_seed(spec.seed, s))
     rng = np.random.default_rng(component_seed(spec.seed, "assembly", s))
-    partner_rng, power = None, partner_day_power(spec, models)
-    if power:
-        pop = replace(pop, day_factor=_day_factors(spec, models, layout, power))
+    partner_rng, power, pair_power = None, partner_day_power(spec, models), partner_pair_power(spec, models)
+    if partner_choice(spec, models):
+        pop = replace(pop, day_factor=_day_factors(spec, models, layout, power),
+                      pairs=_pair_days(spec, models, layout, pair_power) if pair_power else None)
         partner_rng = np.random.default_rng(component_seed(spec.seed, "partners", s))
     own = assemble_shard(tl, a, pop, start, stays, place_cell, rng, spec.pairing, spec.conversation_gap_s,
                          models.sessions, partner_rng)

@@ -48,7 +48,7 @@ def check_memory_fits(spec: GenerationSpec, models: pipeline.Models, limit_gb: f
     rate = float(np.mean(models.traffic.sample_activity(10_000, np.random.default_rng(0))))
     limit = float(limit_gb) * GIB if limit_gb else available_memory()
     estimate = estimate_memory(spec.n_users, spec.days, spec.shard_users, rate, processes)
-    if pipeline.partner_day_power(spec, models):  # every user's starts per day and their factor
+    if pipeline.partner_choice(spec, models):  # every user's starts per day and their factor
         estimate = replace(estimate, population=estimate.population + spec.n_users * np.ceil(spec.days) * 6)
     check_memory(estimate, limit, spec.n_users, spec.days, rate)
 

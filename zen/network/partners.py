@@ -26,6 +26,22 @@ conversations on their common days as in real data.
 In generation (:func:`choose_partners`) ``λ_uv`` is the count in ``u``'s sampled timeline and
 ``a_vd`` the conversations ``v``'s own sampled timeline starts that day, so the choice depends
 only on the sampled timelines, never on which worker runs which shard.
+
+**Pair level** (``partners=pair``): what real partners share is each other's day more than a
+busy day in general (a user answers a conversation with one of their own to the same person
+that day; experiments/conversations.md). The weight then has a second factor,
+
+    P(v | u, d)  ∝  λ_uv · ((1 + a_vd) / (1 + ā_v)) ** β' · ((1 + c_vud) / (1 + c̄_vu)) ** γ
+
+with ``c_vud`` the conversations ``v`` starts *with u* on day ``d`` and ``c̄_vu`` their mean over
+the days (:class:`PairDays`); ``β', γ`` fitted jointly by the same maximum likelihood
+(:func:`fit_partner_pair_powers`). In generation ``c_vud`` comes from ``v``'s sampled timeline,
+and only the conversations a user starts with a tie of a *higher* index are drawn again: those
+with a lower-index tie keep their tie, so the ``c_vud`` a draw reads are ``v``'s final
+conversations to ``u`` (had both directions been drawn again, each draw would read the other's
+days before that other draw moved them), and the draws still depend only on the sampled
+timelines. Measured, it moves no row (experiments/conversations.md): a tie choice can only
+permute the ties of days each user's own model fixed.
 """
 
 from __future__ import annotations
@@ -38,6 +54,50 @@ from zen.measures.individual import NIGHT_HOURS
 
 DAY_S = 86400.0
 MAX_POWER = 5.0  # |β| bound of the fit (the factor is a ratio of counts; the fit lands well inside)
+
+
+class PairDays:
+    """Conversations each user starts with each counterpart per day, sparse, and the pair-day
+    factor ``((1 + c_vud) / (1 + c̄_vu)) ** power`` of the module docstring.
+
+    Args:
+        keys: sorted unique int64 ``(starter * n_users + counterpart) * n_days + day``;
+        counts: ``[len(keys)]`` conversations of each; n_users, n_days: the table's size;
+        power: γ.
+    """
+
+    def __init__(self, keys: np.ndarray, counts: np.ndarray, n_users: int, n_days: int, power: float):
+        self.keys, self.counts = np.asarray(keys, np.int64), np.asarray(counts, np.float64)
+        self.n_users, self.n_days, self.power = int(n_users), int(n_days), float(power)
+        pair = self.keys // self.n_days
+        self.pairs, start = np.unique(pair, return_index=True)
+        self.totals = np.add.reduceat(self.counts, start) if len(start) else np.zeros(0)
+
+    @classmethod
+    def count(cls, starter: np.ndarray, counterpart: np.ndarray, day: np.ndarray, n_users: int,
+              n_days: int, power: float) -> PairDays:
+        """From one row per started conversation (``[m]`` each; counterparts outside
+        ``0..n_users-1`` and days outside ``0..n_days-1`` dropped)."""
+        starter, counterpart, day = (np.asarray(x, np.int64) for x in (starter, counterpart, day))
+        ok = (counterpart >= 0) & (counterpart < n_users) & (day >= 0) & (day < n_days)
+        keys, counts = np.unique((starter[ok] * n_users + counterpart[ok]) * n_days + day[ok],
+                                 return_counts=True)
+        return cls(keys, counts, n_users, n_days, power)
+
+    @staticmethod
+    def _lookup(sorted_keys: np.ndarray, values: np.ndarray, key: np.ndarray) -> np.ndarray:
+        at = np.minimum(np.searchsorted(sorted_keys, key), max(len(sorted_keys) - 1, 0))
+        hit = (sorted_keys[at] == key) if len(sorted_keys) else np.zeros(key.shape, bool)
+        return np.where(hit, values[at] if len(values) else 0.0, 0.0)
+
+    def factor(self, starter: np.ndarray, counterpart: np.ndarray, day: np.ndarray) -> np.ndarray:
+        """The factor of ties ``starter`` (``[r, K]``, -1 or off-network: 1) as the partner of a
+        conversation ``counterpart`` (``[r]``) starts on ``day`` (``[r]``). ``[r, K]`` float64."""
+        v = np.where((starter >= 0) & (starter < self.n_users), starter, 0).astype(np.int64)
+        pair = v * self.n_users + np.asarray(counterpart, np.int64)[:, None]
+        c = self._lookup(self.keys, self.counts, pair * self.n_days + np.asarray(day, np.int64)[:, None])
+        mean = self._lookup(self.pairs, self.totals, pair) / self.n_days
+        return ((1.0 + c) / (1.0 + mean)) ** self.power
 
 
 def day_activity(user: np.ndarray, t_s: np.ndarray, n_users: int, n_days: int) -> np.ndarray:
@@ -78,17 +138,52 @@ def fit_partner_day_power(records: pd.DataFrame, user_ids: np.ndarray,
     """
     from scipy.optimize import minimize_scalar
 
+    choices = _choices(records, user_ids, gap_s)
+    if choices is None:
+        return 0.0
+    x = np.log(day_factor(choices["starts"], 1.0)[choices["v"], choices["d"]].astype(float))
+    nll = _choice_nll(choices)
+    return float(minimize_scalar(lambda beta: nll(beta * x), bounds=(-MAX_POWER, MAX_POWER),
+                                 method="bounded").x)
+
+
+def fit_partner_pair_powers(records: pd.DataFrame, user_ids: np.ndarray,
+                            gap_s: float = CONVERSATION_GAP_S) -> tuple[float, float]:
+    """``(β', γ)`` of the pair-level rule (module docstring), jointly by maximum likelihood on
+    the same choices as :func:`fit_partner_day_power`; ``(0, 0)`` when it has too few."""
+    from scipy.optimize import minimize
+
+    choices = _choices(records, user_ids, gap_s)
+    if choices is None:
+        return 0.0, 0.0
+    v, u, d = choices["v"], choices["u"], choices["d"]
+    x_day = np.log(day_factor(choices["starts"], 1.0)[v, d].astype(float))
+    x_pair = np.log(choices["pairs"].factor(v[:, None], u, d)[:, 0])
+    nll = _choice_nll(choices)
+    best = minimize(lambda b: nll(b[0] * x_day + b[1] * x_pair), np.zeros(2), method="Nelder-Mead",
+                    options={"xatol": 1e-5, "fatol": 1e-8})
+    beta, gamma = np.clip(best.x, -MAX_POWER, MAX_POWER)
+    return float(beta), float(gamma)
+
+
+def _choices(records: pd.DataFrame, user_ids: np.ndarray, gap_s: float) -> dict | None:
+    """The real choices the partner-choice fits use: one row per (started conversation between
+    two of ``user_ids``, candidate tie of its starter) for conversations whose starter has >= 2
+    ties; None when fewer than 50. Keys: ``u`` (starter), ``v`` (candidate), ``d`` (day),
+    ``log_lam``, ``chosen``, ``group`` (the conversation), ``starts`` (:func:`day_activity`)
+    and ``pairs`` (:class:`PairDays` of the same conversations, power 1)."""
     users = np.unique(np.asarray(user_ids, np.int64))
     talk = records[(records["event"].astype(str) != "data") & records["user_id"].isin(users)
                    & (records["counterpart_id"] >= 0)]
     if len(talk) == 0:
-        return 0.0
+        return None
     first = talk["timestamp"].min().floor("D")
     conv = conversations(talk, gap_s)
     conv = conv[conv["started_out"].to_numpy()]
     day = ((conv["start"] - first).dt.total_seconds() // DAY_S).to_numpy(np.int64)
     index = pd.Series(np.arange(len(users)), index=users)
-    starts = day_activity(index[conv["user_id"]].to_numpy(), day * DAY_S, len(users), int(day.max()) + 1)
+    n_days = int(day.max()) + 1
+    starts = day_activity(index[conv["user_id"]].to_numpy(), day * DAY_S, len(users), n_days)
     on = conv["counterpart_id"].isin(users).to_numpy()
     u, v, d = index[conv["user_id"][on]].to_numpy(), index[conv["counterpart_id"][on]].to_numpy(), day[on]
     lam = pd.Series(1, index=pd.MultiIndex.from_arrays([u, v])).groupby(level=[0, 1]).sum()
@@ -98,26 +193,31 @@ def fit_partner_day_power(records: pd.DataFrame, user_ids: np.ndarray,
     size = cand.groupby("i").size()
     cand = cand[cand["i"].isin(size.index[size >= 2])]
     if cand["i"].nunique() < 50:
-        return 0.0
-    cv, cd = cand["v"].to_numpy(), cand["d"].to_numpy()
-    x = np.log(day_factor(starts, 1.0)[cv, cd].astype(float))
-    log_lam = np.log(cand["lam"].to_numpy(float))
-    chosen = cv == cand["chosen"].to_numpy()
+        return None
+    cv = cand["v"].to_numpy()
     _, group = np.unique(cand["i"].to_numpy(), return_inverse=True)
+    return {"u": cand["u"].to_numpy(), "v": cv, "d": cand["d"].to_numpy(),
+            "log_lam": np.log(cand["lam"].to_numpy(float)), "chosen": cv == cand["chosen"].to_numpy(),
+            "group": group, "starts": starts, "pairs": PairDays.count(u, v, d, len(users), n_days, 1.0)}
 
-    def nll(beta: float) -> float:
-        z = log_lam + beta * x
+
+def _choice_nll(choices: dict):
+    """The conditional logit's negative log-likelihood as a function of the extra log-weight
+    ``z - log λ`` of every candidate row (``[rows]``)."""
+    log_lam, chosen, group = choices["log_lam"], choices["chosen"], choices["group"]
+
+    def nll(extra: np.ndarray) -> float:
+        z = log_lam + extra
         top = np.full(group.max() + 1, -np.inf)
         np.maximum.at(top, group, z)
         norm = np.log(np.bincount(group, np.exp(z - top[group]))) + top
         return float(norm.sum() - z[chosen].sum())
-
-    return float(minimize_scalar(nll, bounds=(-MAX_POWER, MAX_POWER), method="bounded").x)
+    return nll
 
 
 def choose_partners(conv_user: np.ndarray, conv_day: np.ndarray, conv_tie: np.ndarray,
                     contacts: np.ndarray, factor: np.ndarray, rng: np.random.Generator,
-                    conv_shape: np.ndarray | None = None) -> np.ndarray:
+                    conv_shape: np.ndarray | None = None, pairs: PairDays | None = None) -> np.ndarray:
     """Draw the tie of each started on-network conversation (the module docstring's rule).
 
     Each starter keeps exactly as many conversations of each shape (:func:`conversation_shape`)
@@ -138,6 +238,8 @@ def choose_partners(conv_user: np.ndarray, conv_day: np.ndarray, conv_tie: np.nd
         rng: random generator (one uniform per conversation for the order, one for the draw).
         conv_shape: ``[m]`` small int class of each conversation (e.g. turns, replied or not):
             conversations are only exchanged within a class (None: one class).
+        pairs: the ties' own conversations with the starter per day (the pair-level rule's
+            second factor, :class:`PairDays`); None: the day factor alone.
 
     Returns:
         ``[m]`` the chosen column of ``contacts`` for each conversation.
@@ -163,6 +265,8 @@ def choose_partners(conv_user: np.ndarray, conv_day: np.ndarray, conv_tie: np.nd
         partner = contacts[conv_user[idx]]  # looked up per round: memory O(round x K), not O(m x K)
         here = (partner >= 0) & (partner < factor.shape[0])
         w = left[slot[idx]] * np.where(here, factor[np.where(here, partner, 0), day[idx, None]], 0.0)
+        if pairs is not None:
+            w = w * pairs.factor(partner, conv_user[idx], day[idx])
         cum = np.cumsum(w, axis=1)
         pick = (cum <= draw[idx, None] * cum[:, -1:]).sum(axis=1)
         last = k - 1 - np.argmax(w[:, ::-1] > 0, axis=1)  # float rounding at the top end

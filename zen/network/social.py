@@ -35,7 +35,7 @@ from zen.geo import LocalProjection
 from zen.io import write_json_atomic
 from zen.network.graph_stats import OFFNET_BASE, edges_from_records, graph_measures
 from zen.network.layout import sample_city_points
-from zen.network.partners import fit_partner_day_power
+from zen.network.partners import fit_partner_day_power, fit_partner_pair_powers
 from zen.schema import ZenInputError
 
 QUANTILE_POINTS = 101  # probabilities 0, 0.01, ..., 1 of the stored quantile functions
@@ -70,6 +70,8 @@ class SocialParams:
         partner_day_power: β of the partner choice (``zen.network.partners``): how strongly a
             started conversation goes to a tie active that day (0: the traffic model's tie;
             older model folders, fitted before it existed, read as 0).
+        partner_pair_day_power, partner_pair_power: β' and γ of the pair-level partner choice
+            (``partners=pair``, ``zen.network.partners``), fitted jointly (older folders: 0).
     """
 
     degree_pmf: list[float]
@@ -89,6 +91,8 @@ class SocialParams:
     degree_scale: float = 1.0
     friend_overlap: float | None = None
     partner_day_power: float = 0.0
+    partner_pair_day_power: float = 0.0
+    partner_pair_power: float = 0.0
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -162,6 +166,7 @@ def fit_social(records: pd.DataFrame, user_ids: np.ndarray, friendships: pd.Data
         friend_overlap=_friend_overlap(edges, friendships),
         partner_day_power=fit_partner_day_power(rec, user_ids),
     )
+    params.partner_pair_day_power, params.partner_pair_power = fit_partner_pair_powers(rec, user_ids)
     params.triangle_share = calibrate_triangles(params, calibration_users, seed)
     return params
 

@@ -39,6 +39,7 @@ from zen.privacy import PrivacyLedger, private_clock_rate, private_gaussian_prof
 from zen.schema import ZenInputError
 from zen.traffic import dp_train, train_loop
 from zen.traffic.network import DATA_IN, TrafficLSTM
+from zen.traffic.night import NightPropensity, night_episodes
 from zen.traffic.profiles import ACTIVITY, Chronotypes, ProfileDistribution, hour_of_day_counts
 from zen.traffic.sampler import sample_population
 from zen.traffic.timeline import Timelines
@@ -106,6 +107,10 @@ class LSTMTrafficModel:
         tick_days: a silence of this many (rescaled) days gets a tick step, in training and in
             sampling, so that a long drawn gap is cut and redrawn with the count anchor updated
             (None: no ticks; 2.0 measured in experiments/traffic_drift.md).
+        night_propensity: each user's chronotype clock is tilted at night by their own
+            propensity (``zen.traffic.night``: fitted law per chronotype, posterior mean for
+            known users, drawn for new ones); False (the default): every user of a chronotype has
+            its clock (measured in experiments/conversations.md: no gain on the night-share row).
     """
 
     kind = "lstm"
@@ -115,18 +120,20 @@ class LSTMTrafficModel:
                  bptt: int = 128, eval_users: int = 300, eval_days: float = 7.0,
                  burst_share: bool = False, num_threads: int | None = 1, chronotypes: int = 4,
                  chronotype_prior: float = 240.0, count_anchor: bool = True,
-                 tick_days: float | None = None):
+                 tick_days: float | None = None, night_propensity: bool = False):
         self.config = {"hidden": hidden, "layers": layers, "n_mix": n_mix, "max_rank": max_rank,
                        "mark_hidden": mark_hidden, "profile_components": profile_components,
                        "clock_smoothing": clock_smoothing, "bptt": bptt, "eval_users": eval_users,
                        "eval_days": eval_days, "burst_share": burst_share,
                        "num_threads": num_threads, "chronotypes": chronotypes,
                        "chronotype_prior": chronotype_prior, "count_anchor": count_anchor,
-                       "tick_days": tick_days}
+                       "tick_days": tick_days, "night_propensity": night_propensity}
         self.net: TrafficLSTM | None = None
         self.clock: WeeklyClock | None = None  # one clock per chronotype
         self.profiles: ProfileDistribution | None = None
         self.chronotypes: Chronotypes | None = None  # None: one population clock
+        self.night: NightPropensity | None = None  # None: one clock per chronotype, no user tilt
+        self._tilted: WeeklyClock | None = None  # the night-tilted clocks of self.clock (a cache)
         self.kinds: list[int] = []  # event x direction classes seen in training (the rest is never sampled)
         self.features: tuple[str, ...] = PROFILE_FEATURES
         self.profile_mean = self.profile_std = np.zeros(0)
@@ -151,14 +158,18 @@ class LSTMTrafficModel:
         prof = (raw - self.profile_mean) / self.profile_std
         chrono = np.zeros(len(uids), np.int64) if self.chronotypes is None else \
             self.chronotypes.assign(hour_of_day_counts(data.records, uids))
+        clock, clock_row = self.clock, chrono
+        if self.night is not None:
+            theta = self.night.posterior(*night_episodes(data.records, uids), chrono)
+            clock, clock_row = self._night_clocks(), NightPropensity.clock_index(chrono, theta)
         activity = np.exp(raw[:, ACTIVITY]) if self.config["count_anchor"] else None
         net_prof = self._net_profile(prof, chrono)
         offset = week_offset_s(data.start)
         lengths = np.bincount(tl.user, minlength=len(uids)) + 1
 
         def encode(users: np.ndarray) -> StepBatch:
-            return encode_users(tl, users, data.days, offset, self.clock, net_prof, contacts,
-                                self.config["max_rank"], chrono, activity, self._tick_s())
+            return encode_users(tl, users, data.days, offset, clock, net_prof, contacts,
+                                self.config["max_rank"], clock_row, activity, self._tick_s())
         return encode, lengths
 
     def _encode(self, data: CDRData, batch_size: int) -> list[StepBatch]:
@@ -168,6 +179,12 @@ class LSTMTrafficModel:
         encode, lengths = self._encoder(data)
         order = np.argsort(lengths, kind="stable")
         return [encode(order[i:i + batch_size]) for i in range(0, len(order), batch_size)]
+
+    def _night_clocks(self) -> WeeklyClock:
+        """The chronotype clocks tilted at night (``NightPropensity.clocks``), built once."""
+        if self._tilted is None:
+            self._tilted = NightPropensity.clocks(self.clock)
+        return self._tilted
 
     def _tick_s(self) -> float | None:
         days = self.config.get("tick_days")
@@ -191,7 +208,7 @@ class LSTMTrafficModel:
         the scalers of the heads are public constants. One clock for all users: chronotypes are
         a clustering of users' rhythms that no mechanism here makes private."""
         self._select_features(train)
-        self.chronotypes = None
+        self.chronotypes, self.night, self._tilted = None, None, None
         offset = week_offset_s(train.start)
         t_s = (train.records["timestamp"] - train.start).dt.total_seconds().to_numpy()
         rate, info = private_clock_rate(train.records["user_id"].to_numpy(), t_s + offset, offset,
@@ -233,6 +250,10 @@ class LSTMTrafficModel:
             self.clock = WeeklyClock.fit_chronotypes(u, event_chrono, self.chronotypes.n, offset, train.days,
                                                      self.config["clock_smoothing"],
                                                      float(self.config["chronotype_prior"]))
+        self.night, self._tilted = None, None
+        if self.config.get("night_propensity"):
+            episodes, nights = night_episodes(train.records, uids)
+            self.night = NightPropensity.fit(episodes, nights, chrono, self.clock.n_clocks)
 
     @staticmethod
     def _scalers(batches: list[StepBatch]) -> dict[str, float]:
@@ -344,7 +365,7 @@ class LSTMTrafficModel:
         meta = {"config": self.config, "features": list(self.features),
                 "clock_rate": self.clock.rate.cpu().numpy().tolist(), "profiles": self.profiles.state_dict(),
                 "chronotypes": None if self.chronotypes is None else self.chronotypes.state_dict(),
-                "kinds": self.kinds,
+                "night": None if self.night is None else self.night.state_dict(), "kinds": self.kinds,
                 "profile_mean": self.profile_mean.tolist(), "profile_std": self.profile_std.tolist(),
                 "scalers": self.scalers}
         save_tensors({"model": self.net.weights()}, traffic_dir / WEIGHTS)
@@ -360,12 +381,15 @@ class LSTMTrafficModel:
         weights = load_tensors(path).get("model")
         try:
             # folders written before chronotypes and the count anchor: one clock, no anchor
-            model = cls(**{"chronotypes": 1, "count_anchor": False, "tick_days": None, **meta["config"]})
+            model = cls(**{"chronotypes": 1, "count_anchor": False, "tick_days": None,
+                           "night_propensity": False, **meta["config"]})
             model.features = tuple(meta["features"])
             model.clock = WeeklyClock(np.asarray(meta["clock_rate"]))
             model.profiles = ProfileDistribution.from_state_dict(meta["profiles"])
             if meta.get("chronotypes") is not None:
                 model.chronotypes = Chronotypes.from_state_dict(meta["chronotypes"])
+            if meta.get("night") is not None:
+                model.night = NightPropensity.from_state_dict(meta["night"])
             model.kinds = [int(k) for k in meta.get("kinds", [])]
             model.profile_mean = np.asarray(meta["profile_mean"])
             model.profile_std = np.asarray(meta["profile_std"])
@@ -412,14 +436,21 @@ class LSTMTrafficModel:
         # the profile law's jitter would be blown up by 1/std and drive the time head off its range
         chrono = np.zeros(n_users, np.int64) if self.chronotypes is None else \
             self.chronotypes.sample(prof, rng)
+        clock, clock_row = self.clock, chrono
+        if self.night is not None:  # drawn after the chronotypes: without it, the same draws as before
+            rows, clock_row = np.unique(NightPropensity.clock_index(chrono, self.night.sample(chrono, rng)),
+                                        return_inverse=True)
+            # only the rows in use: a shorter clock search per sampler step (20,000 users x 7 days:
+            # 1.19x the time without tilts with all K x G rows, ~1.05x so; experiments/conversations.md)
+            clock = WeeklyClock(self._night_clocks().rate[torch.as_tensor(rows)])
         prof = torch.tensor(self._net_profile(prof, chrono), dtype=torch.float32, device=device)
         gen = torch.Generator(device=device).manual_seed(int(seed))
         rate = np.exp(raw[:, ACTIVITY])
         cap = np.ceil(np.maximum(RUNAWAY_FACTOR * rate, RUNAWAY_MIN_PER_DAY) * days)
-        tl = sample_population(net, self.clock.to(device), prof,
+        tl = sample_population(net, clock.to(device), prof,
                                torch.as_tensor(contacts, dtype=torch.long, device=device),
                                self.scalers, days * 86400.0, week_offset_s(start), gen,
-                               chronotype=torch.as_tensor(chrono, device=device),
+                               chronotype=torch.as_tensor(clock_row, device=device),
                                activity=torch.as_tensor(rate, device=device), tick_s=self._tick_s(),
                                max_events=torch.as_tensor(cap, device=device))
         runaway = int((np.bincount(tl.user, minlength=n_users) >= cap).sum())

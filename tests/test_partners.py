@@ -19,6 +19,7 @@ from zen.network.partners import (
     day_factor,
     fit_partner_day_power,
     fit_partner_pair_powers,
+    partner_choices,
 )
 from zen.traffic.timeline import Timelines
 
@@ -52,7 +53,7 @@ def _simulated_records(beta: float, seed: int, n_users: int = 40, days: int = 28
 @pytest.mark.parametrize("beta", [0.0, 1.0])
 def test_the_fit_recovers_a_known_strength(beta):
     rec = _simulated_records(beta, seed=3)
-    fitted = fit_partner_day_power(rec, np.arange(40), gap_s=1.0)
+    fitted = fit_partner_day_power(partner_choices(rec, np.arange(40), gap_s=1.0))
     assert abs(fitted - beta) < 0.25, fitted
 
 
@@ -135,8 +136,9 @@ def test_the_pair_fit_on_copenhagen_takes_the_day_dependency(copenhagen):
     from zen.data import split_users
 
     train = split_users(copenhagen.user_ids).train
-    beta = fit_partner_day_power(copenhagen.records, train)
-    beta_pair, gamma = fit_partner_pair_powers(copenhagen.records, train)
+    choices = partner_choices(copenhagen.records, train)
+    beta = fit_partner_day_power(choices)
+    beta_pair, gamma = fit_partner_pair_powers(choices)
     assert 0.5 < gamma < 2.0 and abs(beta_pair) < 0.5 * beta  # pair level, not a busy day in general
 
 

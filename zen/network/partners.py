@@ -126,38 +126,28 @@ def conversation_shape(turns: np.ndarray, replied: np.ndarray, start_s: np.ndarr
     return 4 * turns_class + 2 * np.asarray(replied, bool) + night
 
 
-def fit_partner_day_power(records: pd.DataFrame, user_ids: np.ndarray,
-                          gap_s: float = CONVERSATION_GAP_S) -> float:
-    """β of the module docstring, by maximum likelihood on the conversations ``user_ids`` start
-    with each other (both ends' records are needed: Copenhagen has them). 0 when fewer than 50
-    such conversations have a choice between two or more ties.
-
-    Args:
-        records: two-sided records (schema ``records``).
-        user_ids: the users whose conversations and activity the fit uses (the training users).
-    """
+def fit_partner_day_power(choices: dict | None) -> float:
+    """β of the module docstring, by maximum likelihood on the real choices of
+    :func:`partner_choices`; 0 when there are too few (None)."""
     from scipy.optimize import minimize_scalar
 
-    choices = _choices(records, user_ids, gap_s)
     if choices is None:
         return 0.0
-    x = np.log(day_factor(choices["starts"], 1.0)[choices["v"], choices["d"]].astype(float))
+    x = _day_log_factor(choices)
     nll = _choice_nll(choices)
     return float(minimize_scalar(lambda beta: nll(beta * x), bounds=(-MAX_POWER, MAX_POWER),
                                  method="bounded").x)
 
 
-def fit_partner_pair_powers(records: pd.DataFrame, user_ids: np.ndarray,
-                            gap_s: float = CONVERSATION_GAP_S) -> tuple[float, float]:
+def fit_partner_pair_powers(choices: dict | None) -> tuple[float, float]:
     """``(β', γ)`` of the pair-level rule (module docstring), jointly by maximum likelihood on
-    the same choices as :func:`fit_partner_day_power`; ``(0, 0)`` when it has too few."""
+    the same choices as :func:`fit_partner_day_power`; ``(0, 0)`` when there are too few (None)."""
     from scipy.optimize import minimize
 
-    choices = _choices(records, user_ids, gap_s)
     if choices is None:
         return 0.0, 0.0
     v, u, d = choices["v"], choices["u"], choices["d"]
-    x_day = np.log(day_factor(choices["starts"], 1.0)[v, d].astype(float))
+    x_day = _day_log_factor(choices)
     x_pair = np.log(choices["pairs"].factor(v[:, None], u, d)[:, 0])
     nll = _choice_nll(choices)
     best = minimize(lambda b: nll(b[0] * x_day + b[1] * x_pair), np.zeros(2), method="Nelder-Mead",
@@ -166,10 +156,18 @@ def fit_partner_pair_powers(records: pd.DataFrame, user_ids: np.ndarray,
     return float(beta), float(gamma)
 
 
-def _choices(records: pd.DataFrame, user_ids: np.ndarray, gap_s: float) -> dict | None:
-    """The real choices the partner-choice fits use: one row per (started conversation between
-    two of ``user_ids``, candidate tie of its starter) for conversations whose starter has >= 2
-    ties; None when fewer than 50. Keys: ``u`` (starter), ``v`` (candidate), ``d`` (day),
+def _day_log_factor(choices: dict) -> np.ndarray:
+    """``[rows]`` log of each candidate's day factor at power 1 (the covariate β multiplies)."""
+    return np.log(day_factor(choices["starts"], 1.0)[choices["v"], choices["d"]].astype(float))
+
+
+def partner_choices(records: pd.DataFrame, user_ids: np.ndarray,
+                    gap_s: float = CONVERSATION_GAP_S) -> dict | None:
+    """The real choices both partner-choice fits use, built once: one row per (started
+    conversation between two of ``user_ids``, candidate tie of its starter) for conversations
+    whose starter has >= 2 ties; None when fewer than 50. ``records``: two-sided records (schema
+    ``records``; Copenhagen has both ends); ``user_ids``: the users whose conversations and
+    activity the fits use (the training users). Keys: ``u`` (starter), ``v`` (candidate), ``d`` (day),
     ``log_lam``, ``chosen``, ``group`` (the conversation), ``starts`` (:func:`day_activity`)
     and ``pairs`` (:class:`PairDays` of the same conversations, power 1)."""
     users = np.unique(np.asarray(user_ids, np.int64))

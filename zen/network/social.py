@@ -35,7 +35,7 @@ from zen.geo import LocalProjection
 from zen.io import write_json_atomic
 from zen.network.graph_stats import OFFNET_BASE, edges_from_records, graph_measures
 from zen.network.layout import sample_city_points
-from zen.network.partners import fit_partner_day_power, fit_partner_pair_powers
+from zen.network.partners import fit_partner_day_power, fit_partner_pair_powers, partner_choices
 from zen.schema import ZenInputError
 
 QUANTILE_POINTS = 101  # probabilities 0, 0.01, ..., 1 of the stored quantile functions
@@ -151,6 +151,7 @@ def fit_social(records: pd.DataFrame, user_ids: np.ndarray, friendships: pd.Data
     deg_by_user = _degree_by_user(edges, events.index.to_numpy(np.int64))
     corr = float(spearmanr(events.to_numpy(), deg_by_user).statistic) if len(events) > 2 else 0.0
     population = user_ids if observed_ids is None else np.union1d(user_ids, observed_ids)
+    choices = partner_choices(rec, user_ids)  # built once for both partner-choice fits
     params = SocialParams(
         degree_pmf=degree_pmf.tolist(),
         offnet_share=_offnet_share(rec, population),
@@ -164,9 +165,9 @@ def fit_social(records: pd.DataFrame, user_ids: np.ndarray, friendships: pd.Data
         window_days=float(days),
         n_users_fitted=int(len(user_ids)),
         friend_overlap=_friend_overlap(edges, friendships),
-        partner_day_power=fit_partner_day_power(rec, user_ids),
+        partner_day_power=fit_partner_day_power(choices),
     )
-    params.partner_pair_day_power, params.partner_pair_power = fit_partner_pair_powers(rec, user_ids)
+    params.partner_pair_day_power, params.partner_pair_power = fit_partner_pair_powers(choices)
     params.triangle_share = calibrate_triangles(params, calibration_users, seed)
     return params
 

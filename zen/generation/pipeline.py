@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
@@ -186,41 +187,40 @@ def _write_by_day(records: pd.DataFrame, layout: Layout, shard: int, part: str,
         layout.store.write_table(chunk, layout.records(str(d), shard, part), fmt=layout.ext)
 
 
-_DAY_FACTORS: dict[tuple, np.ndarray] = {}  # the last run's table in this process (see _day_factors)
+_PER_RUN: dict[str, tuple[tuple, object]] = {}  # table name: (run key, table), the last run's in this process
+
+
+def _once_per_run(name: str, spec: GenerationSpec, models: Models, layout: Layout, power: float,
+                  build: Callable[[], object]) -> object:
+    """``build()`` once per process and run, not once per shard: the tables built from every
+    shard's files (reading every shard's file for each shard grew with the square of the shards)."""
+    key = (layout.store.name(f"{layout.work}/{name}"), spec.seed, spec.n_users, spec.days, power,
+           json.dumps(models.info, sort_keys=True, default=str))
+    if _PER_RUN.get(name, (None,))[0] != key:
+        _PER_RUN[name] = (key, build())
+    return _PER_RUN[name][1]
 
 
 def _day_factors(spec: GenerationSpec, models: Models, layout: Layout, power: float) -> np.ndarray:
     """``[n_users, days]`` partner-choice factors of every user (``zen.network.partners``), from
-    every shard's sampled starts per day: read once per process and run, not once per shard
-    (reading every shard's file for each shard grew with the square of the shards)."""
-    key = (layout.store.name(layout.work_starts(0)), spec.seed, spec.n_users, spec.days, power,
-           json.dumps(models.info, sort_keys=True, default=str))
-    if key not in _DAY_FACTORS:
-        _DAY_FACTORS.clear()
-        store = layout.store
-        starts = [store.read_parquet(layout.work_starts(other.index)).column("starts").to_numpy()
+    every shard's sampled starts per day."""
+    def build() -> np.ndarray:
+        starts = [layout.store.read_parquet(layout.work_starts(other.index)).column("starts").to_numpy()
                   for other in shard_bounds(spec)]
-        starts = np.concatenate(starts).reshape(spec.n_users, int(np.ceil(spec.days)))
-        _DAY_FACTORS[key] = day_factor(starts, power)
-    return _DAY_FACTORS[key]
-
-
-_PAIR_DAYS: dict[tuple, PairDays] = {}  # the last run's table in this process (as _DAY_FACTORS)
+        return day_factor(np.concatenate(starts).reshape(spec.n_users, int(np.ceil(spec.days))), power)
+    return _once_per_run("starts", spec, models, layout, power, build)
 
 
 def _pair_days(spec: GenerationSpec, models: Models, layout: Layout, power: float) -> PairDays:
     """Every user's started conversations per counterpart and day (``zen.network.partners.PairDays``),
-    from every shard's sampled timelines, read once per process and run."""
-    key = (layout.store.name(layout.work_pairs(0)), spec.seed, spec.n_users, spec.days, power,
-           json.dumps(models.info, sort_keys=True, default=str))
-    if key not in _PAIR_DAYS:
-        _PAIR_DAYS.clear()
+    from every shard's sampled timelines."""
+    def build() -> PairDays:
         tables = [layout.store.read_parquet(layout.work_pairs(other.index)) for other in shard_bounds(spec)]
         rows = {c: np.concatenate([t.column(c).to_numpy() for t in tables])
                 for c in ("starter", "counterpart", "day")}
-        _PAIR_DAYS[key] = PairDays.count(rows["starter"], rows["counterpart"], rows["day"], spec.n_users,
-                                         int(np.ceil(spec.days)), power)
-    return _PAIR_DAYS[key]
+        return PairDays.count(rows["starter"], rows["counterpart"], rows["day"], spec.n_users,
+                              int(np.ceil(spec.days)), power)
+    return _once_per_run("pairs", spec, models, layout, power, build)
 
 
 def partner_day_power(spec: GenerationSpec, models: Models) -> float:

@@ -48,10 +48,20 @@ def mixture_log_survival(params: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.logsumexp(F.log_softmax(logits, -1) + torch.special.log_ndtr(-z), -1)
 
 
+def categorical_sample(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One class per row of ``probs`` ``[B, K]`` -> ``[B]`` int64: the same draw, from the same random
+    numbers, as ``torch.multinomial(probs, 1, generator=generator)[:, 0]`` (argmax of p / q, q ~
+    Exp(1), which is what torch does for one sample), without its validity checks: those read
+    the tensor three more times and wait for the device (two host synchronisations per call on
+    CUDA). ``probs`` comes from a softmax here, so it is valid by construction."""
+    q = torch.empty_like(probs).exponential_(1, generator=generator)
+    return (probs / q).argmax(-1)
+
+
 def mixture_sample(params: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """One draw per row from a mixture of normals. params ``[B, 3M]`` -> ``[B]``."""
     logits, mu, log_sigma = params.chunk(3, -1)
-    comp = torch.multinomial(F.softmax(logits, -1), 1, generator=generator)  # [B, 1]
+    comp = categorical_sample(F.softmax(logits, -1), generator)[:, None]  # [B, 1]
     noise = torch.randn(comp.shape, generator=generator, device=params.device, dtype=params.dtype)
     return (mu.gather(-1, comp) + torch.exp(log_sigma.clamp(-5.0, 3.0).gather(-1, comp)) * noise)[:, 0]
 

@@ -174,12 +174,19 @@ def _stays_frame(stays, user_ids: np.ndarray, spec: GenerationSpec) -> pd.DataFr
                         end=utc_from_local_clock(frame["end"], spec.timezone))
 
 
+def _utc_days(timestamps: pd.Series) -> np.ndarray:
+    """``[n]`` numpy ``datetime64[D]`` UTC day of each (UTC) timestamp; ``str()`` of one is its
+    ``YYYY-MM-DD`` (formatting every timestamp with ``strftime`` took ~5 % of a run)."""
+    naive = timestamps.dt.tz_convert(None) if timestamps.dt.tz is not None else timestamps
+    return naive.to_numpy().astype("datetime64[D]")
+
+
 def _write_by_day(records: pd.DataFrame, layout: Layout, shard: int, part: str,
                   timezone: str = "UTC") -> None:
     """Records on the model's wall clock, written as UTC instants in one file per (UTC) day."""
     records = records.assign(timestamp=utc_from_local_clock(records["timestamp"], timezone))
     records = records.sort_values(["user_id", "timestamp"], kind="stable")
-    day = records["timestamp"].dt.strftime("%Y-%m-%d").to_numpy()
+    day = _utc_days(records["timestamp"])
     for d in np.unique(day):
         chunk = records[day == d].reset_index(drop=True)
         if layout.ext == "csv":

@@ -45,7 +45,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from zen.measures.conversations import CONVERSATION_GAP_S, conversation_ids, in_started_conversation
+from zen.measures.conversations import (
+    CONVERSATION_GAP_S,
+    conversation_ids,
+    conversation_starts,
+    in_started_conversation,
+)
 from zen.network.partners import DAY_S, PairDays, choose_partners, conversation_shape, day_activity
 from zen.schema import DIRECTIONS, EVENTS
 from zen.sessions import SessionModel, add_sessions
@@ -121,15 +126,6 @@ def resolve_counterparts(user: np.ndarray, rank: np.ndarray, pop: Population,
     return out
 
 
-def first_events(conv: np.ndarray, t_s: np.ndarray) -> np.ndarray:
-    """Index of the first event of each conversation ``0..conv.max()`` (``conv`` -1: none)."""
-    order = np.lexsort((t_s, conv))
-    order = order[conv[order] >= 0]
-    first = np.ones(len(order), bool)
-    first[1:] = conv[order][1:] != conv[order][:-1]
-    return order[first]
-
-
 def started_per_day(tl: Timelines, first_user: int, n_shard_users: int, pop: Population,
                     rng: np.random.Generator, n_days: int,
                     conversation_gap_s: float = CONVERSATION_GAP_S) -> np.ndarray:
@@ -153,8 +149,7 @@ def started_conversations(tl: Timelines, first_user: int, pop: Population, rng: 
     user = tl.user + first_user
     counterpart = resolve_counterparts(user, tl.contact_rank, pop, rng)
     talk = np.where((tl.event != EV_DATA) & (counterpart >= 0), counterpart, -1)
-    conv = conversation_ids(user, talk, tl.t_s, conversation_gap_s)
-    first = first_events(conv, tl.t_s)
+    conv, first = conversation_starts(user, talk, tl.t_s, conversation_gap_s)
     first = first[tl.direction[first] != DIR_IN]
     return tl.user[first], talk[first], tl.t_s[first]
 
@@ -170,8 +165,7 @@ def repoint_started(user: np.ndarray, counterpart: np.ndarray, t_s: np.ndarray, 
     exchanges the traffic model gave it."""
     deg = pop.degree[user].astype(np.int64)
     tie = (rank >= 0) & (deg > 0) & (counterpart >= 0) & (counterpart < pop.n_users) & keep
-    conv = conversation_ids(user, np.where(tie, counterpart, -1), t_s, conversation_gap_s)
-    first = first_events(conv, t_s)
+    conv, first = conversation_starts(user, np.where(tie, counterpart, -1), t_s, conversation_gap_s)
     if len(first) == 0:
         return counterpart
     column = rank[first].astype(np.int64) % deg[first]

@@ -32,17 +32,37 @@ def conversation_ids(user: np.ndarray, counterpart: np.ndarray, t_s: np.ndarray,
     Returns:
         ``[n]`` int64 ids ``0..n_conversations-1``, numbered in (user, counterpart, time) order.
     """
+    return conversation_starts(user, counterpart, t_s, gap_s)[0]
+
+
+def conversation_starts(user: np.ndarray, counterpart: np.ndarray, t_s: np.ndarray,
+                        gap_s: float = CONVERSATION_GAP_S) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`conversation_ids` and the index of each conversation's first event (``[n]`` ids,
+    ``[n_conversations]`` indices; of events at the same first time, the earliest in the input)."""
     user, counterpart, t_s = (np.asarray(a) for a in (user, counterpart, t_s))
     ids = np.full(len(user), -1, np.int64)
     has = np.flatnonzero(counterpart >= 0)
     if len(has) == 0:
-        return ids
-    order = has[np.lexsort((t_s[has], counterpart[has], user[has]))]
+        return ids, np.zeros(0, np.int64)
+    order = has[_pair_time_order(user[has], counterpart[has], t_s[has])]
     u, c, t = user[order], counterpart[order], t_s[order]
     new = np.ones(len(order), bool)
     new[1:] = (u[1:] != u[:-1]) | (c[1:] != c[:-1]) | (np.diff(t) >= gap_s)
     ids[order] = np.cumsum(new) - 1
-    return ids
+    return ids, order[new]
+
+
+def _pair_time_order(user: np.ndarray, counterpart: np.ndarray, t_s: np.ndarray) -> np.ndarray:
+    """``np.lexsort((t_s, counterpart, user))``: the (user, counterpart, time) order, ties in input
+    order. Events already in (user, time) order (a sampled timeline, a records file) need only one
+    stable sort of a packed (user, counterpart) key, ~3x faster than the three-key lexsort."""
+    if len(user) > 1 and (counterpart.min() >= 0):
+        u, c = user - user.min(), counterpart - counterpart.min()
+        span = int(c.max()) + 1
+        by_time = np.all((u[1:] > u[:-1]) | ((u[1:] == u[:-1]) & (t_s[1:] >= t_s[:-1])))
+        if by_time and (int(u.max()) + 1) * span < 2**62:
+            return np.argsort(u.astype(np.int64) * span + c, kind="stable")
+    return np.lexsort((t_s, counterpart, user))
 
 
 def _talk(records: pd.DataFrame, gap_s: float) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
@@ -91,18 +111,12 @@ def in_started_conversation(user: np.ndarray, counterpart: np.ndarray, t_s: np.n
     conversation (see :func:`conversation_ids`) whose first event is ``out``; False for the
     events of conversations the counterpart started. ``out``: ``[n]`` bool direction.
     """
-    conv = conversation_ids(user, counterpart, t_s, gap_s)
+    conv, firsts = conversation_starts(user, counterpart, t_s, gap_s)
     keep = np.ones(len(conv), bool)
     talk = conv >= 0
     if not talk.any():
         return keep
-    order = np.lexsort((np.asarray(t_s), conv))
-    first = np.ones(len(order), bool)
-    first[1:] = conv[order][1:] != conv[order][:-1]
-    firsts = order[first & (conv[order] >= 0)]
-    starts_out = np.zeros(int(conv.max()) + 1, bool)
-    starts_out[conv[firsts]] = np.asarray(out)[firsts]
-    keep[talk] = starts_out[conv[talk]]
+    keep[talk] = np.asarray(out)[firsts][conv[talk]]
     return keep
 
 

@@ -37,3 +37,18 @@ def test_each_worker_holds_the_state_and_fewer_workers_is_the_fix_when_shards_ca
     assert four.total - one.total >= 3 * (four.base + four.state)
     with pytest.raises(ZenInputError, match="use fewer workers"):
         check_memory(four, 8 * GIB, 10_000_000, 7, RATE)
+
+
+def test_auto_shards_hold_about_the_same_user_days_whatever_the_horizon():
+    from zen.generation.spec import SHARD_USER_DAYS, GenerationSpec, auto_shard_users
+
+    assert GenerationSpec(n_users=10, days=7).shard_users == 50_000  # the default: shard_users=auto
+    assert GenerationSpec(n_users=10, days=7, shard_users=123).shard_users == 123
+    for days in (4, 7, 14, 28, 40):  # inside the bounds
+        assert abs(auto_shard_users(days) * days / SHARD_USER_DAYS - 1) < 0.1
+    assert auto_shard_users(0.25) == 100_000 and auto_shard_users(365) == 5_000  # the bounds
+    small = estimate_memory(1_000_000, 7, auto_shard_users(7), RATE)
+    long = estimate_memory(1_000_000, 28, auto_shard_users(28), RATE)
+    assert long.shard == pytest.approx(small.shard, rel=0.1)  # a shard's records: flat in days
+    with pytest.raises(ZenInputError, match=r"shard_users must be .* \(or auto\)"):
+        GenerationSpec(n_users=10, days=7, shard_users="many")

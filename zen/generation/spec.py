@@ -16,6 +16,17 @@ PARTNERS = ("auto", "tie", "pair")
 MODES = ("full", "mobility")
 FORMATS = ("parquet", "csv", "bandicoot")
 COUPLINGS = ("auto", "none")
+SHARD_USER_DAYS = 350_000  # shard_users=auto: user-days per shard (50,000 users x 7 days)
+
+
+def auto_shard_users(days: float) -> int:
+    """``shard_users=auto``: about ``SHARD_USER_DAYS`` user-days per shard, in thousands of users,
+    5,000 to 100,000. A shard's memory and its sampler's cost follow user-days, and each shard
+    pays a fixed cost (the sampler's last steps on a few heavy users, ~a third of its time at
+    20,000 users x 7 days), so shards are as large as memory comfortably allows: 50,000 users
+    at 7 days (~0.4 GiB of records), 12,000 at 28. It depends on ``days`` only, never on the
+    machine or ``workers``, so the dataset of a seed stays the same everywhere."""
+    return int(min(100_000, max(5_000, round(SHARD_USER_DAYS / days / 1000) * 1000)))
 
 
 def parse_start(start_date: object, days: float) -> pd.Timestamp:
@@ -40,7 +51,9 @@ class GenerationSpec:
         days: length of the generated period (days, > 0).
         start: first instant of the period (UTC; a ``YYYY-MM-DD`` string is accepted).
         seed: run seed in [0, 2**63); every component and shard derives its own (``zen.seeds``).
-        shard_users: users per shard (memory stays flat as ``n_users`` grows).
+        shard_users: users per shard (memory stays flat as ``n_users`` grows); ``auto``:
+            :func:`auto_shard_users` of ``days`` (50,000 at 7 days). Part of the seed: another
+            value gives another dataset.
         pairing: how both ends of on-network events are made (``auto``: the model's rule, see
             :meth:`for_model`).
         conversation_gap_s: a pause (s) that ends a conversation (None: the model's).
@@ -70,7 +83,7 @@ class GenerationSpec:
     days: float
     start: pd.Timestamp = pd.Timestamp("2013-02-04", tz="UTC")
     seed: int = 0
-    shard_users: int = 20000
+    shard_users: int | str = "auto"
     pairing: str = "auto"
     conversation_gap_s: float | None = None
     partners: str = "auto"
@@ -86,9 +99,12 @@ class GenerationSpec:
     def __post_init__(self) -> None:
         fields = asdict(self)
         fix = {"n_users": config_number(fields, "n_users", int, minimum=1),
-               "days": config_number(fields, "days", float, above=0),
-               "shard_users": config_number(fields, "shard_users", int, minimum=1),
-               "seed": config_seed(fields)}
+               "days": config_number(fields, "days", float, above=0), "seed": config_seed(fields)}
+        try:
+            fix["shard_users"] = auto_shard_users(fix["days"]) if self.shard_users == "auto" \
+                else config_number(fields, "shard_users", int, minimum=1)
+        except ZenInputError as err:
+            raise ZenInputError(f"{err} (or auto)") from None
         if self.pairing not in PAIRINGS:
             raise ZenInputError(f"unknown pairing {self.pairing!r}; use one of {', '.join(PAIRINGS)}")
         if self.partners not in PARTNERS:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
 
 from zen.geo import LocalProjection
 
@@ -35,6 +34,8 @@ class Coverage:
         xy = self.projection.to_xy(lat, lon)
         counts = np.bincount(site_index)
         self.site_xy = np.stack([np.bincount(site_index, xy[:, k]) / counts for k in (0, 1)], axis=1)
+        from scipy.spatial import cKDTree  # here: the shard workers import this module, never build one
+
         self._tree = cKDTree(self.site_xy)
         # [sites, max_cells] cell ids and azimuths per site, padded with -1 / NaN
         rank = np.arange(len(ant)) - np.repeat(np.cumsum(counts) - counts, counts)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
 
 from zen.geo import LocalProjection
 from zen.io import read_table
@@ -45,6 +44,8 @@ def thin_to_spacing(xy_m: np.ndarray, density_per_m2: np.ndarray, n: int, rng: n
     """
     mark = rng.random(len(xy_m))
     radius = spacing_factor / np.sqrt(n * density_per_m2)
+    from scipy.spatial import cKDTree
+
     tree = cKDTree(xy_m)
     neighbours = tree.query_ball_point(xy_m, r=radius)
     owner = np.repeat(np.arange(len(xy_m)), [len(nb) for nb in neighbours])

@@ -29,7 +29,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
-from scipy.stats import spearmanr
 
 from zen.geo import LocalProjection
 from zen.io import write_json_atomic
@@ -149,6 +148,8 @@ def fit_social(records: pd.DataFrame, user_ids: np.ndarray, friendships: pd.Data
     degree_pmf = np.bincount(m.degree)[1:] / len(m.degree)
     events = rec.groupby("user_id").size()
     deg_by_user = _degree_by_user(edges, events.index.to_numpy(np.int64))
+    from scipy.stats import spearmanr  # here, not at import: generation never fits (~0.4 s per process)
+
     corr = float(spearmanr(events.to_numpy(), deg_by_user).statistic) if len(events) > 2 else 0.0
     population = user_ids if observed_ids is None else np.union1d(user_ids, observed_ids)
     choices = partner_choices(rec, user_ids)  # built once for both partner-choice fits

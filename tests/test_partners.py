@@ -301,3 +301,25 @@ def test_an_unknown_partners_setting_is_one_clear_line():
 
     with pytest.raises(ZenInputError, match="unknown partners 'x'; use auto, tie, pair or hour"):
         GenerationSpec(n_users=10, days=1, partners="x")
+
+
+def test_the_hour_level_choice_in_generation_is_the_same_for_any_workers(model_dir, tmp_path):
+    """``partners=hour`` end to end (3 shards): the same records for 1 and 2 workers (the hour
+    factors come from every shard's first pass), and not the day-level choice's records."""
+    import json
+
+    from conftest import small_generate_config
+
+    from zen.io.dataset import read_dataset
+    from zen.stages.generate import generate
+
+    assert json.loads((model_dir / "social.json").read_text())["partner_hour_power"] > 0
+
+    def records(name: str, **extra) -> dict:
+        generate(small_generate_config(model_dir, tmp_path / name, pairing="starter", **extra))
+        sums = read_dataset(tmp_path / name).manifest["checksums"].items()
+        return {k: v for k, v in sums if k.startswith("records")}
+
+    one = records("one", partners="hour", workers=1)
+    assert records("two", partners="hour", workers=2) == one and len(one) > 3
+    assert records("auto", partners="auto", workers=1) != one

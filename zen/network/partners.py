@@ -47,20 +47,23 @@ permute the ties of days each user's own model fixed.
 are up at night; a tie drawn by the starter's model alone may never be. The weight then has an
 hour factor,
 
-    P(v | u, d, b)  ∝  λ_uv · ((1 + a_vd) / (1 + ā_v)) ** β'' · ((1 + n_vb) / (1 + p_b n_v)) ** η
+    P(v | u, d, b)  ∝  λ_uv · ((1 + a_vd) / (1 + ā_v)) ** β'' · h_vb(η),
+    h_vb(η) = g_vb / Σ_b' p_b' g_vb',   g_vb = ((1 + n_vb) / (1 + p_b n_v)) ** η
 
 with ``b`` the hour-of-day bin of the conversation's start (``HOUR_BINS``: 00-06 h, the night
 of the night share, 06-12, 12-18 and 18-24 h), ``n_vb`` the conversations ``v`` starts in bin
 ``b`` (with anyone, over the window), ``n_v`` their total and ``p_b`` the population's share of
 started conversations in bin ``b`` (so a tie with the population's own hour profile has factor
 about 1, one with no night start of many conversations a small one at night), the factor taken
-over its mean ``Σ_b p_b (…)`` so that it moves a tie's conversations between hours and leaves
-their number to ``λ_uv`` (:func:`hour_factor`); ``β'', η`` fitted
-jointly by the same maximum likelihood (:func:`fit_partner_hour_powers`; the conversation being
-chosen is ``u``'s, never among ``v``'s own starts, so no leave-one-out is needed). In generation
-the conversations are then exchanged between ties within a shape of turns and reply only, not
-night (:func:`conversation_shape` ``night=False``): with the night class, each tie would keep
-its night conversations whatever the factor.
+over its mean so that it moves a tie's conversations between hours and leaves their number to
+``λ_uv`` (:func:`hour_factor`); ``β'', η`` fitted jointly by the same maximum likelihood, with
+the tie weights profiled out (:func:`fit_partner_hour_powers`; the conversation being chosen is
+``u``'s, never among ``v``'s own starts, so no leave-one-out is needed). In generation the
+conversations are then exchanged between ties within a shape of turns and reply only, not night
+(:func:`conversation_shape` ``night=False``): with the night class, each tie would keep its
+night conversations whatever the factor. Measured, it moves no row either
+(experiments/conversations.md): the synthetic graph wires users up at night at random with
+respect to each other, and a choice among a user's ties cannot change who they are.
 """
 
 from __future__ import annotations
@@ -153,8 +156,8 @@ def hour_activity(user: np.ndarray, t_s: np.ndarray, n_users: int,
 
 
 def hour_factor(hours: np.ndarray, power: float) -> np.ndarray:
-    """``[n_users, bins]`` float32 hour factor of the module docstring of :func:`hour_activity`:
-    ``g_vb = ((1 + n_vb) / (1 + p_b n_v)) ** power`` (``p_b``: every user's conversations' share
+    """``[n_users, bins]`` float32 hour factor (module docstring) of :func:`hour_activity` counts
+    ``n``: ``g_vb = ((1 + n_vb) / (1 + p_b n_v)) ** power`` (``p_b``: every user's conversations' share
     in bin ``b``) over its mean ``Σ_b p_b g_vb``, so that it moves a tie's conversations between
     hours, not their number (as the day factor over the tie's own mean day)."""
     n = np.asarray(hours, np.float64)

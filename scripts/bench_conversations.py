@@ -6,7 +6,8 @@ starter view (``conversations=starter``); generate ``--users`` users for each of
 the assemblies of ``--setups`` in the same run (``SETUPS``: the default ``pairing=starter`` with
 the partner choice of ``zen.network.partners``, the same with the per-user night propensity of
 ``zen.traffic.night`` (its own model, ``model.night_propensity=true``), the same with the
-pair-level partner choice (``partners=pair``), the same with the
+pair-level partner choice (``partners=pair``), the same with the hour-level partner choice
+(``partners=hour``), the same with the
 traffic model's ties, ``conversation``, starter views, ``half``), and score every dataset against
 the held-out real users. The floor is the same statistic between the real training and
 held-out users. Writes a markdown table (``--table``) and the raw numbers as JSON.
@@ -59,11 +60,14 @@ MODELS = {  # model folder name: zen-train overrides (the view the traffic model
     "all-night": ["conversations=all", "model.night_propensity=true"],
     "all-pair": ["conversations=all", "model.night_propensity=false"],  # as "all", fitted with the
     # pair-level partner powers in social.json (folders of "all" may predate them)
+    "all-hour": ["conversations=all", "model.night_propensity=false"],  # as "all", fitted with the
+    # hour-level partner powers in social.json (folders of "all" may predate them)
 }
 SETUPS = {  # name: (model folder name, pairing, partners)
     "partners": ("all", "starter", "auto"),
     "night": ("all-night", "starter", "auto"),
     "pair": ("all-pair", "starter", "pair"),
+    "hour": ("all-hour", "starter", "hour"),
     "all-starter": ("all", "starter", "tie"),
     "conversation": ("all", "conversation", "tie"),
     "starter": ("starter", "starter", "tie"),
@@ -73,6 +77,7 @@ DEFAULT = "partners"
 COLUMNS = {"night": "the default + per-user night propensity (model.night_propensity=true)",
            "partners": "whole timelines + pairing=starter + partner choice (the default)",
            "pair": "the default with the pair-level partner choice (partners=pair)",
+           "hour": "the default with the hour-level partner choice (partners=hour)",
            "all-starter": "whole timelines + pairing=starter, the model's ties",
            "conversation": "whole timelines + pairing=conversation",
            "starter": "starter views + pairing=starter",
@@ -250,6 +255,12 @@ def main() -> None:
         power = json.loads((models["all"] / "social.json").read_text())["partner_day_power"]
         results[f"{seed}/partner_day_power"] = power
         print(f"seed {seed}: fitted partner_day_power {power:.3f}", flush=True)
+        if "all-hour" in models:
+            social = json.loads((models["all-hour"] / "social.json").read_text())
+            for key in ("partner_hour_day_power", "partner_hour_power"):
+                results[f"{seed}/{key}"] = social[key]
+            print(f"seed {seed}: fitted partner_hour_day_power {social['partner_hour_day_power']:.3f}, "
+                  f"partner_hour_power {social['partner_hour_power']:.3f}", flush=True)
         config = json.loads((models["all"] / "model.json").read_text())["config"]
         split = split_users(data.user_ids, **config["data"]["split"])  # the model folder keeps no ids
         real = CDRSample(data.subset(split.holdout).records, data.start, data.days, None, "holdout")

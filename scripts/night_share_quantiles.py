@@ -9,6 +9,12 @@ the KS of the night share of each user's *starter view* only (the conversations 
 ``zen.measures.conversations.started_by_user``) and the share of users with no night event in
 their starter view but a night event in a conversation someone else started.
 
+``--rewired SEED ...`` adds the real users with their receivers drawn at random: every user's
+own starter view kept as it is, the on-network counterparts relabelled by a random permutation
+of the users (the same partner stays the same person), and each user's records rebuilt as their
+own view plus the mirror of the views others started with them — the real timelines on a graph
+with no relation between partners' hours, which is what the synthetic graph has.
+
     python scripts/night_share_quantiles.py outputs/conversations/seed0/d28-partners ...
 """
 
@@ -75,10 +81,32 @@ def row(name: str, records: pd.DataFrame, days: float, holdout: tuple) -> tuple[
             f"{ks(own, holdout[1]):.3f} | {only_received:.3f} |"), holdout
 
 
+def rewired(data, seed: int) -> pd.DataFrame:
+    """The real users' records with their receivers at random (module docstring, ``--rewired``);
+    user ids are the data's own."""
+    from zen.assembly import mirror_on_network
+
+    ids = np.sort(data.user_ids)
+    index = pd.Series(np.arange(len(ids)), index=ids)
+    views = data.records[started_by_user(data.records)]
+    perm = np.random.default_rng(seed).permutation(len(ids))
+    on = views["counterpart_id"].isin(ids).to_numpy()
+    cp = np.where(on, perm[index.reindex(views["counterpart_id"]).fillna(0).to_numpy(np.int64)], -1)
+    user = index[views["user_id"]].to_numpy()
+    keep = cp != user  # a conversation relabelled onto its own starter is dropped
+    local = views.assign(user_id=user, counterpart_id=np.where(on, cp, views["counterpart_id"]))[keep]
+    both = pd.concat([local, mirror_on_network(local, len(ids))], ignore_index=True)
+    both["user_id"] = ids[both["user_id"].to_numpy()]
+    back = both["counterpart_id"].between(0, len(ids) - 1) & (both["event"].astype(str) != "data")
+    both.loc[back, "counterpart_id"] = ids[both.loc[back, "counterpart_id"].to_numpy()]
+    return both.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("datasets", nargs="*", type=Path)
     parser.add_argument("--first-days", type=float, default=28.0)
+    parser.add_argument("--rewired", type=int, nargs="*", default=[], help="seeds of rewired real rows")
     args = parser.parse_args()
     data = load_copenhagen(COPENHAGEN)
     split = split_users(data.user_ids, **compose("train", [])["data"]["split"])  # the project's split
@@ -88,6 +116,11 @@ def main() -> None:
     print("|---|---|" + "---|" * len(QUANTILES) + "---|---|---|---|---|")
     print(row("real training users", data.subset(split.train).records, data.days, holdout)[0])
     print(held_row)
+    for seed in args.rewired:
+        rec = rewired(data, seed)
+        for name, users in (("training", split.train), ("held-out", split.holdout)):
+            part = rec[rec["user_id"].isin(users)]
+            print(row(f"real {name} users, receivers at random (seed {seed})", part, data.days, holdout)[0])
     for path in args.datasets:
         ds = read_dataset(path)
         name = f"{path.parent.name}/{path.name}"

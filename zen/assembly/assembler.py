@@ -51,7 +51,7 @@ from zen.measures.conversations import (
     conversation_starts,
     in_started_conversation,
 )
-from zen.network.partners import DAY_S, PairDays, choose_partners, conversation_shape, day_activity
+from zen.network.partners import DAY_S, PairDays, choose_partners, conversation_shape, day_activity, hour_bin
 from zen.schema import DIRECTIONS, EVENTS
 from zen.sessions import SessionModel, add_sessions
 from zen.traffic.timeline import CONTACT_NEW, Timelines
@@ -77,6 +77,9 @@ class Population:
             traffic model's ties.
         pairs: each user's started conversations per counterpart and day, for the pair-level
             partner choice (``zen.network.partners.PairDays``); None: the day factor alone.
+        hour_factor: ``[n_users, bins]`` float32 weight of each user as the partner of a
+            conversation started in each hour-of-day bin, for the hour-level partner choice
+            (``zen.network.partners.hour_factor``); None: no hour factor.
     """
 
     activity: np.ndarray
@@ -89,6 +92,7 @@ class Population:
     new_on_network_share: float
     day_factor: np.ndarray | None = None
     pairs: PairDays | None = None
+    hour_factor: np.ndarray | None = None
 
     @property
     def n_users(self) -> int:
@@ -162,7 +166,8 @@ def repoint_started(user: np.ndarray, counterpart: np.ndarray, t_s: np.ndarray, 
 
     Conversations are exchanged between ties only within a shape (turns, replied or not, night or
     not: :func:`zen.network.partners.conversation_shape`), so each tie keeps the kind of
-    exchanges the traffic model gave it."""
+    exchanges the traffic model gave it; with ``pop.hour_factor`` (the hour-level rule) the shape
+    leaves out night, so that the factor can move night conversations to ties up at night."""
     deg = pop.degree[user].astype(np.int64)
     tie = (rank >= 0) & (deg > 0) & (counterpart >= 0) & (counterpart < pop.n_users) & keep
     conv, first = conversation_starts(user, np.where(tie, counterpart, -1), t_s, conversation_gap_s)
@@ -173,13 +178,16 @@ def repoint_started(user: np.ndarray, counterpart: np.ndarray, t_s: np.ndarray, 
     has = conv >= 0
     turns = np.bincount(conv[has], minlength=len(first))
     replied = np.bincount(conv[has], incoming[has], minlength=len(first)) > 0
-    shape = conversation_shape(turns, replied, t_s[first])
+    hours = pop.hour_factor  # the hour-level rule: night conversations may move between ties
+    shape = conversation_shape(turns, replied, t_s[first], night=hours is None)
+    conv_bin = hour_bin(t_s[first]) if hours is not None else None
     # pair level: only conversations to a tie with a higher index are drawn again, so the tie's
     # own conversations to the user, which the factor reads, are the ones it keeps
     free = np.ones(len(first), bool) if pop.pairs is None else pop.contacts[user[first], column] > user[first]
     picked = column.copy()
     picked[free] = choose_partners(user[first][free], day[free], column[free], pop.contacts, pop.day_factor,
-                                   rng, shape[free], pop.pairs)
+                                   rng, shape[free], pop.pairs, hours,
+                                   None if conv_bin is None else conv_bin[free])
     out = counterpart.copy()
     out[conv >= 0] = pop.contacts[user[first], picked][conv[conv >= 0]]
     return out

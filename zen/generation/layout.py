@@ -12,6 +12,7 @@
       .work/timelines/shard-*.parquet                (each shard's sampled traffic, until assembled)
       .work/starts/shard-*.parquet                   (conversations each user starts per day)
       .work/pairs/shard-*.parquet                    (the same per counterpart, partners=pair)
+      .work/hours/shard-*.parquet                    (the same per hour-of-day bin, partners=hour)
       .work/pending/to-<shard>/from-<shard>.parquet  (mirror records waiting for their user's cell)
 
 ``out_dir`` is a :class:`~zen.io.storage.Store`: a local folder or a prefix on any filesystem
@@ -55,6 +56,9 @@ class Layout:
 
     def work_pairs(self, shard: int) -> str:
         return f"{self.work}/pairs/shard-{shard:05d}.parquet"
+
+    def work_hours(self, shard: int) -> str:
+        return f"{self.work}/hours/shard-{shard:05d}.parquet"
 
     def records(self, day: str, shard: int, part: str) -> str:
         return f"records/day={day}/shard-{shard:05d}-{part}.{self.ext}"

@@ -44,7 +44,15 @@ from zen.io.dataset import write_manifest
 from zen.io.model_files import read_json
 from zen.io.storage import Store
 from zen.mobility.places import published_places
-from zen.network.partners import DAY_S, PairDays, day_activity, day_factor
+from zen.network.partners import (
+    DAY_S,
+    HOUR_BINS,
+    PairDays,
+    day_activity,
+    day_factor,
+    hour_activity,
+    hour_factor,
+)
 from zen.schema import ZenInputError, validate
 from zen.seeds import component_seed
 from zen.sessions import SessionModel
@@ -230,15 +238,27 @@ def _pair_days(spec: GenerationSpec, models: Models, layout: Layout, power: floa
     return _once_per_run("pairs", spec, models, layout, power, build)
 
 
+def _hour_factors(spec: GenerationSpec, models: Models, layout: Layout, power: float) -> np.ndarray:
+    """``[n_users, bins]`` hour factors of every user (``zen.network.partners.hour_factor``), from
+    every shard's sampled starts per hour-of-day bin."""
+    def build() -> np.ndarray:
+        hours = [layout.store.read_parquet(layout.work_hours(other.index)).column("hours").to_numpy()
+                 for other in shard_bounds(spec)]
+        return hour_factor(np.concatenate(hours).reshape(spec.n_users, len(HOUR_BINS) - 1), power)
+    return _once_per_run("hours", spec, models, layout, power, build)
+
+
 def partner_day_power(spec: GenerationSpec, models: Models) -> float:
     """β of the partner choice (``zen.network.partners``) this run uses; 0: the model's ties.
 
     ``pairing=starter`` with ``partners=auto`` uses the model's fitted ``partner_day_power``,
-    with ``partners=pair`` its ``partner_pair_day_power`` (fitted with the pair factor).
+    with ``partners=pair`` its ``partner_pair_day_power`` (fitted with the pair factor), with
+    ``partners=hour`` its ``partner_hour_day_power`` (fitted with the hour factor).
     """
-    if spec.pairing != "starter" or spec.partners not in ("auto", "pair"):
+    if spec.pairing != "starter" or spec.partners not in ("auto", "pair", "hour"):
         return 0.0
-    name = "partner_day_power" if spec.partners == "auto" else "partner_pair_day_power"
+    name = {"auto": "partner_day_power", "pair": "partner_pair_day_power",
+            "hour": "partner_hour_day_power"}[spec.partners]
     return float(getattr(models.social, name, 0.0))
 
 
@@ -249,9 +269,17 @@ def partner_pair_power(spec: GenerationSpec, models: Models) -> float:
     return float(getattr(models.social, "partner_pair_power", 0.0))
 
 
+def partner_hour_power(spec: GenerationSpec, models: Models) -> float:
+    """η of the hour-level partner choice this run uses (``partners=hour``); 0: none."""
+    if spec.pairing != "starter" or spec.partners != "hour":
+        return 0.0
+    return float(getattr(models.social, "partner_hour_power", 0.0))
+
+
 def partner_choice(spec: GenerationSpec, models: Models) -> bool:
     """Whether this run draws the tie of started conversations again (``zen.network.partners``)."""
-    return bool(partner_day_power(spec, models) or partner_pair_power(spec, models))
+    return bool(partner_day_power(spec, models) or partner_pair_power(spec, models)
+                or partner_hour_power(spec, models))
 
 
 def _save_timelines(store: Store, key: str, tl: Timelines) -> None:
@@ -307,6 +335,9 @@ def sample_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popula
             layout.store.write_parquet(pa.table({"starter": user + a, "counterpart": counterpart,
                                                  "day": np.floor(t_s / DAY_S).astype(np.int64)}),
                                        layout.work_pairs(s))
+        if partner_hour_power(spec, models):
+            layout.store.write_parquet(pa.table({"hours": hour_activity(user, t_s, b - a).ravel()}),
+                                       layout.work_hours(s))
     timings["assembly"] = time.perf_counter() - t
     t = time.perf_counter()
     _save_timelines(layout.store, layout.work_timelines(s), tl)
@@ -338,9 +369,11 @@ def generate_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popu
                                               shard_seed(spec.seed, s))
     rng = np.random.default_rng(component_seed(spec.seed, "assembly", s))
     partner_rng, power, pair_power = None, partner_day_power(spec, models), partner_pair_power(spec, models)
+    hour_power = partner_hour_power(spec, models)
     if partner_choice(spec, models):
         pop = replace(pop, day_factor=_day_factors(spec, models, layout, power),
-                      pairs=_pair_days(spec, models, layout, pair_power) if pair_power else None)
+                      pairs=_pair_days(spec, models, layout, pair_power) if pair_power else None,
+                      hour_factor=_hour_factors(spec, models, layout, hour_power) if hour_power else None)
         partner_rng = np.random.default_rng(component_seed(spec.seed, "partners", s))
     own = assemble_shard(tl, a, pop, start, stays, place_cell, rng, spec.pairing, spec.conversation_gap_s,
                          models.sessions, partner_rng)

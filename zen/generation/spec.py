@@ -12,7 +12,7 @@ from zen.measures.conversations import CONVERSATION_GAP_S
 from zen.schema import ZenInputError
 
 PAIRINGS = ("auto", "starter", "conversation", "half", "outgoing")
-PARTNERS = ("auto", "tie", "pair")
+PARTNERS = ("auto", "tie", "pair", "hour")
 MODES = ("full", "mobility")
 FORMATS = ("parquet", "csv", "bandicoot")
 COUPLINGS = ("auto", "none")
@@ -61,7 +61,9 @@ class GenerationSpec:
             weighted by the tie's own activity that day, with the model's fitted strength
             (``zen.network.partners``; models fitted before it keep their ties); ``tie`` keeps
             the tie the traffic model chose; ``pair`` weighs each tie also by its own
-            conversations with the starter that day (the pair-level rule, fitted strengths).
+            conversations with the starter that day (the pair-level rule, fitted strengths);
+            ``hour`` weighs each tie also by its own share of started conversations at the
+            conversation's hour of day (the hour-level rule, fitted strengths).
         ties_per_user: width of the contact table: ties per user that the traffic model's "k-th
             contact" can point at (the model's own ``max_rank`` is how many rank classes it
             learns; ranks at or beyond this width become new contacts). ``max_rank`` in old
@@ -108,7 +110,7 @@ class GenerationSpec:
         if self.pairing not in PAIRINGS:
             raise ZenInputError(f"unknown pairing {self.pairing!r}; use one of {', '.join(PAIRINGS)}")
         if self.partners not in PARTNERS:
-            raise ZenInputError(f"unknown partners {self.partners!r}; use auto, tie or pair")
+            raise ZenInputError(f"unknown partners {self.partners!r}; use auto, tie, pair or hour")
         if self.conversation_gap_s is not None:
             fix["conversation_gap_s"] = config_number(fields, "conversation_gap_s", float, above=0)
         if self.mode not in MODES:

@@ -34,7 +34,12 @@ from zen.geo import LocalProjection
 from zen.io import write_json_atomic
 from zen.network.graph_stats import OFFNET_BASE, edges_from_records, graph_measures
 from zen.network.layout import sample_city_points
-from zen.network.partners import fit_partner_day_power, fit_partner_pair_powers, partner_choices
+from zen.network.partners import (
+    fit_partner_day_power,
+    fit_partner_hour_powers,
+    fit_partner_pair_powers,
+    partner_choices,
+)
 from zen.schema import ZenInputError
 
 QUANTILE_POINTS = 101  # probabilities 0, 0.01, ..., 1 of the stored quantile functions
@@ -71,6 +76,8 @@ class SocialParams:
             older model folders, fitted before it existed, read as 0).
         partner_pair_day_power, partner_pair_power: β' and γ of the pair-level partner choice
             (``partners=pair``, ``zen.network.partners``), fitted jointly (older folders: 0).
+        partner_hour_day_power, partner_hour_power: β'' and η of the hour-level partner choice
+            (``partners=hour``, ``zen.network.partners``), fitted jointly (older folders: 0).
     """
 
     degree_pmf: list[float]
@@ -92,6 +99,8 @@ class SocialParams:
     partner_day_power: float = 0.0
     partner_pair_day_power: float = 0.0
     partner_pair_power: float = 0.0
+    partner_hour_day_power: float = 0.0
+    partner_hour_power: float = 0.0
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -169,6 +178,7 @@ def fit_social(records: pd.DataFrame, user_ids: np.ndarray, friendships: pd.Data
         partner_day_power=fit_partner_day_power(choices),
     )
     params.partner_pair_day_power, params.partner_pair_power = fit_partner_pair_powers(choices)
+    params.partner_hour_day_power, params.partner_hour_power = fit_partner_hour_powers(choices)
     params.triangle_share = calibrate_triangles(params, calibration_users, seed)
     return params
 

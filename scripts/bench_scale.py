@@ -47,7 +47,7 @@ def _one(setting: str, args: argparse.Namespace, out: Path) -> dict | None:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     base = setting.startswith("base:")
     overrides = setting.removeprefix("base:").split()
-    if not any(o.startswith("shard_users=") for o in overrides):
+    if args.shard_users and not any(o.startswith("shard_users=") for o in overrides):
         overrides.append(f"shard_users={args.shard_users}")
     try:
         wall, rss, _ = _run([sys.executable, "-m", "zen.cli.generate", f"model_dir={args.model}",
@@ -72,7 +72,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--days", type=float, default=7)
     parser.add_argument("--network", default="milan")
-    parser.add_argument("--shard-users", type=int, default=20_000)
+    parser.add_argument("--shard-users", type=int, default=None,
+                        help="shard_users for every setting that sets none (default: each code's own)")
     parser.add_argument("--settings", nargs="+", default=["workers=1", "workers=2", "executor=ray workers=2"],
                         help="zen-generate overrides per setting, the first is the reference")
     parser.add_argument("--base", type=Path, help="older code for the settings written 'base: ...'")
@@ -98,8 +99,9 @@ def main() -> None:
     same = [s for s in settings if all(run["checksums"] == first for run in runs[s])]
     ref = settings[0]
     print(f"\n{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} cores, "
-          f"{args.users:,} users x {args.days:g} days, {args.network} towers, {args.shard_users:,}-user "
-          f"shards, {args.rounds} rounds after a warm-up; /proc/loadavg before each round: "
+          f"{args.users:,} users x {args.days:g} days, {args.network} towers, "
+          f"{f'{args.shard_users:,}-user' if args.shard_users else 'default'} shards, {args.rounds} rounds "
+          f"after a warm-up; /proc/loadavg before each round: "
           f"{' | '.join(loads)}; settings whose datasets are identical to the first's: {same}; failed runs: "
           f"{failures or 'none'}\n")
     print("| setting | wall (median) | ratio to `" + ref + "` (median, min-max) | CPU (median) | peak RSS "

@@ -77,13 +77,14 @@ def main() -> None:
     parser.add_argument("--settings", nargs="+", default=["workers=1", "workers=2", "executor=ray workers=2"],
                         help="zen-generate overrides per setting, the first is the reference")
     parser.add_argument("--base", type=Path, help="older code for the settings written 'base: ...'")
-    parser.add_argument("--rounds", type=int, default=3, help="counted rounds (after one warm-up round)")
+    parser.add_argument("--rounds", type=int, default=3, help="counted rounds (after the warm-up rounds)")
+    parser.add_argument("--warmups", type=int, default=1, help="warm-up rounds, not counted (0: none)")
     args = parser.parse_args()
     settings = args.settings
     runs: dict[str, list[dict]] = {s: [] for s in settings}
     loads, failures = [], {}
     with tempfile.TemporaryDirectory() as tmp:
-        for r in range(args.rounds + 1):
+        for r in range(args.rounds + args.warmups):
             loads.append(_loadavg())
             order = settings[r % len(settings):] + settings[:r % len(settings)]
             for setting in order:
@@ -91,9 +92,10 @@ def main() -> None:
                 if res is None:
                     failures[setting] = failures.get(setting, 0) + 1
                     continue
-                print(f"round {r}{' (warm-up)' if r == 0 else ''} [{setting}] wall {res['wall']:.1f} s "
+                warm = " (warm-up)" if r < args.warmups else ""
+                print(f"round {r}{warm} [{setting}] wall {res['wall']:.1f} s "
                       f"cpu {res['cpu']:.1f} s rss {res['rss']:.0f} MiB load {_loadavg()}", flush=True)
-                if r > 0:
+                if r >= args.warmups:
                     runs[setting].append(res)
     first = runs[settings[0]][0]["checksums"]
     same = [s for s in settings if all(run["checksums"] == first for run in runs[s])]
@@ -101,7 +103,7 @@ def main() -> None:
     print(f"\n{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} cores, "
           f"{args.users:,} users x {args.days:g} days, {args.network} towers, "
           f"{f'{args.shard_users:,}-user' if args.shard_users else 'default'} shards, {args.rounds} rounds "
-          f"after a warm-up; /proc/loadavg before each round: "
+          f"after {args.warmups} warm-up round(s); /proc/loadavg before each round: "
           f"{' | '.join(loads)}; settings whose datasets are identical to the first's: {same}; failed runs: "
           f"{failures or 'none'}\n")
     print("| setting | wall (median) | ratio to `" + ref + "` (median, min-max) | CPU (median) | peak RSS "

@@ -191,6 +191,7 @@ def plot(data, places, params: MobilityParams, seed: int, synth: dict | None = N
             synth["activity"] = synthetic_sample(sim, params_activity, data, split.train, 1000 + seed)
     names = {"calibrated": "Zen calibrated (before)", "activity": "Zen activity-aware serving",
              "explore": "Zen activity-aware + activity-dependent mobility",
+             "explore_nb": "Zen activity-dependent mobility + serving neighbours",
              "handover": "Zen activity-aware + handover law", "defaults": "Zen defaults", "d-EPR": "d-EPR"}
     models = [m for m in names if m in synth]
     mobility_ccdfs([holdout, train] + [synth[m] for m in models],
@@ -220,6 +221,11 @@ def main() -> None:
     ap.add_argument("--handover", action="store_true", help="add the fit with the handover distance law")
     ap.add_argument("--explore", action="store_true",
                     help="add the activity-aware fit with activity-dependent mobility (explore_activity)")
+    ap.add_argument("--neighbours", action="store_true",
+                    help="the activity-aware fits also fit serving_neighbours (how many nearest places a "
+                         "serving change may go to); results to mobility_real_neighbours[_explore]")
+    ap.add_argument("--skip-activity", action="store_true", help="leave out the activity-aware fit "
+                    "without --explore's additions")
     ap.add_argument("--skip-before", action="store_true", help="leave out the fit without activity")
     ap.add_argument("--plot-only", action="store_true", help="redraw the plot from the saved fit of seed 0")
     ap.add_argument("--bands-only", action="store_true",
@@ -241,6 +247,9 @@ def main() -> None:
                "change_by_gap": []}
     stem = ("mobility_real_explore" if args.explore and not args.handover else "mobility_real_handover") \
         if args.skip_before else "mobility_real"
+    if args.neighbours:
+        stem = "mobility_real_neighbours" + ("_explore" if args.explore else "")
+    nb = ("serving_neighbours",) if args.neighbours else ()
     with_depr = args.skmob_python != "none" and Path(args.skmob_python).exists()
     for split_seed in range(max(args.floor_splits, max(args.seeds) + 1)):
         split = split_users(data.user_ids, 0.15, 0.25, split_seed)
@@ -257,16 +266,17 @@ def main() -> None:
                                                 CELL_FITTED, seed=seed, max_evals=args.max_evals, n_boot=40)
             results["fits"].append({k: report[k] for k in keys})
             fitted["calibrated"] = params
-        params_act, report_act = fit_cell_sequences(ev, places, data.start, data.days, MobilityParams(),
-                                                    CELL_FITTED_ACTIVITY, seed=seed, max_evals=args.max_evals,
-                                                    n_boot=40, activity=True)
-        results["fits_activity"].append({k: report_act[k] for k in keys + ("serving_activity",)})
-        fitted["activity"] = params_act
+        if not args.skip_activity:
+            params_act, report_act = fit_cell_sequences(ev, places, data.start, data.days, MobilityParams(),
+                                                        (*CELL_FITTED_ACTIVITY, *nb), seed=seed,
+                                                        max_evals=args.max_evals, n_boot=40, activity=True)
+            results["fits_activity"].append({k: report_act[k] for k in keys + ("serving_activity",)})
+            fitted["activity"] = params_act
         if args.explore:
             params_ex, report_ex = fit_cell_sequences(
                 ev, places, data.start, data.days, MobilityParams(),
-                (*CELL_FITTED_ACTIVITY, "explore_activity"), seed=seed, max_evals=args.max_evals, n_boot=40,
-                activity=True)
+                (*CELL_FITTED_ACTIVITY, "explore_activity", *nb),
+                seed=seed, max_evals=args.max_evals, n_boot=40, activity=True)
             results["fits_explore"].append({k: report_ex[k] for k in keys + ("serving_activity",
                                                                               "activity_reference")})
             fitted["explore"] = params_ex
@@ -289,7 +299,7 @@ def main() -> None:
         for name, s in synth.items():
             results[name].append(scores(s, holdout))
         if seed == args.seeds[0]:
-            plot(data, places, params_act, seed, synth, stem=stem)
+            plot(data, places, fitted.get("activity", fitted.get("explore")), seed, synth, stem=stem)
         losses = {k: f"{v[-1]['loss_start']:.0f} -> {v[-1]['loss_fitted']:.0f}"
                   for k, v in (("before", results["fits"]), ("activity-aware", results["fits_activity"]),
                                ("explore", results["fits_explore"]),

@@ -76,11 +76,13 @@ CELL_FITTED = ("rho", "gravity_exponent", "tau_h", "offday_home_prob", "serving_
 BOUNDS = {"rho": (0.02, 1.0), "gamma": (0.0, 1.5), "gravity_exponent": (0.5, 3.5), "tau_h": (0.3, 48.0),
           "beta": (0.1, 2.0), "offday_home_prob": (0.0, 0.95), "work_share": (0.05, 0.99),
           "evening_prob": (0.0, 1.0), "serving_dwell_h": (0.01, 6.0), "serving_main_prob": (0.0, 0.99),
-          "serving_radius_m": (200.0, 6000.0), "explore_activity": (-1.0, 2.0)}
+          "serving_radius_m": (200.0, 6000.0), "serving_neighbours": (2.0, 64.0),
+          "explore_activity": (-1.0, 2.0)}
 #: the same without the exponential serving law's dwell, which the activity-aware table replaces
 CELL_FITTED_ACTIVITY = tuple(n for n in CELL_FITTED if n != "serving_dwell_h")
 START = {"serving_dwell_h": 0.5}  # where the search starts for a switched-off default (0)
-LOG_SCALE = {"gravity_exponent", "tau_h", "serving_dwell_h", "serving_radius_m"}
+LOG_SCALE = {"gravity_exponent", "tau_h", "serving_dwell_h", "serving_radius_m", "serving_neighbours"}
+INTEGER = {"serving_neighbours"}  # searched on a continuous scale, rounded
 BANDS = ((0, 6), (6, 12), (12, 18), (18, 24))
 
 
@@ -256,6 +258,7 @@ def fit_cell_sequences(ev: CellEvents, places: pd.DataFrame, start: pd.Timestamp
 
     def params_at(z: np.ndarray) -> MobilityParams:
         values = base.to_dict() | {n: _from_unit(n, float(v)) for n, v in zip(fit, z, strict=True)}
+        values |= {n: round(values[n]) for n in INTEGER & set(fit)}
         if profile is not None:
             if law is not None:  # the handover law first: the keep profile is read with it
                 values["serving_activity"] = profile.table(np.zeros(profile.n_bins)) | {

@@ -11,9 +11,12 @@ many as training users, so they compare with held-out users exactly as the floor
 do) are simulated on the real cells and observed at the training users' event times — the real
 sampling process. The floor is training vs held-out real users, over --floor-splits splits.
 
-``--handover`` adds a third fit, the activity-aware law with the handover distance law
+``--explore`` adds the activity-aware fit with activity-dependent mobility (``explore_activity``
+fitted: heavy users move and explore more) as its own column. ``--handover`` adds a third fit,
+the activity-aware law with the handover distance law
 (``handover=True``), as its own column; ``--skip-before`` leaves the "before" fit out (then the
-results go to experiments/mobility_real_handover.{json,png}, leaving the main table's files alone).
+results go to experiments/mobility_real_handover.{json,png}, or with --explore and not --handover
+experiments/mobility_real_explore.{json,png}, leaving the main table's files alone).
 """
 
 from __future__ import annotations
@@ -82,6 +85,8 @@ def scores(candidate: CDRSample, real: CDRSample) -> dict[str, float]:
 
 
 BANDS = [0, 30, 80, 200, 10_000]  # events per user
+FIT_KEY = {"calibrated": "fits", "activity": "fits_activity", "explore": "fits_explore",
+           "handover": "fits_handover"}
 
 
 def distinct_by_activity(ev: CellEvents) -> list[float]:
@@ -93,16 +98,18 @@ def distinct_by_activity(ev: CellEvents) -> list[float]:
 
 def bands(data, places, results: dict, seeds: list[int]) -> str:
     """Distinct cells by the user's number of events: real training users vs the saved fits."""
-    rows: dict[str, list] = {"training real": [], "calibrated": [], "activity": []}
+    rows: dict[str, list] = {"training real": []}
+    rows |= {k: [] for k in ("calibrated", "activity", "explore") if results.get(FIT_KEY[k])}
     for i, seed in enumerate(seeds):
         split = split_users(data.user_ids, 0.15, 0.25, seed)
         ev = CellEvents.from_records(data.subset(split.train).records, data.antennas, data.start)
         sim = CellSimulator(ev, places, data.start, data.days, seed)
         rows["training real"].append(distinct_by_activity(ev))
-        rows["calibrated"].append(distinct_by_activity(sim.observe(MobilityParams(**results["fits"][i]["fitted"]),
-                                                                   1000 + seed)))
-        rows["activity"].append(distinct_by_activity(sim.observe(activity_params(results["fits_activity"][i]),
-                                                                 1000 + seed)))
+        for k in rows:
+            if k != "training real":
+                fit = results[FIT_KEY[k]][i]
+                params = MobilityParams(**fit["fitted"]) if k == "calibrated" else activity_params(fit)
+                rows[k].append(distinct_by_activity(sim.observe(params, 1000 + seed)))
     lines = ["| median distinct cells, users with … events (mean over seeds) | "
              + " | ".join(f"{a}–{b}" for a, b in zip(BANDS[:-1], BANDS[1:], strict=True)) + " |",
              "|---|" + "---|" * (len(BANDS) - 1)]
@@ -183,6 +190,8 @@ def plot(data, places, params: MobilityParams, seed: int, synth: dict | None = N
         if params_activity is not None:
             synth["activity"] = synthetic_sample(sim, params_activity, data, split.train, 1000 + seed)
     names = {"calibrated": "Zen calibrated (before)", "activity": "Zen activity-aware serving",
+             "explore": "Zen activity-aware + activity-dependent mobility",
+             "explore_nb": "Zen activity-dependent mobility + serving neighbours",
              "handover": "Zen activity-aware + handover law", "defaults": "Zen defaults", "d-EPR": "d-EPR"}
     models = [m for m in names if m in synth]
     mobility_ccdfs([holdout, train] + [synth[m] for m in models],
@@ -194,7 +203,8 @@ def activity_params(fit: dict) -> MobilityParams:
     """The activity-aware parameters of a saved fit (``results["fits_activity"][i]``)."""
     table = {k: fit["serving_activity"][k] for k in ("gap_edges_s", "burst_edges_s", "keep", "handover")
              if k in fit["serving_activity"]}
-    return MobilityParams(**fit["fitted"], serving_activity=table)
+    extra = {"activity_reference": fit["activity_reference"]} if "activity_reference" in fit else {}
+    return MobilityParams(**fit["fitted"], serving_activity=table, **extra)
 
 
 def sample(data, ids, label) -> CDRSample:
@@ -209,6 +219,13 @@ def main() -> None:
     ap.add_argument("--max-evals", type=int, default=60)
     ap.add_argument("--skmob-python", default="/work/venvs/skmob-mob/bin/python", help="'none' to skip d-EPR")
     ap.add_argument("--handover", action="store_true", help="add the fit with the handover distance law")
+    ap.add_argument("--explore", action="store_true",
+                    help="add the activity-aware fit with activity-dependent mobility (explore_activity)")
+    ap.add_argument("--neighbours", action="store_true",
+                    help="the activity-aware fits also fit serving_neighbours (how many nearest places a "
+                         "serving change may go to); results to mobility_real_neighbours[_explore]")
+    ap.add_argument("--skip-activity", action="store_true", help="leave out the activity-aware fit "
+                    "without --explore's additions")
     ap.add_argument("--skip-before", action="store_true", help="leave out the fit without activity")
     ap.add_argument("--plot-only", action="store_true", help="redraw the plot from the saved fit of seed 0")
     ap.add_argument("--bands-only", action="store_true",
@@ -225,9 +242,14 @@ def main() -> None:
         print(bands(data, places, json.loads((REPO / "experiments" / "mobility_real.json").read_text()),
                     args.seeds))
         return
-    results = {"floor": [], "calibrated": [], "activity": [], "handover": [], "defaults": [], "d-EPR": [],
-               "fits": [], "fits_activity": [], "fits_handover": [], "change_by_gap": []}
-    stem = "mobility_real_handover" if args.skip_before else "mobility_real"
+    results = {"floor": [], "calibrated": [], "activity": [], "explore": [], "handover": [], "defaults": [],
+               "d-EPR": [], "fits": [], "fits_activity": [], "fits_explore": [], "fits_handover": [],
+               "change_by_gap": []}
+    stem = ("mobility_real_explore" if args.explore and not args.handover else "mobility_real_handover") \
+        if args.skip_before else "mobility_real"
+    if args.neighbours:
+        stem = "mobility_real_neighbours" + ("_explore" if args.explore else "")
+    nb = ("serving_neighbours",) if args.neighbours else ()
     with_depr = args.skmob_python != "none" and Path(args.skmob_python).exists()
     for split_seed in range(max(args.floor_splits, max(args.seeds) + 1)):
         split = split_users(data.user_ids, 0.15, 0.25, split_seed)
@@ -244,11 +266,20 @@ def main() -> None:
                                                 CELL_FITTED, seed=seed, max_evals=args.max_evals, n_boot=40)
             results["fits"].append({k: report[k] for k in keys})
             fitted["calibrated"] = params
-        params_act, report_act = fit_cell_sequences(ev, places, data.start, data.days, MobilityParams(),
-                                                    CELL_FITTED_ACTIVITY, seed=seed, max_evals=args.max_evals,
-                                                    n_boot=40, activity=True)
-        results["fits_activity"].append({k: report_act[k] for k in keys + ("serving_activity",)})
-        fitted["activity"] = params_act
+        if not args.skip_activity:
+            params_act, report_act = fit_cell_sequences(ev, places, data.start, data.days, MobilityParams(),
+                                                        (*CELL_FITTED_ACTIVITY, *nb), seed=seed,
+                                                        max_evals=args.max_evals, n_boot=40, activity=True)
+            results["fits_activity"].append({k: report_act[k] for k in keys + ("serving_activity",)})
+            fitted["activity"] = params_act
+        if args.explore:
+            params_ex, report_ex = fit_cell_sequences(
+                ev, places, data.start, data.days, MobilityParams(),
+                (*CELL_FITTED_ACTIVITY, "explore_activity", *nb),
+                seed=seed, max_evals=args.max_evals, n_boot=40, activity=True)
+            results["fits_explore"].append({k: report_ex[k] for k in keys + ("serving_activity",
+                                                                              "activity_reference")})
+            fitted["explore"] = params_ex
         if args.handover:
             params_ho, report_ho = fit_cell_sequences(
                 ev, places, data.start, data.days, MobilityParams(), CELL_FITTED_ACTIVITY, seed=seed,
@@ -268,26 +299,29 @@ def main() -> None:
         for name, s in synth.items():
             results[name].append(scores(s, holdout))
         if seed == args.seeds[0]:
-            plot(data, places, params_act, seed, synth, stem=stem)
+            plot(data, places, fitted.get("activity", fitted.get("explore")), seed, synth, stem=stem)
         losses = {k: f"{v[-1]['loss_start']:.0f} -> {v[-1]['loss_fitted']:.0f}"
                   for k, v in (("before", results["fits"]), ("activity-aware", results["fits_activity"]),
+                               ("explore", results["fits_explore"]),
                                ("handover", results["fits_handover"])) if v}
         print(f"seed {seed} done: loss {losses}", flush=True)
     (REPO / "experiments" / f"{stem}.json").write_text(json.dumps(results, indent=1, default=float))
     print(table(results, args.seeds))
-    if results["fits"]:
+    if results["fits"] or results["fits_explore"]:
         print(bands(data, places, results, args.seeds))
 
 
 def table(results: dict, seeds: list[int]) -> str:
     floor = pd.DataFrame(results["floor"])
-    models = [m for m in ("calibrated", "activity", "handover", "defaults", "d-EPR") if results.get(m)]
+    models = [m for m in ("calibrated", "activity", "explore", "handover", "defaults", "d-EPR")
+              if results.get(m)]
     frames = {m: pd.DataFrame(results[m]) for m in models}
     floor_same = floor.iloc[seeds]
     names = {"calibrated": "Zen calibrated (before)", "activity": "Zen calibrated, activity-aware serving",
+             "explore": "Zen activity-aware + activity-dependent mobility",
              "handover": "Zen activity-aware + handover law", "defaults": "Zen literature defaults",
              "d-EPR": "d-EPR (skmob)"}
-    ratios = [m for m in ("calibrated", "activity", "handover") if m in frames]
+    ratios = [m for m in ("calibrated", "activity", "explore", "handover") if m in frames]
     lines = ["| measure | floor (same splits) | floor over splits (mean ± sd) | "
              + " | ".join(names[m] for m in models) + " | "
              + " | ".join(f"{names[m]} / floor" for m in ratios) + " | best model |",

@@ -104,3 +104,15 @@ def test_calibrate_mobility_from_gps_through_the_train_entry(shared_data):
     params, report = calibrate_mobility(cfg, shared_data)  # no cell data needed on this route
     assert report["source"] == "gps" and set(report["fitted"]) >= {"rho", "gamma"}
     assert params.rho == pytest.approx(report["fitted"]["rho"]) and params.serving_dwell_h == 0.0
+
+
+def test_serving_neighbours_is_searched_as_an_integer():
+    rng = np.random.default_rng(4)
+    places, start, days = _places(8), pd.Timestamp("2012-08-16", tz="UTC"), 4.0
+    times = _event_times(15, days, rng)
+    truth = MobilityParams(serving_dwell_h=0.3, serving_neighbours=4)
+    observed = CellSimulator(times, places, start, days, seed=5).observe(truth)
+    params, report = fit_cell_sequences(observed, places, start, days, MobilityParams(serving_dwell_h=0.3),
+                                        ("serving_neighbours",), seed=0, max_evals=4, n_boot=5)
+    assert isinstance(params.serving_neighbours, int) and 2 <= params.serving_neighbours <= 64
+    assert report["fitted"]["serving_neighbours"] == params.serving_neighbours

@@ -315,7 +315,7 @@ def sample_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popula
     timings["traffic"] = time.perf_counter() - t
     t = time.perf_counter()
     stays = shard_stays(MobilityEmulator(_mobility(spec, models)), places, pop.home, pop.work, a, b, s,
-                        spec.days, start, spec.seed, device=device)
+                        spec.days, start, spec.seed, device=device, activity=pop.activity)
     timings["mobility"] = time.perf_counter() - t
     if models.coupling is not None and spec.coupling != "none":  # traffic <-> mobility (zen.coupling)
         from zen.coupling.hook import couple_timelines

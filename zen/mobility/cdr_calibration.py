@@ -13,7 +13,10 @@ moments, with common random numbers so the objective is smooth in the parameters
 * jump lengths between consecutive events (quantiles of their log) and the share of consecutive
   events in different cells — the gravity exponent over the real places, the serving radius;
 * the share of events away from the home cell in four bands of the day — the diary;
-* how long users are seen in one cell (median of runs of consecutive events) — dwell times.
+* how long users are seen in one cell (median of runs of consecutive events) — dwell times;
+* with ``explore_activity`` fitted (activity-dependent mobility, ``k``): the slopes over users of
+  log distinct cells and of log radius of gyration on log events per user (:func:`activity_moments`)
+  — each simulated user has the events per day of the real user whose times it is seen at.
 
 Each statistic is scaled by its bootstrap standard deviation over training users, so the loss
 weighs them by how well the data pins them. The uncertainty of the fitted parameters is the
@@ -73,11 +76,13 @@ CELL_FITTED = ("rho", "gravity_exponent", "tau_h", "offday_home_prob", "serving_
 BOUNDS = {"rho": (0.02, 1.0), "gamma": (0.0, 1.5), "gravity_exponent": (0.5, 3.5), "tau_h": (0.3, 48.0),
           "beta": (0.1, 2.0), "offday_home_prob": (0.0, 0.95), "work_share": (0.05, 0.99),
           "evening_prob": (0.0, 1.0), "serving_dwell_h": (0.01, 6.0), "serving_main_prob": (0.0, 0.99),
-          "serving_radius_m": (200.0, 6000.0)}
+          "serving_radius_m": (200.0, 6000.0), "serving_neighbours": (2.0, 64.0),
+          "explore_activity": (-1.0, 2.0)}
 #: the same without the exponential serving law's dwell, which the activity-aware table replaces
 CELL_FITTED_ACTIVITY = tuple(n for n in CELL_FITTED if n != "serving_dwell_h")
 START = {"serving_dwell_h": 0.5}  # where the search starts for a switched-off default (0)
-LOG_SCALE = {"gravity_exponent", "tau_h", "serving_dwell_h", "serving_radius_m"}
+LOG_SCALE = {"gravity_exponent", "tau_h", "serving_dwell_h", "serving_radius_m", "serving_neighbours"}
+INTEGER = {"serving_neighbours"}  # searched on a continuous scale, rounded
 BANDS = ((0, 6), (6, 12), (12, 18), (18, 24))
 
 
@@ -104,6 +109,29 @@ class CellEvents:
         new_user = np.repeat(np.arange(len(users)), ends - starts)
         return CellEvents(new_user, self.t_s[idx], self.hour[idx], self.cell[idx], self.lat[idx],
                           self.lon[idx])
+
+
+def _slope(x: np.ndarray, y: np.ndarray) -> float:
+    """Least-squares slope of ``y`` on ``x`` (0 when ``x`` does not vary)."""
+    x = x - x.mean()
+    den = float(x @ x)
+    return float(x @ (y - y.mean()) / den) if den > 0 else 0.0
+
+
+def activity_moments(ev: CellEvents) -> np.ndarray:
+    """How exploration grows with activity: slopes over users of log distinct cells and of log
+    (radius of gyration + 100 m) on log events. ``[2]`` (what identifies ``explore_activity``)."""
+    n = np.bincount(ev.user).astype(float)
+    seen = n > 0
+    log_n = np.log(n[seen])
+    distinct = pd.Series(ev.cell).groupby(ev.user).nunique().to_numpy(float)
+    rg = radius_of_gyration(ev.user, ev.lat, ev.lon).to_numpy()
+    return np.array([_slope(log_n, np.log(distinct)), _slope(log_n, np.log(rg + 100.0))])
+
+
+def events_per_day(ev: CellEvents, days: float) -> np.ndarray:
+    """``[users]`` each user's events per day of the window (the activity of ``explore_activity``)."""
+    return np.bincount(ev.user, minlength=int(ev.user.max()) + 1) / float(days)
 
 
 def cell_moments(ev: CellEvents) -> np.ndarray:
@@ -136,6 +164,7 @@ class CellSimulator:
         self.n_users = int(ev.user.max()) + 1
         self.cell_of = places["cell_id"].to_numpy()
         self.lat, self.lon = places["lat"].to_numpy(), places["lon"].to_numpy()
+        self.activity = events_per_day(ev, days)  # simulated user i has real user i's activity
 
     def observe(self, params: MobilityParams, seed: int | None = None) -> CellEvents:
         return self.observe_stays(self.simulate(params, seed))
@@ -144,7 +173,8 @@ class CellSimulator:
         """The emulator's stays (:class:`zen.mobility.Stays`) for as many users as ``ev`` has."""
         seed = self.seed if seed is None else seed
         home, work = choose_anchors(self.places, self.n_users, params, np.random.default_rng(seed))
-        return MobilityEmulator(params).simulate(self.places, home, work, self.days, self.start, seed)
+        return MobilityEmulator(params).simulate(self.places, home, work, self.days, self.start, seed,
+                                                 activity=self.activity)
 
     def observe_stays(self, stays) -> CellEvents:
         """``stays`` seen at the real users' event times (through their serving process, if any)."""
@@ -189,6 +219,9 @@ def fit_cell_sequences(ev: CellEvents, places: pd.DataFrame, start: pd.Timestamp
         activity: fit the activity-aware serving law too (its table profiled out, see the module
             docstring); ``serving_dwell_h``, which it replaces, may not be in ``fit`` then.
         handover: with ``activity``, fit the handover distance law too (:class:`HandoverLaw`).
+        ``explore_activity`` in ``fit``: activity-dependent mobility; its reference
+        (``activity_reference``) is the training users' median events per day and the moments
+        gain :func:`activity_moments` (without it in ``fit`` the moments are as before).
     Returns:
         (params, report): the fitted parameters and a dict with the fitted values, their standard
         errors, the loss at the start and the end, and the real and simulated moments (and with
@@ -203,10 +236,17 @@ def fit_cell_sequences(ev: CellEvents, places: pd.DataFrame, start: pd.Timestamp
         raise ZenInputError("serving_dwell_h is replaced by the activity-aware serving table; drop it from "
                             "mobility.cells.fit or set mobility.cells.activity=false", "mobility.cells.fit",
                             column="serving_dwell_h")
-    real = cell_moments(ev)
+    explore = "explore_activity" in fit
+    if explore:
+        base = dataclasses.replace(base, activity_reference=float(np.median(events_per_day(ev, days))))
+
+    def all_moments(e: CellEvents) -> np.ndarray:
+        return np.r_[cell_moments(e), activity_moments(e)] if explore else cell_moments(e)
+
+    real = all_moments(ev)
     rng = np.random.default_rng(seed)
     n_users = int(ev.user.max()) + 1
-    boot = np.array([cell_moments(ev.take_users(rng.integers(0, n_users, n_users))) for _ in range(n_boot)])
+    boot = np.array([all_moments(ev.take_users(rng.integers(0, n_users, n_users))) for _ in range(n_boot)])
     cov = np.cov(boot, rowvar=False)
     sd = np.sqrt(np.maximum(np.diag(cov), 1e-6))
     sim = CellSimulator(ev, places, start, days, seed)
@@ -218,6 +258,7 @@ def fit_cell_sequences(ev: CellEvents, places: pd.DataFrame, start: pd.Timestamp
 
     def params_at(z: np.ndarray) -> MobilityParams:
         values = base.to_dict() | {n: _from_unit(n, float(v)) for n, v in zip(fit, z, strict=True)}
+        values |= {n: round(values[n]) for n in INTEGER & set(fit)}
         if profile is not None:
             if law is not None:  # the handover law first: the keep profile is read with it
                 values["serving_activity"] = profile.table(np.zeros(profile.n_bins)) | {
@@ -229,7 +270,7 @@ def fit_cell_sequences(ev: CellEvents, places: pd.DataFrame, start: pd.Timestamp
         return MobilityParams.from_dict(values)
 
     def moments_at(z: np.ndarray) -> np.ndarray:
-        return cell_moments(sim.observe(params_at(z)))
+        return all_moments(sim.observe(params_at(z)))
 
     def loss(z: np.ndarray) -> float:
         return float(np.sum(((moments_at(z) - real) / sd) ** 2))
@@ -249,6 +290,8 @@ def fit_cell_sequences(ev: CellEvents, places: pd.DataFrame, start: pd.Timestamp
         "moments_sd": sd.tolist(), "users": n_users, "events": int(len(ev.user)), "days": days,
         "places": int(len(places)), "seed": seed,
     }
+    if explore:
+        report["activity_reference"] = fitted.activity_reference
     if profile is not None:
         fitted_ev = sim.observe(fitted)
         report["serving_activity"] = fitted.serving_activity | {
@@ -444,8 +487,11 @@ def calibrate_mobility(cfg_mobility: dict, shared_data: str | Path, data=None, s
     train = data.subset(split.train) if split is not None else data
     ev = CellEvents.from_records(train.records, data.antennas, data.start)
     places = site_places(Coverage(data.antennas))
-    return fit_cell_sequences(ev, places, data.start, data.days, base,
-                              tuple(cells_cfg.get("fit", CELL_FITTED)), seed=int(cells_cfg.get("seed", seed)),
+    fit = tuple(cells_cfg.get("fit", CELL_FITTED))
+    if cells_cfg.get("explore_activity", False) and "explore_activity" not in fit:
+        fit = (*fit, "explore_activity")  # activity-dependent mobility (mobility.cells.explore_activity)
+    return fit_cell_sequences(ev, places, data.start, data.days, base, fit,
+                              seed=int(cells_cfg.get("seed", seed)),
                               max_evals=int(cells_cfg.get("max_evals", 80)),
                               n_boot=int(cells_cfg.get("n_boot", 100)),
                               activity=bool(cells_cfg.get("activity", False)),

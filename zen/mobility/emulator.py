@@ -10,6 +10,12 @@ Every simulated calendar day runs the same few tensor steps for all users of a s
    current place, :class:`~zen.mobility.places.GravityIndex`), otherwise returns to a visited
    non-anchor place in proportion to its visits; it lasts a truncated-power-law waiting time.
 
+With ``params.explore_activity`` (``k``) not 0 and each user's events per day given, heavy users
+move and explore more: a user's free-trip waiting times are divided by ``m`` and the exploration
+probability multiplied by it (:func:`activity_multiplier`), and for ``m > 1`` the day's trip bound
+is ``max_trips_per_day * m``; ``k = 0`` or no activity given is the
+model without it, byte for byte.
+
 The chain loop runs at most ``max_trips_per_day`` steps per day over the users still out, so the
 cost is O(days · trips · users) tensor work, no Python loop per user. Anchors (home, work) are in
 each user's visited set from the start; returns go to non-anchor places only, because trips to the
@@ -57,6 +63,22 @@ def _gravity_index(places: pd.DataFrame, params: MobilityParams, device: torch.d
     return _GRAVITY[key]
 
 
+#: the bounds of the activity multiplier of :func:`activity_multiplier`
+ACTIVITY_MULTIPLIER_RANGE = (0.25, 4.0)
+
+
+def activity_multiplier(activity: np.ndarray, k: float, reference: float) -> np.ndarray:
+    """``m = clip((activity / reference) ** k, 1/4, 4)`` per user: how many times as often a user
+    with ``activity`` events per day makes free trips, and as readily explores, as one at
+    ``reference``. ``[n_users]`` float64; non-positive activity counts as the lower bound's user.
+    """
+    if not reference > 0:
+        raise ZenInputError(f"activity_reference must be > 0, got {reference}", "mobility",
+                            column="activity_reference")
+    ratio = np.maximum(np.asarray(activity, dtype=np.float64), 1e-12) / float(reference)
+    return np.clip(ratio ** float(k), *ACTIVITY_MULTIPLIER_RANGE)
+
+
 def choose_anchors(places: pd.DataFrame, n_users: int, params: MobilityParams,
                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Home and work place of each user of the whole population.
@@ -102,7 +124,8 @@ class MobilityEmulator:
         self.params = params
 
     def simulate(self, places: pd.DataFrame, home: np.ndarray, work: np.ndarray, days: float,
-                 start: pd.Timestamp | str, seed: int, device: str | torch.device = "cpu") -> Stays:
+                 start: pd.Timestamp | str, seed: int, device: str | torch.device = "cpu",
+                 activity: np.ndarray | None = None) -> Stays:
         """Simulate ``days`` days from ``start`` for the users with these anchors.
 
         Args:
@@ -113,6 +136,8 @@ class MobilityEmulator:
             start: what second 0 is; its weekday and time of day set the diary (UTC).
             seed: seeds the ``torch.Generator``; same seed, same stays on CPU.
             device: ``cpu``, ``cuda``...
+            activity: ``[n_users]`` events per day of each user, for ``params.explore_activity``
+                (ignored when that is 0; with it not 0 and no activity, every user has m = 1).
         Returns:
             :class:`Stays` tiling ``[0, days*86400)`` for each user.
         """
@@ -129,7 +154,14 @@ class MobilityEmulator:
         if not days > 0:
             raise ZenInputError(f"days must be > 0, got {days}", "simulate", column="days")
         device = torch.device(device)
-        run = _Run(self.params, places, home, work, days, pd.Timestamp(start), seed, device)
+        mult = None
+        if self.params.explore_activity != 0 and activity is not None:
+            activity = np.asarray(activity, dtype=np.float64)
+            if activity.shape != home.shape:
+                raise ZenInputError(f"activity must have one value per user ({len(home)}), got shape "
+                                    f"{activity.shape}", "simulate", column="activity")
+            mult = activity_multiplier(activity, self.params.explore_activity, self.params.activity_reference)
+        run = _Run(self.params, places, home, work, days, pd.Timestamp(start), seed, device, mult)
         stays = run.simulate()
         from zen.mobility.serving import ServingProcess
 
@@ -141,8 +173,10 @@ class _Run:
     """The state of one simulation: tensors ``[n_users]`` and the visited sets ``[n_users, capacity]``."""
 
     def __init__(self, params: MobilityParams, places: pd.DataFrame, home: np.ndarray, work: np.ndarray,
-                 days: float, start: pd.Timestamp, seed: int, device: torch.device):
+                 days: float, start: pd.Timestamp, seed: int, device: torch.device,
+                 mult: np.ndarray | None = None):
         self.p, self.device, self.period = params, device, float(days) * DAY
+        self.mult = None if mult is None else torch.as_tensor(mult, dtype=torch.float64, device=device)
         start = start.tz_convert("UTC") if start.tzinfo else start
         self.day_offset_s = float((start - start.normalize()).total_seconds())
         self.first_weekday = int(start.day_of_week)
@@ -217,14 +251,23 @@ class _Run:
     def _free_trips(self, users: torch.Tensor, deadline: torch.Tensor) -> None:
         """Chain free trips for ``users`` while their clock is before ``deadline`` (seconds)."""
         p = self.p
-        for _ in range(p.max_trips_per_day):
+        steps, cap = p.max_trips_per_day, None
+        if self.mult is not None:  # a heavy user's bound grows with its trip rate: max_trips_per_day * m
+            cap = p.max_trips_per_day * self.mult[users].clamp(min=1.0)
+            steps = math.ceil(p.max_trips_per_day * max(1.0, float(self.mult.max())))
+        for step in range(steps):
             out = self.t[users] < deadline
+            if cap is not None:
+                out &= step < cap
+                cap = cap[out]
             users, deadline = users[out], deadline[out]
             if len(users) == 0:
                 return
             place = self._destination(users)
             wait = sample_waiting_times(len(users), p.beta, p.tau_h * HOUR, p.wait_min_h * HOUR,
                                         p.wait_max_h * HOUR, self.gen, self.device)
+            if self.mult is not None:  # activity-dependent: heavy users' trips come m times as often
+                wait = wait / self.mult[users]
             self._stay(users, place, self.t[users] + wait)
 
     def _destination(self, users: torch.Tensor) -> torch.Tensor:
@@ -240,7 +283,10 @@ class _Run:
         weights = self.counts[users] * returnable
         can_return = weights.sum(1) > 0
         s = self.n_visited[users].double()
-        explore = (self._rand(len(users)) < p.rho * s.pow(-p.gamma)) | ~can_return
+        p_new = p.rho * s.pow(-p.gamma)
+        if self.mult is not None:  # activity-dependent exploration, rho * m (at most 1)
+            p_new = (p.rho * self.mult[users]).clamp(max=1.0) * s.pow(-p.gamma)
+        explore = (self._rand(len(users)) < p_new) | ~can_return
         place = self.cur[users].clone()
 
         ex = torch.nonzero(explore).squeeze(1)

@@ -66,7 +66,8 @@ class MobilityParams:
         offday_home_prob: probability of staying home all day on a non-working day.
         offday_out_mean_h, offday_out_sd_h: first departure on a non-working day, hour of day.
         offday_return_mean_h, offday_return_sd_h: hour after which no new trip starts on such a day.
-        max_trips_per_day: most free trips in one chain (a bound for the lock-step loop).
+        max_trips_per_day: most free trips in one chain (a bound for the lock-step loop; times
+            ``m`` for a user with an activity multiplier ``m > 1``, see ``explore_activity``).
         explore_candidates: gravity draws per exploration to find a place not visited yet.
         max_cells: places are grouped into at most this many spatial cells for the gravity choice
             (memory ``O(max_cells**2 + places)``); with fewer places the choice is exact.
@@ -85,6 +86,15 @@ class MobilityParams:
             An optional ``"handover": {"edges_m", "weight", "neighbours"}`` draws the neighbour a
             change goes to by distance (else uniformly among ``serving_neighbours``).
             None: off (the law independent of the user's events).
+        explore_activity: ``k`` of activity-dependent mobility: a user with ``a`` events per day
+            makes free trips ``m`` times as often and explores ``m`` times as readily (``rho *
+            m``, at most 1), ``m = clip((a / activity_reference) ** k, 1/4, 4)``
+            (:func:`zen.mobility.emulator.activity_multiplier`); fitted on cell sequences
+            (``mobility.cells.explore_activity``). 0: off, every user alike (byte for byte the
+            model without it). ``zen-generate`` feeds each user's events per day from the
+            population profile; ``mode=mobility`` (no events) simulates every user at m = 1.
+        activity_reference: the events per day with ``m = 1`` (the training users' median when
+            fitted); must be > 0 when ``explore_activity`` is not 0.
     """
 
     rho: float = 0.6
@@ -118,6 +128,8 @@ class MobilityParams:
     serving_radius_m: float = 1500.0
     serving_neighbours: int = 8
     serving_activity: dict | None = None
+    explore_activity: float = 0.0
+    activity_reference: float = 0.0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -135,6 +147,9 @@ class MobilityParams:
             "serving_dwell_h": self.serving_dwell_h >= 0,
             "serving_main_prob": 0 <= self.serving_main_prob <= 1,
             "serving_radius_m": self.serving_radius_m > 0, "serving_neighbours": self.serving_neighbours >= 1,
+            "explore_activity": -4.0 <= self.explore_activity <= 4.0,
+            "activity_reference": self.activity_reference >= 0
+            and (self.explore_activity == 0 or self.activity_reference > 0),
         }
         act = self.serving_activity
         if act is not None:

@@ -29,10 +29,11 @@ def population_anchors(places: pd.DataFrame, n_users: int, params: MobilityParam
 
 def shard_stays(emulator: MobilityEmulator, places: pd.DataFrame, home: np.ndarray, work: np.ndarray,
                 first: int, end: int, shard: int, days: float, start: pd.Timestamp | str, seed: int,
-                device: str | torch.device = "cpu") -> Stays:
-    """Stays of users ``first..end-1`` (shard ``shard``) of a run seeded ``seed``."""
+                device: str | torch.device = "cpu", activity: np.ndarray | None = None) -> Stays:
+    """Stays of users ``first..end-1`` (shard ``shard``) of a run seeded ``seed``; ``activity``:
+    ``[n_users]`` events per day of the whole population (for ``params.explore_activity``)."""
     return emulator.simulate(places, home[first:end], work[first:end], days, start, shard_seed(seed, shard),
-                             device=device)
+                             device=device, activity=None if activity is None else activity[first:end])
 
 
 def iter_stay_frames(places: pd.DataFrame, n_users: int, params: MobilityParams, days: float,

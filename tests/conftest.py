@@ -131,3 +131,27 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+AMD_ZEN4, INTEL_SPR = ("AVX512", False), ("AVX512", True)  # the CPU platforms digests were recorded on
+
+
+def cpu_platform() -> tuple[str, bool]:
+    """What decides how torch's and numpy's CPU kernels round: torch's CPU capability and numpy's
+    Sapphire-Rapids AVX-512 dispatch (AMD Zen 4 and Intel Sapphire Rapids differ in sampled digests)."""
+    import torch
+    from numpy._core._multiarray_umath import __cpu_features__
+
+    return torch.backends.cpu.get_cpu_capability(), bool(__cpu_features__.get("AVX512_SPR"))
+
+
+def check_recorded(value: str, recorded: dict, what: str) -> None:
+    """``value`` equals the digest ``recorded`` for this CPU platform; skipped (saying how to add
+    it) on a platform none was recorded for."""
+    import pytest
+
+    expected = recorded.get(cpu_platform())
+    if expected is None:
+        pytest.skip(f"no {what} digest recorded for CPU platform {cpu_platform()}: run the recording "
+                    "commit's code with this test and add it")
+    assert value == expected

@@ -1,16 +1,19 @@
 """The lock-step samplers give the same output as the code they replaced (same seed, CPU).
 
-The digests were recorded with the code before the sampler and population changes of the
-*scale-out* issue (commit d063c4a): a change that alters one sampled value fails here. The
-networks are seeded initialisations, not trained models, so the digests depend only on the
-sampling code and on the CPU kernels of torch and numpy, which round differently from one CPU
-family to the next: ``RECORDED`` holds, per platform (torch's CPU capability, numpy's
-Sapphire-Rapids AVX-512 dispatch), the digests d063c4a's code gives there (to add a platform:
-run this file on ``git archive d063c4a``'s code with this checkout's tests). On a platform not
-recorded the digest checks are skipped with that instruction; the fast paths are still checked
-against the plain ones in the same run on any platform (the ``*_equals_*`` tests). Values are
-hashed after a cast to int64 / float64, so a narrower dtype holding the same values keeps the
-digest.
+The mobility emulator's and the social graph's digests were recorded with the code before the
+sampler and population changes of the *scale-out* issue (commit d063c4a): a change that alters
+one sampled value fails here. The LSTM sampler's were recorded again when its categorical draws
+became inverse-transform draws (one uniform per row instead of one exponential per class: the
+same distribution, other values; ``test_categorical_sample_draws_the_given_probabilities``), at
+commit "Sampler: categorical draws by inverse transform". The networks are seeded
+initialisations, not trained models, so the digests depend only on the sampling code and on the
+CPU kernels of torch and numpy, which round differently from one CPU family to the next:
+``RECORDED`` holds, per platform (torch's CPU capability, numpy's Sapphire-Rapids AVX-512
+dispatch), the digests the recording code gives there. On a platform without a recorded digest
+that check is skipped (record it by running the recording commit's code with this file); the
+fast paths are still checked against the plain ones in the same run on any platform (the
+``*_equals_*`` tests). Values are hashed after a cast to int64 / float64, so a narrower dtype
+holding the same values keeps the digest.
 """
 
 from __future__ import annotations
@@ -21,10 +24,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import AMD_ZEN4, INTEL_SPR, check_recorded
 
 from zen.mobility import MobilityEmulator, MobilityParams, choose_anchors
 from zen.network import SocialParams, contact_table, generate_social_graph
-from zen.traffic import network as traffic_network
 from zen.traffic import sampler
 from zen.traffic.network import TrafficLSTM, categorical_sample
 from zen.traffic.sampler import LSTM_BLOCK, _lstm_step, sample_population
@@ -34,27 +37,17 @@ START = pd.Timestamp("2013-02-06 10:30", tz="UTC")  # a Wednesday morning
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _platform() -> tuple[str, bool]:
-    from numpy._core._multiarray_umath import __cpu_features__
-
-    return torch.backends.cpu.get_cpu_capability(), bool(__cpu_features__.get("AVX512_SPR"))
-
-
-# digests of d063c4a's code: plain LSTM, LSTM with ticks/anchor/caps, mobility, social graph, contacts
-RECORDED = {
-    ("AVX512", False): ("a585fcf5887d5a04", "b950acf0831f16d0", "5947258a37828786", "10d4040eb0291dc8",
-                        "6a23ab791650584c"),  # AMD EPYC (Zen 4)
-    ("AVX512", True): ("a585fcf5887d5a04", "eab5b38695cb15bd", "b1436534f4917b66", "10d4040eb0291dc8",
-                       "6a23ab791650584c"),  # Intel Xeon (Sapphire Rapids)
+RECORDED = {  # per check, per platform (conftest.cpu_platform)
+    "lstm": {INTEL_SPR: "4a432240c048cbcd"},
+    "lstm_ticks": {INTEL_SPR: "a809276c7aa243a7"},
+    "mobility": {AMD_ZEN4: "5947258a37828786", INTEL_SPR: "b1436534f4917b66"},
+    "edges": {AMD_ZEN4: "10d4040eb0291dc8", INTEL_SPR: "10d4040eb0291dc8"},
+    "contacts": {AMD_ZEN4: "6a23ab791650584c", INTEL_SPR: "6a23ab791650584c"},
 }
 
 
-def _check(value: str, which: int) -> None:
-    known = RECORDED.get(_platform())
-    if known is None:
-        pytest.skip(f"no digests recorded for CPU platform {_platform()}: run this file on d063c4a's code "
-                    "and add them to RECORDED (the *_equals_* tests still check the fast paths)")
-    assert value == known[which]
+def _check(value: str, which: str) -> None:
+    check_recorded(value, RECORDED[which], which)
 
 
 def digest(*arrays: np.ndarray) -> str:
@@ -94,7 +87,7 @@ def test_lstm_sampler_output_is_unchanged():
     tl = sample_population(net, clock, profile, contacts, SCALERS, 3 * 86400.0, week_offset_s(START),
                            torch.Generator().manual_seed(5))
     assert len(tl) > 1500 and len(np.unique(tl.user)) > 250
-    _check(_timeline_digest(tl), 0)
+    _check(_timeline_digest(tl), "lstm")
 
 
 def test_lstm_sampler_with_ticks_anchor_and_caps_is_unchanged():
@@ -105,7 +98,7 @@ def test_lstm_sampler_with_ticks_anchor_and_caps_is_unchanged():
                            tick_s=4000.0, max_events=cap)
     per_user = np.bincount(tl.user, minlength=300)
     assert len(tl) > 3000 and per_user[::7].max() <= 5  # the caps bind
-    _check(_timeline_digest(tl), 1)
+    _check(_timeline_digest(tl), "lstm_ticks")
 
 
 def test_mobility_emulator_output_is_unchanged():
@@ -119,7 +112,7 @@ def test_mobility_emulator_output_is_unchanged():
     home, work = choose_anchors(places, 500, params, np.random.default_rng(1))
     stays = MobilityEmulator(params).simulate(places, home, work, 7, START, seed=3)
     assert len(stays) > 500 * 7
-    _check(digest(home, work, stays.user, stays.start_s, stays.end_s, stays.place), 2)
+    _check(digest(home, work, stays.user, stays.start_s, stays.end_s, stays.place), "mobility")
 
 
 def test_social_graph_and_contact_table_are_unchanged():
@@ -136,16 +129,28 @@ def test_social_graph_and_contact_table_are_unchanged():
     edges = generate_social_graph(params, lat, lon, np.exp(rng.normal(1, 1, n)), seed=4)
     table = contact_table(edges, n, 32)
     assert len(edges) > 5 * n and (table[:, 0] >= 0).all()
-    _check(digest(edges["src"], edges["dst"], edges["weight"]), 3)
-    _check(digest(table), 4)
+    _check(digest(edges["src"], edges["dst"], edges["weight"]), "edges")
+    _check(digest(table), "contacts")
 
 
-def test_categorical_sample_equals_multinomial():
-    logits = torch.randn(5000, 7, generator=torch.Generator().manual_seed(0)) * 3
-    probs = torch.softmax(logits, -1)
-    fast = categorical_sample(probs, torch.Generator().manual_seed(1))
-    plain = torch.multinomial(probs, 1, generator=torch.Generator().manual_seed(1))[:, 0]
-    assert torch.equal(fast, plain) and len(torch.unique(fast)) == 7
+def test_categorical_sample_draws_the_given_probabilities():
+    """The inverse-transform draw follows ``probs`` row by row: chi-square on 200,000 draws of
+    rows with very unequal classes, a zero-probability class never drawn, and per-row laws kept
+    apart (two interleaved row types)."""
+    from scipy import stats
+
+    g = torch.Generator().manual_seed(0)
+    probs = torch.tensor([[0.5, 0.3, 0.15, 0.049, 0.001, 0.0], [0.0, 0.0, 0.0, 0.0, 0.2, 0.8]])
+    rows = probs.repeat(100_000, 1)  # [200000, 6], the two laws alternate
+    draws = categorical_sample(rows, g)
+    assert draws.dtype == torch.int64 and draws.shape == (200_000,)
+    for k in range(2):
+        counts = np.bincount(draws[k::2].numpy(), minlength=6)
+        p = probs[k].double().numpy()
+        assert counts[p == 0].sum() == 0
+        expected = 100_000 * p[p > 0] / p[p > 0].sum()
+        assert stats.chisquare(counts[p > 0], expected).pvalue > 1e-3
+    assert not torch.equal(categorical_sample(rows, g), draws)  # the generator advances
 
 
 def test_blocked_lstm_step_equals_one_call():
@@ -164,7 +169,7 @@ def test_blocked_lstm_step_equals_one_call():
 
 
 def test_sampler_fast_paths_equal_plain_ones(monkeypatch):
-    """Padding, blocks and the check-free categorical draw change no sampled value, on any CPU."""
+    """Padding and blocks change no sampled value, on any CPU."""
     n = LSTM_BLOCK + 700
     net, clock, profile, contacts, chrono, activity = _net_and_inputs(n)
 
@@ -176,7 +181,4 @@ def test_sampler_fast_paths_equal_plain_ones(monkeypatch):
     fast = run()
     monkeypatch.setattr(sampler, "LSTM_ROWS", 1)
     monkeypatch.setattr(sampler, "LSTM_BLOCK", 10**9)
-    plain_draw = lambda p, g: torch.multinomial(p, 1, generator=g)[:, 0]  # noqa: E731
-    monkeypatch.setattr(sampler, "categorical_sample", plain_draw)
-    monkeypatch.setattr(traffic_network, "categorical_sample", plain_draw)
     assert run() == fast

@@ -7,7 +7,8 @@ the assemblies of ``--setups`` in the same run (``SETUPS``: the default ``pairin
 the partner choice of ``zen.network.partners``, the same with the per-user night propensity of
 ``zen.traffic.night`` (its own model, ``model.night_propensity=true``), the same with the
 pair-level partner choice (``partners=pair``), the same with the hour-level partner choice
-(``partners=hour``), the same with the
+(``partners=hour``), the same on a social graph assortative by night activity
+(``night_assortativity=fit``, and ``=1``: the most the graph reaches), the same with the
 traffic model's ties, ``conversation``, starter views, ``half``), and score every dataset against
 the held-out real users. The floor is the same statistic between the real training and
 held-out users. Writes a markdown table (``--table``) and the raw numbers as JSON.
@@ -62,9 +63,13 @@ MODELS = {  # model folder name: zen-train overrides (the view the traffic model
     # pair-level partner powers in social.json (folders of "all" may predate them)
     "all-hour": ["conversations=all", "model.night_propensity=false"],  # as "all", fitted with the
     # hour-level partner powers in social.json (folders of "all" may predate them)
+    "all-assort": ["conversations=all", "model.night_propensity=false"],  # as "all", fitted with the
+    # night assortativity in social.json (folders of "all" may predate it)
 }
-SETUPS = {  # name: (model folder name, pairing, partners)
+SETUPS = {  # name: (model folder name, pairing, partners[, more zen-generate overrides])
     "partners": ("all", "starter", "auto"),
+    "assort": ("all-assort", "starter", "auto", ["night_assortativity=fit"]),
+    "assort-max": ("all-assort", "starter", "auto", ["night_assortativity=1.0"]),
     "night": ("all-night", "starter", "auto"),
     "pair": ("all-pair", "starter", "pair"),
     "hour": ("all-hour", "starter", "hour"),
@@ -78,6 +83,8 @@ COLUMNS = {"night": "the default + per-user night propensity (model.night_propen
            "partners": "whole timelines + pairing=starter + partner choice (the default)",
            "pair": "the default with the pair-level partner choice (partners=pair)",
            "hour": "the default with the hour-level partner choice (partners=hour)",
+           "assort": "the default on a graph assortative by night (night_assortativity=fit)",
+           "assort-max": "the default on the most night-assortative graph (night_assortativity=1)",
            "all-starter": "whole timelines + pairing=starter, the model's ties",
            "conversation": "whole timelines + pairing=conversation",
            "starter": "starter views + pairing=starter",
@@ -97,7 +104,7 @@ def train_model(out: Path, seed: int, name: str) -> tuple[Path, float]:
 
 
 def generate_dataset(model_dir: Path, out: Path, n_users: int, days: float,
-                     pairing: str, partners: str) -> tuple[Path, float]:
+                     pairing: str, partners: str, more: tuple = ()) -> tuple[Path, float]:
     from zen.stages.generate import generate
 
     if (out / "manifest.json").exists():
@@ -105,7 +112,7 @@ def generate_dataset(model_dir: Path, out: Path, n_users: int, days: float,
     t = time.perf_counter()
     generate(compose("generate", [f"model_dir={model_dir}", f"out_dir={out}", f"n_users={n_users}",
                                   f"days={days}", f"pairing={pairing}", f"partners={partners}",
-                                  "network=synthetic_city",
+                                  "network=synthetic_city", *more,
                                   "progress=false", "device=cpu"]))
     return out, time.perf_counter() - t
 
@@ -255,6 +262,11 @@ def main() -> None:
         power = json.loads((models["all"] / "social.json").read_text())["partner_day_power"]
         results[f"{seed}/partner_day_power"] = power
         print(f"seed {seed}: fitted partner_day_power {power:.3f}", flush=True)
+        if "all-assort" in models:
+            social = json.loads((models["all-assort"] / "social.json").read_text())
+            results[f"{seed}/night_assortativity"] = social["night_assortativity"]
+            print(f"seed {seed}: fitted night_assortativity {social['night_assortativity']:.3f} "
+                  f"on {social['night_assortativity_ties']} ties", flush=True)
         if "all-hour" in models:
             social = json.loads((models["all-hour"] / "social.json").read_text())
             for key in ("partner_hour_day_power", "partner_hour_power"):
@@ -270,11 +282,11 @@ def main() -> None:
             floor = {key: floor_scores.get(key, float("nan")) for _, key in ROWS}
         for days in args.days:
             for setup in args.setups:
-                view, pairing, partners = SETUPS[setup]
+                view, pairing, partners, *more = SETUPS[setup]
                 name = f"{seed}/{days:g}/{setup}"
                 path, timings[f"generate/{name}"] = generate_dataset(
                     models[view], args.out / f"seed{seed}" / f"d{days:g}-{setup}", args.users, days, pairing,
-                    partners)
+                    partners, *more)
                 results[f"{seed}/{days}/{setup}"] = score(path, real)
                 print(name, {k.split("/")[-2]: round(v, 3) for k, v in results[f"{seed}/{days}/{setup}"]
                              ["scores"].items()}, flush=True)

@@ -3,13 +3,16 @@
 For each training seed: train the default LSTM on the Copenhagen training users on whole
 timelines (``conversations=all``, the default) and, for the ``starter`` column, on each user's
 starter view (``conversations=starter``); generate ``--users`` users for each of ``--days`` with
-the assemblies of ``--setups`` in the same run (``SETUPS``: the default ``pairing=starter`` with
-the partner choice of ``zen.network.partners``, the same with the per-user night propensity of
-``zen.traffic.night`` (its own model, ``model.night_propensity=true``), the same with the
-pair-level partner choice (``partners=pair``), the same with the hour-level partner choice
-(``partners=hour``), the same on a social graph assortative by night activity
-(``night_assortativity=fit``, and ``=1``: the most the graph reaches), the same with the
-traffic model's ties, ``conversation``, starter views, ``half``), and score every dataset against
+the assemblies of ``--setups`` in the same run (``SETUPS``: ``pairing=starter`` with the partner
+choice of ``zen.network.partners`` without night assortativity (``partners``, the previous
+default), the default (``assort``: the same on a social graph assortative by night activity,
+``night_assortativity=fit``) and ``assort-max`` (``=1``: the most the graph reaches), the same
+with the per-user night propensity of ``zen.traffic.night`` (its own model,
+``model.night_propensity=true``), the same with the pair-level partner choice
+(``partners=pair``), the same with the hour-level partner choice (``partners=hour``), the same
+with the traffic model's ties, ``conversation``, starter views, ``half``; these run with the
+default graph, which for model folders fitted before ``night_assortativity`` is the previous
+one), and score every dataset against
 the held-out real users. The floor is the same statistic between the real training and
 held-out users. Writes a markdown table (``--table``) and the raw numbers as JSON.
 
@@ -67,9 +70,12 @@ MODELS = {  # model folder name: zen-train overrides (the view the traffic model
     # night assortativity in social.json (folders of "all" may predate it)
 }
 SETUPS = {  # name: (model folder name, pairing, partners[, more zen-generate overrides])
-    "partners": ("all", "starter", "auto"),
+    "partners": ("all", "starter", "auto", ["night_assortativity=null"]),
     "assort": ("all-assort", "starter", "auto", ["night_assortativity=fit"]),
     "assort-max": ("all-assort", "starter", "auto", ["night_assortativity=1.0"]),
+    # the generation seed's own noise: the two setups above with another run seed
+    "partners-gen1": ("all", "starter", "auto", ["night_assortativity=null", "seed=1"]),
+    "assort-gen1": ("all-assort", "starter", "auto", ["night_assortativity=fit", "seed=1"]),
     "night": ("all-night", "starter", "auto"),
     "pair": ("all-pair", "starter", "pair"),
     "hour": ("all-hour", "starter", "hour"),
@@ -78,13 +84,16 @@ SETUPS = {  # name: (model folder name, pairing, partners[, more zen-generate ov
     "starter": ("starter", "starter", "tie"),
     "half": ("all", "half", "tie"),
 }
-DEFAULT = "partners"
+DEFAULT = "assort"
 COLUMNS = {"night": "the default + per-user night propensity (model.night_propensity=true)",
-           "partners": "whole timelines + pairing=starter + partner choice (the default)",
+           "partners": "whole timelines + pairing=starter + partner choice (the previous default, "
+                       "night_assortativity=null)",
            "pair": "the default with the pair-level partner choice (partners=pair)",
            "hour": "the default with the hour-level partner choice (partners=hour)",
-           "assort": "the default on a graph assortative by night (night_assortativity=fit)",
+           "assort": "the default: the same on a graph assortative by night (night_assortativity=fit)",
            "assort-max": "the default on the most night-assortative graph (night_assortativity=1)",
+           "partners-gen1": "the previous default, run seed 1",
+           "assort-gen1": "the default, run seed 1",
            "all-starter": "whole timelines + pairing=starter, the model's ties",
            "conversation": "whole timelines + pairing=conversation",
            "starter": "starter views + pairing=starter",

@@ -119,7 +119,7 @@ def test_the_fit_reads_the_users_own_night_shares():
 
 
 def test_the_night_assortativity_setting():
-    assert GenerationSpec(n_users=10, days=1).night_assortativity is None
+    assert GenerationSpec(n_users=10, days=1).night_assortativity == "fit"  # the default
     for value, expected in (("fit", "fit"), ("off", None), (False, None), (0, None), ("0.4", 0.4), (1, 1.0)):
         assert GenerationSpec(n_users=10, days=1, night_assortativity=value).night_assortativity == expected
     with pytest.raises(ZenInputError, match="night_assortativity='x': use null, fit or a number in"):

@@ -218,6 +218,8 @@ def night_tendencies(spec: GenerationSpec, models: Models,
         return None, None
     tendency = getattr(models.traffic, "night_tendency", None)
     if tendency is None:
+        if spec.night_assortativity == "fit":  # the default: a model without per-user clocks
+            return None, None
         log.warning("night_assortativity=%s needs a traffic model with per-user clocks; the %s model "
                     "has none: the graph is not assortative by night", spec.night_assortativity,
                     type(models.traffic).__name__)

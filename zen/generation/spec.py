@@ -68,10 +68,13 @@ class GenerationSpec:
             ``hour`` weighs each tie also by its own share of started conversations at the
             conversation's hour of day (the hour-level rule, fitted strengths).
         night_assortativity: tie users of like night activity in the social graph
-            (``zen.network.social``): None (the default) does not; ``fit`` aims at the
-            correlation of partners' night shares fitted on the training data (``social.json``
-            ``night_assortativity``); a number in [0, 1] is the target correlation of the users'
-            night tendencies across ties. Needs a traffic model with per-user clocks (the LSTM).
+            (``zen.network.social``): ``fit`` (the default) aims at the correlation of partners'
+            own night shares fitted on the training data (``social.json`` ``night_assortativity``;
+            models fitted before it, and models without per-user clocks such as the baseline,
+            build the graph as before); a number in [0, 1] is the target correlation of the
+            users' night tendencies across ties (it needs the LSTM's per-user clocks); None does
+            not (the graph of the code before the option, draw for draw). Measured in
+            experiments/conversations.md.
         ties_per_user: width of the contact table: ties per user that the traffic model's "k-th
             contact" can point at (the model's own ``max_rank`` is how many rank classes it
             learns; ranks at or beyond this width become new contacts). ``max_rank`` in old
@@ -97,7 +100,7 @@ class GenerationSpec:
     pairing: str = "auto"
     conversation_gap_s: float | None = None
     partners: str = "auto"
-    night_assortativity: str | float | None = None
+    night_assortativity: str | float | None = "fit"
     ties_per_user: int = 32
     offnet_pool_per_user: float = 2.0
     coupling: str = "auto"

@@ -145,3 +145,50 @@ def test_a_model_without_per_user_clocks_generates_as_without_the_option(model_d
     with caplog.at_level("WARNING"):
         assert records("night", night_assortativity=0.5) == plain and len(plain) > 3
     assert "needs a traffic model with per-user clocks" in caplog.text
+
+
+@pytest.fixture(scope="module")
+def small_lstm(copenhagen, tmp_path_factory):
+    """A small LSTM with chronotypes on 60 Copenhagen training users (one torch thread)."""
+    import torch
+    from conftest import lstm_trainer
+
+    from zen.data import split_users
+    from zen.traffic.lstm import LSTMTrafficModel
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    s = split_users(copenhagen.user_ids, seed=0)
+    model = LSTMTrafficModel(hidden=16, layers=1, n_mix=4, mark_hidden=16, profile_components=2, bptt=64,
+                             eval_users=20, eval_days=2.0)
+    model.fit(copenhagen.subset(s.train[:60]), None, trainer=lstm_trainer(max_epochs=2),
+              work_dir=tmp_path_factory.mktemp("lstm") / "model", device="cpu", seed=0)
+    yield model
+    torch.set_num_threads(before)
+
+
+def test_the_fit_target_divides_the_fitted_correlation_by_the_tendencys_r2(small_lstm):
+    from types import SimpleNamespace
+
+    from zen.generation.pipeline import night_target, tendency_reliability
+
+    start = pd.Timestamp("2024-03-04", tz="UTC")
+    r2 = tendency_reliability(small_lstm, 14.0, start, seed=3, n_users=200)
+    assert 0.0 < r2 <= 1.0 and r2 == tendency_reliability(small_lstm, 14.0, start, seed=3, n_users=200)
+    assert tendency_reliability(object(), 14.0, start) == 0.0  # no per-user clocks
+    spec = GenerationSpec(n_users=10, days=1)
+    cases = ((0.1, 0.25, 0.4), (0.3, 0.2, 1.0), (0.1, 0.0, None), (0.0, 0.3, None))  # capped at 1
+    for fitted, stored_r2, expected in cases:
+        social = dataclasses_replace(_params(), night_assortativity=fitted, night_tendency_r2=stored_r2)
+        got = night_target(spec, SimpleNamespace(social=social))
+        assert got == (pytest.approx(expected) if expected is not None else None)
+    assert night_target(GenerationSpec(n_users=10, days=1, night_assortativity=0.3),
+                        SimpleNamespace(social=_params())) == 0.3
+    assert night_target(GenerationSpec(n_users=10, days=1, night_assortativity=None),
+                        SimpleNamespace(social=_params())) is None
+
+
+def dataclasses_replace(params: SocialParams, **change) -> SocialParams:
+    import dataclasses
+
+    return dataclasses.replace(params, **change)

@@ -165,7 +165,7 @@ def build_population(spec: GenerationSpec, models: Models,
     return pop, edges
 
 
-RELIABILITY_USERS = 500  # new users sampled to measure how much of a night share the tendency sets
+RELIABILITY_USERS = 1000  # new users sampled to measure how much of a night share the tendency sets
 
 
 def night_target(spec: GenerationSpec, models: Models) -> float | None:
@@ -176,31 +176,33 @@ def night_target(spec: GenerationSpec, models: Models) -> float | None:
     value = spec.night_assortativity
     if value == "fit":
         fitted = float(getattr(models.social, "night_assortativity", 0.0))
-        if fitted <= 0:
+        reliability = float(getattr(models.social, "night_tendency_r2", 0.0))
+        if fitted <= 0 or reliability <= 0:  # older model folders: the graph as before
             return None
-        reliability = tendency_reliability(spec, models)
-        value = min(1.0, fitted / reliability) if reliability > 0 else 1.0
-        log.info("night assortativity: fitted %.3f, reliability %.3f, tendency target %.3f",
+        value = min(1.0, fitted / reliability)
+        log.info("night assortativity: fitted %.3f, R² %.3f, tendency target %.3f",
                  fitted, reliability, value)
     return float(value) if value else None
 
 
-def tendency_reliability(spec: GenerationSpec, models: Models) -> float:
-    """R², over ``RELIABILITY_USERS`` new users sampled for the fit's window, between a user's
-    night tendency and the night share of their sampled events (users with at least
-    ``NIGHT_MIN_EVENTS`` events): partners whose tendencies correlate ρ have own night shares
-    that correlate about ρ·R² (the rest of a night share is the user's own noise). Its own
-    seed: the run's draws are untouched."""
+def tendency_reliability(traffic: TrafficModel, days: float, start: pd.Timestamp, seed: int = 0,
+                         n_users: int = RELIABILITY_USERS) -> float:
+    """R², over ``n_users`` new users sampled for ``days`` from ``start``, between a user's night
+    tendency (``traffic.night_tendency``) and the night share of their sampled events (users with
+    at least ``NIGHT_MIN_EVENTS`` events): partners whose tendencies correlate ρ have own night
+    shares that correlate about ρ·R² (the rest of a night share is the user's own noise).
+    ``zen-train`` stores it in ``social.json`` (``night_tendency_r2``); 0 for a model without
+    per-user clocks."""
     from zen.network.social import NIGHT_MIN_EVENTS
-
-    n, seed = RELIABILITY_USERS, component_seed(spec.seed, "night")
-    days = float(getattr(models.social, "window_days", 28.0)) or 28.0
-    activity = models.traffic.sample_activity(n, np.random.default_rng(seed))
-    tendency = models.traffic.night_tendency(n, seed, activity)
-    tl = models.traffic.sample(n, days, spec.start, seed, device="cpu", activity=activity)
     from zen.traffic.tokenizer import week_offset_s
 
-    hour = np.floor((tl.t_s + week_offset_s(spec.start)) / 3600.0).astype(np.int64) % 24
+    if not hasattr(traffic, "night_tendency"):
+        return 0.0
+    n = int(n_users)
+    activity = traffic.sample_activity(n, np.random.default_rng(seed))
+    tendency = traffic.night_tendency(n, seed, activity)
+    tl = traffic.sample(n, days, start, seed, device="cpu", activity=activity)
+    hour = np.floor((tl.t_s + week_offset_s(start)) / 3600.0).astype(np.int64) % 24
     count = np.bincount(tl.user, minlength=n)
     share = np.bincount(tl.user, weights=hour < 6, minlength=n) / np.maximum(count, 1)
     ok = count >= NIGHT_MIN_EVENTS

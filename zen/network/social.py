@@ -99,6 +99,11 @@ class SocialParams:
             :func:`partner_night_corr`); the target of ``night_assortativity=fit`` at
             generation (older folders: 0).
         night_assortativity_ties: ties that correlation is measured on.
+        night_tendency_r2: R² between a new user's night tendency and the night share of their
+            sampled events (``zen.generation.pipeline.tendency_reliability``, measured by
+            ``zen-train`` on the fitted traffic model; 0 when the model has no per-user clocks):
+            tendencies correlated ρ across ties give own night shares correlated about ρ·R², so
+            ``night_assortativity=fit`` aims the tendencies at ``night_assortativity / R²``.
     """
 
     degree_pmf: list[float]
@@ -124,6 +129,7 @@ class SocialParams:
     partner_hour_power: float = 0.0
     night_assortativity: float = 0.0
     night_assortativity_ties: int = 0
+    night_tendency_r2: float = 0.0
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -3,12 +3,16 @@
 For each training seed: train the default LSTM on the Copenhagen training users on whole
 timelines (``conversations=all``, the default) and, for the ``starter`` column, on each user's
 starter view (``conversations=starter``); generate ``--users`` users for each of ``--days`` with
-the assemblies of ``--setups`` in the same run (``SETUPS``: the default ``pairing=starter`` with
-the partner choice of ``zen.network.partners``, the same with the per-user night propensity of
-``zen.traffic.night`` (its own model, ``model.night_propensity=true``), the same with the
-pair-level partner choice (``partners=pair``), the same with the hour-level partner choice
-(``partners=hour``), the same with the
-traffic model's ties, ``conversation``, starter views, ``half``), and score every dataset against
+the assemblies of ``--setups`` in the same run (``SETUPS``: ``pairing=starter`` with the partner
+choice of ``zen.network.partners`` without night assortativity (``partners``, the previous
+default), the default (``assort``: the same on a social graph assortative by night activity,
+``night_assortativity=fit``) and ``assort-max`` (``=1``: the most the graph reaches), the same
+with the per-user night propensity of ``zen.traffic.night`` (its own model,
+``model.night_propensity=true``), the same with the pair-level partner choice
+(``partners=pair``), the same with the hour-level partner choice (``partners=hour``), the same
+with the traffic model's ties, ``conversation``, starter views, ``half``; these run with the
+default graph, which for model folders fitted before ``night_assortativity`` is the previous
+one), and score every dataset against
 the held-out real users. The floor is the same statistic between the real training and
 held-out users. Writes a markdown table (``--table``) and the raw numbers as JSON.
 
@@ -62,9 +66,20 @@ MODELS = {  # model folder name: zen-train overrides (the view the traffic model
     # pair-level partner powers in social.json (folders of "all" may predate them)
     "all-hour": ["conversations=all", "model.night_propensity=false"],  # as "all", fitted with the
     # hour-level partner powers in social.json (folders of "all" may predate them)
+    "all-assort": ["conversations=all", "model.night_propensity=false"],  # as "all", fitted with the
+    # night assortativity in social.json (folders of "all" may predate it)
 }
-SETUPS = {  # name: (model folder name, pairing, partners)
-    "partners": ("all", "starter", "auto"),
+SETUPS = {  # name: (model folder name, pairing, partners[, more zen-generate overrides])
+    "partners": ("all", "starter", "auto", ["night_assortativity=null"]),
+    "assort": ("all-assort", "starter", "auto", ["night_assortativity=fit"]),
+    "assort-max": ("all-assort", "starter", "auto", ["night_assortativity=1.0"]),
+    # the generation seed's own noise: the two setups above with another run seed
+    "partners-gen1": ("all", "starter", "auto", ["night_assortativity=null", "seed=1"]),
+    "assort-gen1": ("all-assort", "starter", "auto", ["night_assortativity=fit", "seed=1"]),
+    "partners-gen2": ("all", "starter", "auto", ["night_assortativity=null", "seed=2"]),
+    "assort-gen2": ("all-assort", "starter", "auto", ["night_assortativity=fit", "seed=2"]),
+    "partners-gen3": ("all", "starter", "auto", ["night_assortativity=null", "seed=3"]),
+    "assort-gen3": ("all-assort", "starter", "auto", ["night_assortativity=fit", "seed=3"]),
     "night": ("all-night", "starter", "auto"),
     "pair": ("all-pair", "starter", "pair"),
     "hour": ("all-hour", "starter", "hour"),
@@ -73,11 +88,20 @@ SETUPS = {  # name: (model folder name, pairing, partners)
     "starter": ("starter", "starter", "tie"),
     "half": ("all", "half", "tie"),
 }
-DEFAULT = "partners"
+DEFAULT = "assort"
 COLUMNS = {"night": "the default + per-user night propensity (model.night_propensity=true)",
-           "partners": "whole timelines + pairing=starter + partner choice (the default)",
+           "partners": "whole timelines + pairing=starter + partner choice (the previous default, "
+                       "night_assortativity=null)",
            "pair": "the default with the pair-level partner choice (partners=pair)",
            "hour": "the default with the hour-level partner choice (partners=hour)",
+           "assort": "the default: the same on a graph assortative by night (night_assortativity=fit)",
+           "assort-max": "the default on the most night-assortative graph (night_assortativity=1)",
+           "partners-gen1": "the previous default, run seed 1",
+           "assort-gen1": "the default, run seed 1",
+           "partners-gen2": "the previous default, run seed 2",
+           "assort-gen2": "the default, run seed 2",
+           "partners-gen3": "the previous default, run seed 3",
+           "assort-gen3": "the default, run seed 3",
            "all-starter": "whole timelines + pairing=starter, the model's ties",
            "conversation": "whole timelines + pairing=conversation",
            "starter": "starter views + pairing=starter",
@@ -97,7 +121,7 @@ def train_model(out: Path, seed: int, name: str) -> tuple[Path, float]:
 
 
 def generate_dataset(model_dir: Path, out: Path, n_users: int, days: float,
-                     pairing: str, partners: str) -> tuple[Path, float]:
+                     pairing: str, partners: str, more: tuple = ()) -> tuple[Path, float]:
     from zen.stages.generate import generate
 
     if (out / "manifest.json").exists():
@@ -105,7 +129,7 @@ def generate_dataset(model_dir: Path, out: Path, n_users: int, days: float,
     t = time.perf_counter()
     generate(compose("generate", [f"model_dir={model_dir}", f"out_dir={out}", f"n_users={n_users}",
                                   f"days={days}", f"pairing={pairing}", f"partners={partners}",
-                                  "network=synthetic_city",
+                                  "network=synthetic_city", *more,
                                   "progress=false", "device=cpu"]))
     return out, time.perf_counter() - t
 
@@ -255,6 +279,11 @@ def main() -> None:
         power = json.loads((models["all"] / "social.json").read_text())["partner_day_power"]
         results[f"{seed}/partner_day_power"] = power
         print(f"seed {seed}: fitted partner_day_power {power:.3f}", flush=True)
+        if "all-assort" in models:
+            social = json.loads((models["all-assort"] / "social.json").read_text())
+            results[f"{seed}/night_assortativity"] = social["night_assortativity"]
+            print(f"seed {seed}: fitted night_assortativity {social['night_assortativity']:.3f} "
+                  f"on {social['night_assortativity_ties']} ties", flush=True)
         if "all-hour" in models:
             social = json.loads((models["all-hour"] / "social.json").read_text())
             for key in ("partner_hour_day_power", "partner_hour_power"):
@@ -270,11 +299,11 @@ def main() -> None:
             floor = {key: floor_scores.get(key, float("nan")) for _, key in ROWS}
         for days in args.days:
             for setup in args.setups:
-                view, pairing, partners = SETUPS[setup]
+                view, pairing, partners, *more = SETUPS[setup]
                 name = f"{seed}/{days:g}/{setup}"
                 path, timings[f"generate/{name}"] = generate_dataset(
                     models[view], args.out / f"seed{seed}" / f"d{days:g}-{setup}", args.users, days, pairing,
-                    partners)
+                    partners, *more)
                 results[f"{seed}/{days}/{setup}"] = score(path, real)
                 print(name, {k.split("/")[-2]: round(v, 3) for k, v in results[f"{seed}/{days}/{setup}"]
                              ["scores"].items()}, flush=True)

@@ -212,3 +212,27 @@ def test_a_runaway_model_is_stopped_and_named(tiny, monkeypatch, caplog):
     per_user = np.bincount(tl.user, minlength=8)
     assert per_user.max() <= max(RUNAWAY_FACTOR * 2.0, RUNAWAY_MIN_PER_DAY)
     assert "runaway" in caplog.text
+
+
+def test_night_tendency_is_the_night_share_of_the_clock_sample_gives_each_user(tiny, monkeypatch):
+    """The social graph's night assortativity reads each user's tendency before sampling: it
+    must be the clock ``sample`` then gives that user (same seed, same activity)."""
+    from zen.traffic import lstm
+
+    model, _, _ = tiny
+    seen = {}
+    real = lstm.sample_population
+
+    def spy(net, clock, *args, chronotype, **kwargs):
+        seen["rate"], seen["row"] = clock.rate.numpy(), chronotype.numpy()
+        return real(net, clock, *args, chronotype=chronotype, **kwargs)
+
+    monkeypatch.setattr(lstm, "sample_population", spy)
+    activity = np.exp(np.random.default_rng(3).normal(0.5, 0.8, 50))
+    tendency = model.night_tendency(50, seed=7, activity=activity)
+    model.sample(50, days=1, start=pd.Timestamp("2024-03-04", tz="UTC"), seed=7, activity=activity)
+    night = np.arange(168) % 24 < 6
+    expected = seen["rate"][:, night].sum(1) / seen["rate"].sum(1)
+    assert model.chronotypes is not None and model.chronotypes.n > 1
+    np.testing.assert_allclose(tendency, expected[seen["row"]])
+    assert len(np.unique(tendency)) > 1

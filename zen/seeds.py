@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 COMPONENT = {"activity": 1, "anchors": 2, "graph": 3, "traffic": 4, "mobility": 5, "assembly": 6,
-             "cells": 7, "coupling": 8, "partners": 9}
+             "cells": 7, "coupling": 8, "partners": 9,
+             "night": 10}
 
 
 def component_seed(seed: int, component: str, *keys: int) -> int:

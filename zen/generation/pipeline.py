@@ -23,6 +23,7 @@ per shard and :func:`finish_stays`. Seeds come from ``zen.seeds``.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
@@ -58,6 +59,8 @@ from zen.seeds import component_seed
 from zen.sessions import SessionModel
 from zen.traffic.base import TrafficModel, load_traffic_model
 from zen.traffic.timeline import Timelines
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -150,8 +153,9 @@ def build_population(spec: GenerationSpec, models: Models,
     activity = models.traffic.sample_activity(n_users, rng)
     home, work = (a.astype(np.int32) for a in population_anchors(places, n_users, models.mobility, seed))
     lat, lon = places["lat"].to_numpy(), places["lon"].to_numpy()
+    night, target = night_tendencies(spec, models, activity)
     edges = generate_social_graph(models.social, lat[home], lon[home], activity,
-                                  component_seed(seed, "graph"))
+                                  component_seed(seed, "graph"), night=night, night_target=target)
     contacts = contact_table(edges, n_users, spec.ties_per_user)
     pop = Population(activity=activity, home=home, work=work, contacts=contacts,
                      degree=(contacts >= 0).sum(axis=1, dtype=np.min_scalar_type(spec.ties_per_user)),
@@ -159,6 +163,75 @@ def build_population(spec: GenerationSpec, models: Models,
                      offnet_pool=max(1, int(spec.offnet_pool_per_user * n_users)),
                      new_on_network_share=1.0 - float(models.social.offnet_share))
     return pop, edges
+
+
+RELIABILITY_USERS = 1000  # new users sampled to measure how much of a night share the tendency sets
+
+
+def night_target(spec: GenerationSpec, models: Models) -> float | None:
+    """The correlation of night tendencies across ties this run's graph aims at
+    (``spec.night_assortativity``: a number is that correlation; ``fit`` is the model's fitted
+    correlation of partners' own night shares, ``social.json`` ``night_assortativity``, over
+    :func:`tendency_reliability`, capped at 1); None: none."""
+    value = spec.night_assortativity
+    if value == "fit":
+        fitted = float(getattr(models.social, "night_assortativity", 0.0))
+        reliability = float(getattr(models.social, "night_tendency_r2", 0.0))
+        if fitted <= 0 or reliability <= 0:  # older model folders: the graph as before
+            return None
+        value = min(1.0, fitted / reliability)
+        log.info("night assortativity: fitted %.3f, R² %.3f, tendency target %.3f",
+                 fitted, reliability, value)
+    return float(value) if value else None
+
+
+def tendency_reliability(traffic: TrafficModel, days: float, start: pd.Timestamp, seed: int = 0,
+                         n_users: int = RELIABILITY_USERS) -> float:
+    """R², over ``n_users`` new users sampled for ``days`` from ``start``, between a user's night
+    tendency (``traffic.night_tendency``) and the night share of their sampled events (users with
+    at least ``NIGHT_MIN_EVENTS`` events): partners whose tendencies correlate ρ have own night
+    shares that correlate about ρ·R² (the rest of a night share is the user's own noise).
+    ``zen-train`` stores it in ``social.json`` (``night_tendency_r2``); 0 for a model without
+    per-user clocks."""
+    from zen.network.social import NIGHT_MIN_EVENTS
+    from zen.traffic.tokenizer import week_offset_s
+
+    if not hasattr(traffic, "night_tendency"):
+        return 0.0
+    n = int(n_users)
+    activity = traffic.sample_activity(n, np.random.default_rng(seed))
+    tendency = traffic.night_tendency(n, seed, activity)
+    tl = traffic.sample(n, days, start, seed, device="cpu", activity=activity)
+    hour = np.floor((tl.t_s + week_offset_s(start)) / 3600.0).astype(np.int64) % 24
+    count = np.bincount(tl.user, minlength=n)
+    share = np.bincount(tl.user, weights=hour < 6, minlength=n) / np.maximum(count, 1)
+    ok = count >= NIGHT_MIN_EVENTS
+    if ok.sum() < 3 or tendency[ok].std() == 0 or share[ok].std() == 0:
+        return 0.0
+    return float(np.corrcoef(tendency[ok], share[ok])[0, 1] ** 2)
+
+
+def night_tendencies(spec: GenerationSpec, models: Models,
+                     activity: np.ndarray) -> tuple[np.ndarray | None, float | None]:
+    """Each user's night tendency, as each shard's traffic sampling will draw it (the same seed
+    and activity as :func:`sample_shard`), and the target of :func:`night_target`; (None, None)
+    without a target or when the traffic model has no per-user clock."""
+    if spec.night_assortativity is None:
+        return None, None
+    tendency = getattr(models.traffic, "night_tendency", None)
+    if tendency is None:
+        if spec.night_assortativity == "fit":  # the default: a model without per-user clocks
+            return None, None
+        log.warning("night_assortativity=%s needs a traffic model with per-user clocks; the %s model "
+                    "has none: the graph is not assortative by night", spec.night_assortativity,
+                    type(models.traffic).__name__)
+        return None, None
+    target = night_target(spec, models)
+    if target is None:
+        return None, None
+    night = np.concatenate([tendency(sh.size, component_seed(spec.seed, "traffic", sh.index),
+                                     activity[sh.first:sh.end]) for sh in shard_bounds(spec)])
+    return night, target
 
 
 def population_users(pop: Population, place_cell: np.ndarray) -> pd.DataFrame:

@@ -42,6 +42,22 @@ def parse_start(start_date: object, days: float) -> pd.Timestamp:
     return start
 
 
+def _night_assortativity(value: object) -> str | float | None:
+    """None, ``fit`` or a number in [0, 1] (``off``, ``none``, false and 0 read as None)."""
+    if value is None or value is False or (isinstance(value, str)
+                                           and value.lower() in ("off", "none", "null")):
+        return None
+    if isinstance(value, str) and value.lower() == "fit":
+        return "fit"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not 0.0 <= number <= 1.0:
+        raise ZenInputError(f"night_assortativity={value!r}: use null, fit or a number in [0, 1]")
+    return number or None
+
+
 @dataclass(frozen=True)
 class GenerationSpec:
     """One generation run, independent of how it is launched (CLI, Python, a pool, Ray).
@@ -64,6 +80,14 @@ class GenerationSpec:
             conversations with the starter that day (the pair-level rule, fitted strengths);
             ``hour`` weighs each tie also by its own share of started conversations at the
             conversation's hour of day (the hour-level rule, fitted strengths).
+        night_assortativity: tie users of like night activity in the social graph
+            (``zen.network.social``): ``fit`` (the default) aims at the correlation of partners'
+            own night shares fitted on the training data (``social.json`` ``night_assortativity``;
+            models fitted before it, and models without per-user clocks such as the baseline,
+            build the graph as before); a number in [0, 1] is the target correlation of the
+            users' night tendencies across ties (it needs the LSTM's per-user clocks); None does
+            not (the graph of the code before the option, draw for draw). Measured in
+            experiments/conversations.md.
         ties_per_user: width of the contact table: ties per user that the traffic model's "k-th
             contact" can point at (the model's own ``max_rank`` is how many rank classes it
             learns; ranks at or beyond this width become new contacts). ``max_rank`` in old
@@ -89,6 +113,7 @@ class GenerationSpec:
     pairing: str = "auto"
     conversation_gap_s: float | None = None
     partners: str = "auto"
+    night_assortativity: str | float | None = "fit"
     ties_per_user: int = 32
     offnet_pool_per_user: float = 2.0
     coupling: str = "auto"
@@ -111,6 +136,7 @@ class GenerationSpec:
             raise ZenInputError(f"unknown pairing {self.pairing!r}; use one of {', '.join(PAIRINGS)}")
         if self.partners not in PARTNERS:
             raise ZenInputError(f"unknown partners {self.partners!r}; use auto, tie, pair or hour")
+        fix["night_assortativity"] = _night_assortativity(self.night_assortativity)
         if self.conversation_gap_s is not None:
             fix["conversation_gap_s"] = config_number(fields, "conversation_gap_s", float, above=0)
         if self.mode not in MODES:

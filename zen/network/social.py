@@ -17,6 +17,17 @@ Generation (all vectorised over stubs, no loop per user):
    Newman, PRL 103:058701, 2009), which gives the clustering of the real graph.
 4. Each tie is mutual with the fitted probability (else one-way, random direction); its strength
    (events per tie) is drawn from the fitted distribution and split between the two directions.
+
+Night assortativity (an option, ``night_target``): given each user's night tendency (the
+expected night share of the clock the traffic model will give them,
+``LSTMTrafficModel.night_tendency``), the slots of steps 2-3 are re-sorted within blocks of
+``NIGHT_BLOCK`` consecutive slots along the Hilbert curve by a key ρ·z + √(1-ρ²)·ε (z the
+standardised tendency, ε standard normal), so that neighbours in space pair with neighbours in
+night activity; ρ is calibrated by bisection on a subsample so that the correlation of the
+tendency across ties (:func:`partner_night_corr`) is the target. The target fitted on the real
+data (``night_assortativity``) is the same correlation of the training users' own night shares
+(those of the conversations each user starts).
+Without a target the graph is the same, draw for draw, as without the option.
 """
 
 from __future__ import annotations
@@ -44,6 +55,9 @@ from zen.schema import ZenInputError
 
 QUANTILE_POINTS = 101  # probabilities 0, 0.01, ..., 1 of the stored quantile functions
 HILBERT_ORDER = 16     # Hilbert curve over a 65,536 x 65,536 grid of the region
+NIGHT_BLOCK = 24       # slots (consecutive on the Hilbert curve) re-sorted by night tendency
+NIGHT_MIN_EVENTS = 10  # users with fewer events are left out of the fitted night assortativity
+NIGHT_CALIBRATION_USERS = 4000  # subsample on which the night key weight is calibrated
 
 
 @dataclass
@@ -78,6 +92,17 @@ class SocialParams:
             (``partners=pair``, ``zen.network.partners``), fitted jointly (older folders: 0).
         partner_hour_day_power, partner_hour_power: β'' and η of the hour-level partner choice
             (``partners=hour``, ``zen.network.partners``), fitted jointly (older folders: 0).
+        night_assortativity: Pearson correlation of the own night shares (00-06 h, of each
+            user's starter view) of the two ends of an on-network tie, over the ties between
+            fitted users with at least ``NIGHT_MIN_EVENTS`` such events each (both orientations;
+            :func:`partner_night_corr`); the target of ``night_assortativity=fit`` at
+            generation (older folders: 0).
+        night_assortativity_ties: ties that correlation is measured on.
+        night_tendency_r2: R² between a new user's night tendency and the night share of their
+            sampled events (``zen.generation.pipeline.tendency_reliability``, measured by
+            ``zen-train`` on the fitted traffic model; 0 when the model has no per-user clocks):
+            tendencies correlated ρ across ties give own night shares correlated about ρ·R², so
+            ``night_assortativity=fit`` aims the tendencies at ``night_assortativity / R²``.
     """
 
     degree_pmf: list[float]
@@ -101,6 +126,9 @@ class SocialParams:
     partner_pair_power: float = 0.0
     partner_hour_day_power: float = 0.0
     partner_hour_power: float = 0.0
+    night_assortativity: float = 0.0
+    night_assortativity_ties: int = 0
+    night_tendency_r2: float = 0.0
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -179,8 +207,56 @@ def fit_social(records: pd.DataFrame, user_ids: np.ndarray, friendships: pd.Data
     )
     params.partner_pair_day_power, params.partner_pair_power = fit_partner_pair_powers(choices)
     params.partner_hour_day_power, params.partner_hour_power = fit_partner_hour_powers(choices)
+    params.night_assortativity, params.night_assortativity_ties = _night_assortativity(rec, edges, user_ids)
     params.triangle_share = calibrate_triangles(params, calibration_users, seed)
     return params
+
+
+def _night_assortativity(records: pd.DataFrame, edges: pd.DataFrame, user_ids: np.ndarray
+                         ) -> tuple[float, int]:
+    """Correlation of the users' own night shares across their on-network ties
+    (:func:`partner_night_corr`), and the number of ties it is measured on.
+
+    A user's own night share is that of their starter view (the conversations they started,
+    both sides' turns, with their data sessions and events without a counterpart,
+    ``zen.measures.conversations.started_by_user``): all their records would share every
+    conversation between the two ends and correlate partners by construction. Users with fewer
+    than ``NIGHT_MIN_EVENTS`` events in it are left out.
+    """
+    from zen.measures.conversations import started_by_user
+    from zen.measures.individual import NIGHT_HOURS
+
+    records = records.sort_values(["user_id", "timestamp"], kind="stable")
+    own = records[started_by_user(records)]
+    hour = own["timestamp"].dt.hour.to_numpy()
+    night = (hour >= NIGHT_HOURS[0]) & (hour < NIGHT_HOURS[1])
+    index = np.searchsorted(user_ids, own["user_id"].to_numpy(np.int64))
+    count = np.bincount(index, minlength=len(user_ids))
+    share = np.bincount(index, weights=night, minlength=len(user_ids)) / np.maximum(count, 1)
+    share[count < NIGHT_MIN_EVENTS] = np.nan
+    on = edges[edges["src"].isin(user_ids) & edges["dst"].isin(user_ids)]
+    ties = np.stack([np.searchsorted(user_ids, on["src"].to_numpy(np.int64)),
+                     np.searchsorted(user_ids, on["dst"].to_numpy(np.int64))], axis=1)
+    corr, n_ties = partner_night_corr(ties, share)
+    return (0.0 if not np.isfinite(corr) else corr), n_ties
+
+
+def partner_night_corr(ties: np.ndarray, night: np.ndarray) -> tuple[float, int]:
+    """Pearson correlation of ``night[u]`` and ``night[v]`` over the distinct undirected ties
+    ``(u, v)`` (rows of ``ties`` ``[T, 2]``, indices into ``night``; self pairs and ends whose
+    value is NaN left out), each tie in both orientations; and the number of ties. NaN for
+    fewer than 3 ties."""
+    ties = np.unique(np.sort(np.asarray(ties, np.int64).reshape(-1, 2), axis=1), axis=0)
+    ties = ties[ties[:, 0] != ties[:, 1]]
+    x, y = night[ties[:, 0]], night[ties[:, 1]]
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    if len(x) < 3:
+        return float("nan"), int(len(x))
+    a, b = np.concatenate([x, y]), np.concatenate([y, x])
+    if a.std() == 0:
+        return float("nan"), int(len(x))
+    return float(np.corrcoef(a, b)[0, 1]), int(len(x))
 
 
 def _offnet_share(records: pd.DataFrame, population: np.ndarray) -> float:
@@ -283,7 +359,8 @@ def calibrate_triangles(params: SocialParams, n_users: int = 3000, seed: int = 0
 # ----------------------------------------------------------------------------------------- generate
 
 def generate_social_graph(params: SocialParams, home_lat: np.ndarray, home_lon: np.ndarray,
-                          activity: np.ndarray | None = None, seed: int = 0) -> pd.DataFrame:
+                          activity: np.ndarray | None = None, seed: int = 0,
+                          night: np.ndarray | None = None, night_target: float | None = None) -> pd.DataFrame:
     """A directed social graph for users 0..N-1 living at the given homes.
 
     Args:
@@ -292,6 +369,10 @@ def generate_social_graph(params: SocialParams, home_lat: np.ndarray, home_lon: 
         home_lon: ``[N]`` home longitude (degrees).
         activity: optional ``[N]`` events/day per user; more active users get more ties.
         seed: random seed; same seed and inputs ⇒ same graph.
+        night: optional ``[N]`` night tendency per user (e.g. expected night share).
+        night_target: with ``night``, the correlation of the tendency across on-network ties to
+            reach (:func:`calibrate_night_mix`; the most the block re-sort reaches when higher);
+            None or 0: no night assortativity (the same graph as without ``night``).
 
     Returns:
         Edges ``src, dst, weight`` (int32 ids, int64 past 2**31 - 1; float64), sorted by ``src, dst``;
@@ -302,17 +383,37 @@ def generate_social_graph(params: SocialParams, home_lat: np.ndarray, home_lon: 
     """
     home_lat, home_lon = np.asarray(home_lat, float), np.asarray(home_lon, float)
     n = len(home_lat)
-    if n == 0 or len(home_lon) != n or (activity is not None and len(activity) != n):
-        raise ZenInputError("home_lat, home_lon (and activity) need the same non-zero length",
+    if n == 0 or len(home_lon) != n or (activity is not None and len(activity) != n) \
+            or (night is not None and len(night) != n):
+        raise ZenInputError("home_lat, home_lon (and activity, night) need the same non-zero length",
                             "generate_social_graph")
+    night_z, mix = None, 0.0
+    if night is not None and night_target:
+        night = np.asarray(night, np.float64)
+        if not np.all(np.isfinite(night)):
+            raise ZenInputError("night tendencies must be finite", "generate_social_graph")
+        if np.ptp(night) > 0:
+            night_z = (night - night.mean()) / night.std()
+            mix = calibrate_night_mix(params, home_lat, home_lon, activity, night, float(night_target), seed)
+    return _generate(params, home_lat, home_lon, activity, seed, night_z, mix)
+
+
+def _generate(params: SocialParams, home_lat: np.ndarray, home_lon: np.ndarray, activity: np.ndarray | None,
+              seed: int, night_z: np.ndarray | None, mix: float) -> pd.DataFrame:
+    """:func:`generate_social_graph` with the night key weight ``mix`` (ρ) given."""
+    n = len(home_lat)
+    if night_z is None or mix <= 0:
+        night_z = None
     rng = np.random.default_rng(seed)
     degree = _sample_degrees(params, n, activity, rng)
     offnet = rng.binomial(degree, params.offnet_share)
     onnet = degree - offnet
     corners = rng.binomial(onnet // 2, params.triangle_share)  # each triangle corner = 2 ties
     xy = LocalProjection(float(home_lat.mean()), float(home_lon.mean())).to_xy(home_lat, home_lon)
-    keys, left = _spatial_groups(corners, xy, params, rng, np.empty(0, np.int64), size=3)
-    keys, _ = _spatial_groups(onnet - 2 * (corners - left), xy, params, rng, keys, size=2)
+    keys, left = _spatial_groups(corners, xy, params, rng, np.empty(0, np.int64), size=3,
+                                 night_z=night_z, mix=mix)
+    keys, _ = _spatial_groups(onnet - 2 * (corners - left), xy, params, rng, keys, size=2,
+                              night_z=night_z, mix=mix)
     alone = np.bincount(np.concatenate([keys // n, keys % n]), minlength=n) + offnet == 0  # rare, small N
     n_off = int((offnet + alone).sum())
     ids = _id_dtype(max(n, OFFNET_BASE + n_off))
@@ -321,6 +422,42 @@ def generate_social_graph(params: SocialParams, home_lat: np.ndarray, home_lon: 
     off_owner = np.repeat(np.arange(n, dtype=ids), offnet + alone)
     off_ties = np.stack([off_owner, (OFFNET_BASE + np.arange(n_off)).astype(ids)], axis=1)
     return _directed_weighted(np.concatenate([ties, off_ties]), params, rng)
+
+
+def calibrate_night_mix(params: SocialParams, home_lat: np.ndarray, home_lon: np.ndarray,
+                        activity: np.ndarray | None, night: np.ndarray, target: float, seed: int = 0,
+                        n_users: int = NIGHT_CALIBRATION_USERS, iterations: int = 10) -> float:
+    """The night key weight ρ in [0, 1] whose graph has ``target`` as the correlation of
+    ``night`` across on-network ties (:func:`partner_night_corr`): bisection on a random
+    subsample of at most ``n_users`` users (the correlation depends on the key, not on how many
+    users share the region). 1 when even ρ = 1 stays below the target."""
+    n = len(home_lat)
+    rng = np.random.default_rng([seed, 0x6E69676874])  # its own stream: the graph's is untouched
+    pick = np.sort(rng.choice(n, n_users, replace=False)) if n > n_users else np.arange(n)
+    lat, lon, sub = home_lat[pick], home_lon[pick], np.asarray(night, np.float64)[pick]
+    act = None if activity is None else np.asarray(activity)[pick]
+    if np.ptp(sub) == 0:
+        return 0.0
+    z = (sub - sub.mean()) / sub.std()
+
+    def corr(mix: float) -> float:
+        edges = _generate(params, lat, lon, act, seed, z, mix)
+        on = edges[(edges["src"] < len(pick)) & (edges["dst"] < len(pick))]
+        value, _ = partner_night_corr(on[["src", "dst"]].to_numpy(np.int64), sub)
+        return value if np.isfinite(value) else 0.0
+
+    if target <= 0:
+        return 0.0
+    if corr(1.0) <= target:
+        return 1.0
+    lo, hi = 0.0, 1.0
+    for _ in range(iterations):
+        mid = (lo + hi) / 2
+        if corr(mid) < target:
+            lo = mid
+        else:
+            hi = mid
+    return float((lo + hi) / 2)
 
 
 def _sample_degrees(params: SocialParams, n: int, activity: np.ndarray | None,
@@ -374,13 +511,18 @@ def _displacements(n: int, params: SocialParams, extent_m: float, rng: np.random
 
 
 def _spatial_groups(counts: np.ndarray, xy: np.ndarray, params: SocialParams, rng: np.random.Generator,
-                    keys: np.ndarray, size: int, rounds: int = 4) -> tuple[np.ndarray, np.ndarray]:
+                    keys: np.ndarray, size: int, rounds: int = 4, night_z: np.ndarray | None = None,
+                    mix: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Tie users into pairs (``size`` 2) or triangles (``size`` 3) of people living near each other.
 
     Each user owns ``counts[u]`` slots; each slot is a point displaced from the user's home by the
     distance-decay kernel; slots are sorted along a Hilbert curve of those points and consecutive
     slots form a group. Groups with a repeated user (and pairs that already exist) are retried
     with fresh displacements for a few rounds.
+
+    With ``night_z`` (standardised night tendency ``[N]``) and ``mix`` ρ > 0, the slots are
+    then re-sorted within blocks of ``NIGHT_BLOCK`` consecutive slots by ρ·z + √(1-ρ²)·ε, so
+    that groups are of nearby people of like night activity.
 
     Args:
         keys: sorted keys ``u * N + v`` (u < v) of the ties so far.
@@ -404,6 +546,10 @@ def _spatial_groups(counts: np.ndarray, xy: np.ndarray, params: SocialParams, rn
         order = np.argsort(rng.random(len(owner)), kind="stable")  # ties of the curve at random:
         order = order[np.argsort(key[order], kind="stable")]  # np.lexsort((random, key)), ~4x faster
         del key
+        if night_z is not None:
+            mixed = mix * night_z[owner[order]] + np.sqrt(max(0.0, 1.0 - mix * mix)) \
+                * rng.standard_normal(len(order))
+            order = order[np.lexsort((mixed, np.arange(len(order)) // NIGHT_BLOCK))]
         groups = owner[order[: len(order) // size * size]].reshape(-1, size)
         if size == 2:
             keys, used = _add_unique(keys, groups, n)

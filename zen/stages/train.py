@@ -8,6 +8,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from zen import SCHEMA_VERSION, __version__
@@ -64,6 +65,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         data, split, model_dir, seed=int(cfg.seed), mobility=_plain(cfg.mobility),
         shared_data=shared_data_dir(cfg), coupling=_plain(cfg.get("coupling")),
         social_from=_plain(cfg.data.get("social_from"))))
+    _night_tendency_r2(traffic, model_dir, data.start, int(cfg.seed))
     privacy = {"private": False}
     if private:  # the traffic model's ledger, the side models' entries, the composed (epsilon, delta)
         record_side_models(traffic.privacy_ledger, model_dir)
@@ -88,6 +90,22 @@ def train(cfg: DictConfig) -> dict[str, float]:
     for k, v in sorted(metrics.items()):
         print(f"  {k:<28s} {v:10.4f}")
     return metrics
+
+
+def _night_tendency_r2(traffic, model_dir: Path, start, seed: int) -> None:
+    """How much of a new user's night share their night tendency sets (``social.json``
+    ``night_tendency_r2``, the divisor of ``night_assortativity=fit``; measured on users the
+    fitted traffic model samples, so no real record is read)."""
+    from zen.generation.pipeline import tendency_reliability
+    from zen.network import SocialParams
+
+    if not hasattr(traffic, "night_tendency") or not (model_dir / "social.json").exists():
+        return
+    social = SocialParams.load(model_dir / "social.json")
+    start = pd.Timestamp(start)
+    start = start.tz_localize("UTC") if start.tzinfo is None else start
+    social.night_tendency_r2 = tendency_reliability(traffic, social.window_days or 28.0, start, seed)
+    social.save(model_dir / "social.json")
 
 
 def _traffic_view(data: CDRData, cfg: DictConfig) -> CDRData:

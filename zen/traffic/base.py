@@ -56,6 +56,11 @@ class TrafficModel(Protocol):
 
         The assembler uses it to give active users more ties; ``sample`` must accept the same
         draw through the ``activity`` argument so that the two agree. Shape ``[n_users]``.
+
+        A kind with a per-user clock may also have ``night_tendency(n_users, seed, activity)``:
+        each new user's expected night share as ``sample`` with the same arguments draws it
+        (``LSTMTrafficModel.night_tendency``); the social graph uses it to tie users of like
+        night activity (``night_assortativity``, ``zen.network.social``).
         """
 
     def nll_per_event(self, data: CDRData, device: torch.device | str = "cpu") -> float:

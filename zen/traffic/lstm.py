@@ -410,15 +410,11 @@ class LSTMTrafficModel:
         """Expected events per day of ``n_users`` new users. ``[n_users]``."""
         return np.exp(self.profiles.sample(n_users, rng)[:, ACTIVITY])
 
-    def sample(self, n_users: int, days: float, start: pd.Timestamp, seed: int,
-               device: torch.device | str = "cpu", activity: np.ndarray | None = None) -> Timelines:
-        """Events of ``n_users`` new users over ``[0, days * 86400)`` s from ``start`` (UTC).
-
-        Profiles are drawn from the fitted population law (conditioned on ``activity``, events
-        per day ``[n_users]``, when given), chronotypes from their law given the profile. Same
-        seed, same device => same timelines.
-        """
-        rng = np.random.default_rng(seed)
+    def _draw_users(self, n_users: int, rng: np.random.Generator, activity: np.ndarray | None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, WeeklyClock, np.ndarray]:
+        """New users' raw and standardised profiles, chronotypes, the clocks in use and each
+        user's row of them: the draws of :meth:`sample` before its network runs (the only uses
+        of ``rng`` there), shared with :meth:`night_tendency` so both see the same users."""
         if activity is None:
             raw = self.profiles.sample(n_users, rng)
         else:
@@ -426,11 +422,6 @@ class LSTMTrafficModel:
             if activity.shape != (n_users,) or not np.all(activity > 0):
                 raise ZenInputError(f"activity must be {n_users} positive events/day values")
             raw = self.profiles.sample_given_activity(np.log(activity), rng)
-        contacts = np.ones(n_users, np.int64)
-        if "log_contacts" in self.features:
-            contacts = np.maximum(np.rint(np.exp(raw[:, self.features.index("log_contacts")])), 1)
-        device = torch.device(device)
-        net = self.net.to(device).eval()
         prof = (raw - self.profile_mean) / self.profile_std
         prof[:, self.profile_std < 1e-5] = 0.0  # constant in training (data-only users' call share...):
         # the profile law's jitter would be blown up by 1/std and drive the time head off its range
@@ -443,6 +434,32 @@ class LSTMTrafficModel:
             # only the rows in use: a shorter clock search per sampler step (20,000 users x 7 days:
             # 1.19x the time without tilts with all K x G rows, ~1.05x so; experiments/conversations.md)
             clock = WeeklyClock(self._night_clocks().rate[torch.as_tensor(rows)])
+        return raw, prof, chrono, clock, clock_row
+
+    def night_tendency(self, n_users: int, seed: int, activity: np.ndarray | None = None) -> np.ndarray:
+        """Each new user's expected night share (events at 00-06 h of the model's clock): the
+        night share of the clock :meth:`sample` with the same arguments gives the user (their
+        chronotype's, tilted by their night propensity when the model has one). ``[n_users]``."""
+        _, _, _, clock, clock_row = self._draw_users(n_users, np.random.default_rng(seed), activity)
+        rate = clock.rate.cpu().numpy()  # [rows, 168], hour 0 = Monday 00:00
+        night = (np.arange(rate.shape[1]) % 24 < 6)
+        share = rate[:, night].sum(1) / rate.sum(1)
+        return share[np.asarray(clock_row, np.int64)]
+
+    def sample(self, n_users: int, days: float, start: pd.Timestamp, seed: int,
+               device: torch.device | str = "cpu", activity: np.ndarray | None = None) -> Timelines:
+        """Events of ``n_users`` new users over ``[0, days * 86400)`` s from ``start`` (UTC).
+
+        Profiles are drawn from the fitted population law (conditioned on ``activity``, events
+        per day ``[n_users]``, when given), chronotypes from their law given the profile. Same
+        seed, same device => same timelines.
+        """
+        raw, prof, chrono, clock, clock_row = self._draw_users(n_users, np.random.default_rng(seed), activity)
+        contacts = np.ones(n_users, np.int64)
+        if "log_contacts" in self.features:
+            contacts = np.maximum(np.rint(np.exp(raw[:, self.features.index("log_contacts")])), 1)
+        device = torch.device(device)
+        net = self.net.to(device).eval()
         prof = torch.tensor(self._net_profile(prof, chrono), dtype=torch.float32, device=device)
         gen = torch.Generator(device=device).manual_seed(int(seed))
         rate = np.exp(raw[:, ACTIVITY])

@@ -40,7 +40,8 @@ def test_each_worker_holds_the_state_and_fewer_workers_is_the_fix_when_shards_ca
 
 
 def test_auto_shards_hold_about_the_same_user_days_whatever_the_horizon():
-    from zen.generation.spec import SHARD_USER_DAYS, GenerationSpec, auto_shard_users
+    from zen.generation.early import SHARD_USER_DAYS, auto_shard_users
+    from zen.generation.spec import GenerationSpec
 
     assert GenerationSpec(n_users=10, days=7).shard_users == 50_000  # the default: shard_users=auto
     assert GenerationSpec(n_users=10, days=7, shard_users=123).shard_users == 123

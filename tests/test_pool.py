@@ -51,3 +51,28 @@ def test_a_workers_error_is_raised_by_the_driver(tmp_path):
             pytest.raises(ZenInputError, match=r"shard \d is bad"):
         list(pool.map("bad", SHARDS))
     assert local_workers("local", 1, 6) is None and local_workers("ray", 2, 6) is None
+
+
+def test_workers_started_early_are_the_ones_the_run_uses(tmp_path):
+    """zen-generate starts its local workers as soon as the settings are composed
+    (zen.generation.early); the pool then runs on those very processes, and a mismatch stops them."""
+    from zen.generation import early
+
+    settings = {"n_users": 100, "days": 7, "shard_users": 20, "workers": 2, "executor": "local"}
+    assert early.local_processes(settings) == (1, None)
+    assert early.local_processes({**settings, "n_users": 20}) is None  # one shard: nothing to spawn
+    assert early.local_processes({**settings, "executor": "ray"}) is None
+    assert early.local_processes({**settings, "n_users": "abc"}) is None  # the stage reports it
+    assert early.local_processes({**settings, "shard_users": "auto"}) is None  # 50,000 users a shard
+    early.start_for(settings)
+    started = [proc for _, proc in early._EARLY[1]]
+    spec = {"driver": os.getpid(), "flag": str(tmp_path / "worker-ran")}
+    with local_workers("local", 2, len(SHARDS)) as procs:
+        assert procs.procs == started and early._EARLY is None  # taken, not spawned again
+        with ShardPool({"ok": (_step, (spec, False))}, 2, len(SHARDS), processes=procs) as pool:
+            pids = {int(r.timings["pid"]) for r in pool.map("ok", SHARDS)}
+    assert pids == {os.getpid(), started[0].pid}
+    early.start_for(settings)
+    stale = [proc for _, proc in early._EARLY[1]]
+    assert early.take(2, None) is None and early._EARLY is None  # another count: stopped
+    assert not stale[0].is_alive()

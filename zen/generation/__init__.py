@@ -11,27 +11,22 @@ The steps (:mod:`zen.generation.pipeline`): :func:`load_models`, :func:`build_po
 its arguments and its files, so a pool or Ray can run them.
 """
 
-from zen.generation.layout import Layout
-from zen.generation.output import forget_unstarted, prepare_out_dir
-from zen.generation.pipeline import (
-    Models,
-    Shard,
-    ShardResult,
-    build_population,
-    finish,
-    finish_stays,
-    generate_shard,
-    generate_stays,
-    load_models,
-    population_users,
-    resolve_mirrors,
-    sample_shard,
-    shard_bounds,
-)
-from zen.generation.run import check_memory_fits, generate_dataset
-from zen.generation.spec import FORMATS, MODES, PAIRINGS, GenerationSpec
+_WHERE = {
+    "Layout": "layout", "forget_unstarted": "output", "prepare_out_dir": "output",
+    **{name: "pipeline" for name in ("Models", "Shard", "ShardResult", "build_population", "finish",
+                                     "finish_stays", "generate_shard", "generate_stays", "load_models",
+                                     "population_users", "resolve_mirrors", "sample_shard", "shard_bounds")},
+    "check_memory_fits": "run", "generate_dataset": "run",
+    **{name: "spec" for name in ("FORMATS", "MODES", "PAIRINGS", "GenerationSpec")},
+}
+__all__ = sorted(_WHERE)
 
-__all__ = ["FORMATS", "MODES", "PAIRINGS", "GenerationSpec", "Layout", "Models", "Shard", "ShardResult",
-           "build_population", "check_memory_fits", "finish", "finish_stays", "forget_unstarted",
-           "generate_dataset", "generate_shard", "generate_stays", "load_models", "population_users",
-           "prepare_out_dir", "resolve_mirrors", "sample_shard", "shard_bounds"]
+
+def __getattr__(name: str):
+    """The names above, imported on first use: ``zen-generate`` imports :mod:`zen.generation.early`
+    first and starts its workers before torch is imported (its module docstring)."""
+    if name in _WHERE:
+        from importlib import import_module
+
+        return getattr(import_module(f"zen.generation.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'zen.generation' has no attribute {name!r}")

@@ -13,7 +13,6 @@ Every shard step depends only on its arguments and on the files under ``out_dir`
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import sys
 import threading
@@ -23,6 +22,7 @@ from typing import Protocol
 import torch
 
 from zen.checks import config_number
+from zen.generation import early
 from zen.generation.pipeline import Shard, ShardResult
 from zen.schema import ZenInputError
 
@@ -93,15 +93,9 @@ class WorkerProcesses:
     Zen imports, ~2-3 s of CPU each) overlaps the driver's set-up; :class:`ShardPool` uses them."""
 
     def __init__(self, n: int, torch_threads: int | None = None):
-        spawn = multiprocessing.get_context("spawn")
-        self.conns, self.procs = [], []
-        for _ in range(n):
-            mine, theirs = spawn.Pipe()
-            proc = spawn.Process(target=_worker_main, args=(theirs, torch_threads), daemon=True)
-            proc.start()
-            theirs.close()
-            self.conns.append(mine)
-            self.procs.append(proc)
+        started = early.take(n, torch_threads) or early.spawn(n, torch_threads)  # zen-generate's, if any
+        self.conns = [conn for conn, _ in started]
+        self.procs = [proc for _, proc in started]
 
     def __len__(self) -> int:
         return len(self.procs)

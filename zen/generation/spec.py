@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, replace
 import pandas as pd
 
 from zen.checks import config_number, config_seed
+from zen.generation.early import auto_shard_users
 from zen.measures.conversations import CONVERSATION_GAP_S
 from zen.schema import ZenInputError
 
@@ -16,19 +17,6 @@ PARTNERS = ("auto", "tie", "pair", "hour")
 MODES = ("full", "mobility")
 FORMATS = ("parquet", "csv", "bandicoot")
 COUPLINGS = ("auto", "none")
-SHARD_USER_DAYS = 350_000  # shard_users=auto: user-days per shard (50,000 users x 7 days)
-
-
-def auto_shard_users(days: float) -> int:
-    """``shard_users=auto``: about ``SHARD_USER_DAYS`` user-days per shard, in thousands of users,
-    5,000 to 100,000. A shard's memory and its sampler's cost follow user-days, and each shard
-    pays a fixed cost (the sampler's last steps on a few heavy users, ~a third of its time at
-    20,000 users x 7 days), so shards are as large as memory comfortably allows: 50,000 users
-    at 7 days (~0.4 GiB of records), 12,000 at 28. It depends on ``days`` only, never on the
-    machine or ``workers``, so the dataset of a seed stays the same everywhere."""
-    return int(min(100_000, max(5_000, round(SHARD_USER_DAYS / days / 1000) * 1000)))
-
-
 def parse_start(start_date: object, days: float) -> pd.Timestamp:
     """``start_date`` (``YYYY-MM-DD`` or a timestamp) as UTC, checked to hold ``days`` more days."""
     try:

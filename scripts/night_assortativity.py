@@ -33,9 +33,14 @@ from zen.data.split import split_users  # noqa: E402
 from zen.generation.pipeline import load_models  # noqa: E402
 from zen.io.dataset import read_dataset  # noqa: E402
 from zen.measures.conversations import started_by_user  # noqa: E402
-from zen.measures.individual import NIGHT_HOURS  # noqa: E402
 from zen.network.graph_stats import edges_from_records  # noqa: E402
-from zen.network.social import NIGHT_MIN_EVENTS, _night_assortativity, partner_night_corr  # noqa: E402
+from zen.network.social import (  # noqa: E402
+    NIGHT_MIN_EVENTS,
+    _night_assortativity,
+    partner_night_corr,
+    tie_night_corr,
+    user_night_shares,
+)
 from zen.seeds import component_seed  # noqa: E402
 
 COPENHAGEN = Path(os.environ.get("ZEN_DATA") or REPO.parent / "shared" / "data") / "copenhagen"
@@ -43,18 +48,7 @@ COPENHAGEN = Path(os.environ.get("ZEN_DATA") or REPO.parent / "shared" / "data")
 
 def all_records_corr(records, users) -> float:
     """Partners' night-share correlation over all their records (users with >= 10 records)."""
-    users = np.asarray(users, np.int64)
-    hour = records["timestamp"].dt.hour.to_numpy()
-    night = (hour >= NIGHT_HOURS[0]) & (hour < NIGHT_HOURS[1])
-    index = np.searchsorted(users, records["user_id"].to_numpy(np.int64))
-    count = np.bincount(index, minlength=len(users))
-    share = np.bincount(index, weights=night, minlength=len(users)) / np.maximum(count, 1)
-    share[count < NIGHT_MIN_EVENTS] = np.nan
-    e = edges_from_records(records)
-    e = e[e["src"].isin(users) & e["dst"].isin(users)]
-    ties = np.stack([np.searchsorted(users, e["src"].to_numpy(np.int64)),
-                     np.searchsorted(users, e["dst"].to_numpy(np.int64))], axis=1)
-    return partner_night_corr(ties, share)[0]
+    return tie_night_corr(records, edges_from_records(records), users)[0]
 
 
 def tendencies(manifest: dict) -> np.ndarray | None:
@@ -97,13 +91,8 @@ def main() -> None:
             on = on[(on["src"] < n) & (on["dst"] < n)]
             t_corr, _ = partner_night_corr(on[["src", "dst"]].to_numpy(np.int64), tend)
             rec = rec.sort_values(["user_id", "timestamp"], kind="stable")
-            own = rec[started_by_user(rec)]
-            hour = own["timestamp"].dt.hour.to_numpy()
-            night = (hour >= NIGHT_HOURS[0]) & (hour < NIGHT_HOURS[1])
-            user = own["user_id"].to_numpy(np.int64)
-            count = np.bincount(user, minlength=n)
-            share = np.bincount(user, weights=night, minlength=n) / np.maximum(count, 1)
-            ok = count >= NIGHT_MIN_EVENTS
+            share = user_night_shares(rec[started_by_user(rec)], np.arange(n))
+            ok = np.isfinite(share)
             r2 = np.corrcoef(tend[ok], share[ok])[0, 1] ** 2
             cells = f"{t_corr:.3f} | {r2:.3f}"
         print(f"| {path.parent.name}/{path.name} | {ties} | {corr:.3f} | {every:.3f} | {cells} |",

@@ -155,3 +155,38 @@ def check_recorded(value: str, recorded: dict, what: str) -> None:
         pytest.skip(f"no {what} digest recorded for CPU platform {cpu_platform()}: run the recording "
                     "commit's code with this test and add it")
     assert value == expected
+
+
+def grid_places(n_side: int = 14, step_deg: float = 0.01):
+    """A square grid of places, ~1.1 km apart at 0.01 degrees, each its own cell (ids from 1000)."""
+    import numpy as np
+    import pandas as pd
+
+    i, j = np.meshgrid(np.arange(n_side), np.arange(n_side))
+    n = n_side * n_side
+    return pd.DataFrame({"place_id": np.arange(n), "lat": 30.0 + step_deg * i.ravel(),
+                         "lon": 120.0 + step_deg * j.ravel(), "home_weight": 1.0 / n,
+                         "work_weight": 1.0 / n, "cell_id": 1000 + np.arange(n)})
+
+
+def daytime_events(n_users: int, days: float, rng, events_per_day: float = 12.0, rate_sd: float | None = None,
+                   min_events: int = 0):
+    """Event times (``CellEvents`` without cells) with a day-time rhythm (hour ~ N(14, 4.5)):
+    Poisson counts of ``events_per_day`` per user, or of a log-normal rate of median
+    ``events_per_day`` and log-sd ``rate_sd``; at least ``min_events`` per user."""
+    import numpy as np
+
+    from zen.mobility.cdr_calibration import CellEvents
+
+    user, t = [], []
+    rate = np.full(n_users, events_per_day) if rate_sd is None else \
+        np.exp(rng.normal(np.log(events_per_day), rate_sd, n_users))
+    for u in range(n_users):
+        n = max(min_events, rng.poisson(rate[u] * days))
+        day = rng.integers(0, int(days), n)
+        hour = np.clip(rng.normal(14, 4.5, n), 0, 23.99)
+        user.append(np.full(n, u))
+        t.append(np.sort(day * 86400.0 + hour * 3600.0))
+    t = np.concatenate(t)
+    zeros = np.zeros(len(t))
+    return CellEvents(np.concatenate(user), t, (t % 86400 // 3600).astype(int), zeros, zeros, zeros)

@@ -5,38 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import daytime_events, grid_places
 
 from zen.mobility import MobilityParams
-from zen.mobility.cdr_calibration import CellEvents, CellSimulator, calibrate_mobility, fit_cell_sequences
-
-
-def _places(n_side: int = 14, step_deg: float = 0.01) -> pd.DataFrame:
-    """A square grid of places, ~1.1 km apart, each its own cell."""
-    i, j = np.meshgrid(np.arange(n_side), np.arange(n_side))
-    n = n_side * n_side
-    return pd.DataFrame({"place_id": np.arange(n), "lat": 30.0 + step_deg * i.ravel(),
-                         "lon": 120.0 + step_deg * j.ravel(), "home_weight": 1.0 / n,
-                         "work_weight": 1.0 / n, "cell_id": 1000 + np.arange(n)})
-
-
-def _event_times(n_users: int, days: float, rng: np.random.Generator) -> CellEvents:
-    """Poisson event times with a day-time rhythm: what the emulator is observed at."""
-    user, t = [], []
-    for u in range(n_users):
-        n = rng.poisson(12 * days)
-        day = rng.integers(0, int(days), n)
-        hour = np.clip(rng.normal(14, 4.5, n), 0, 23.99)
-        user.append(np.full(n, u))
-        t.append(np.sort(day * 86400.0 + hour * 3600.0))
-    t = np.concatenate(t)
-    zeros = np.zeros(len(t))
-    return CellEvents(np.concatenate(user), t, (t % 86400 // 3600).astype(int), zeros, zeros, zeros)
+from zen.mobility.cdr_calibration import CellSimulator, calibrate_mobility, fit_cell_sequences
 
 
 def test_recovers_serving_parameters_from_emulated_cell_sequences():
     rng = np.random.default_rng(1)
-    places, start, days = _places(), pd.Timestamp("2012-08-16", tz="UTC"), 10.0
-    times = _event_times(50, days, rng)
+    places, start, days = grid_places(), pd.Timestamp("2012-08-16", tz="UTC"), 10.0
+    times = daytime_events(50, days, rng)
     truth = MobilityParams(rho=0.4, serving_dwell_h=0.3, serving_main_prob=0.6, serving_radius_m=2500.0)
     observed = CellSimulator(times, places, start, days, seed=123).observe(truth)  # another seed than the fit
     fit = ("serving_dwell_h", "serving_main_prob")  # rho is not identified this small (see experiments)
@@ -80,10 +58,10 @@ def test_serving_process_law_at_observations():
     assert np.array_equal(again, served)  # same queries, any order: same serving places
 
 
-def test_emulator_stays_are_positions_and_observations_see_serving_places():
+def test_emulator_stays_are_positions_and_observations_see_servinggrid_places():
     from zen.mobility import MobilityEmulator, choose_anchors
 
-    places, start = _places(6), pd.Timestamp("2012-08-16", tz="UTC")
+    places, start = grid_places(6), pd.Timestamp("2012-08-16", tz="UTC")
     home, work = choose_anchors(places, 20, MobilityParams(), np.random.default_rng(0))
     plain = MobilityEmulator(MobilityParams()).simulate(places, home, work, 2.0, start, seed=5)
     served = MobilityEmulator(MobilityParams(serving_dwell_h=0.2, serving_radius_m=3000.0)).simulate(
@@ -108,8 +86,8 @@ def test_calibrate_mobility_from_gps_through_the_train_entry(shared_data):
 
 def test_serving_neighbours_is_searched_as_an_integer():
     rng = np.random.default_rng(4)
-    places, start, days = _places(8), pd.Timestamp("2012-08-16", tz="UTC"), 4.0
-    times = _event_times(15, days, rng)
+    places, start, days = grid_places(8), pd.Timestamp("2012-08-16", tz="UTC"), 4.0
+    times = daytime_events(15, days, rng)
     truth = MobilityParams(serving_dwell_h=0.3, serving_neighbours=4)
     observed = CellSimulator(times, places, start, days, seed=5).observe(truth)
     params, report = fit_cell_sequences(observed, places, start, days, MobilityParams(serving_dwell_h=0.3),

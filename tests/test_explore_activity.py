@@ -8,10 +8,10 @@ import hashlib
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import daytime_events, grid_places
 
 from zen.mobility import MobilityEmulator, MobilityParams
 from zen.mobility.cdr_calibration import (
-    CellEvents,
     CellSimulator,
     activity_moments,
     events_per_day,
@@ -21,30 +21,6 @@ from zen.mobility.emulator import activity_multiplier
 from zen.schema import ZenInputError
 
 START = pd.Timestamp("2012-08-16", tz="UTC")
-
-
-def _places(n_side: int = 14, step_deg: float = 0.01) -> pd.DataFrame:
-    """A square grid of places, ~1.1 km apart, each its own cell."""
-    i, j = np.meshgrid(np.arange(n_side), np.arange(n_side))
-    n = n_side * n_side
-    return pd.DataFrame({"place_id": np.arange(n), "lat": 30.0 + step_deg * i.ravel(),
-                         "lon": 120.0 + step_deg * j.ravel(), "home_weight": 1.0 / n,
-                         "work_weight": 1.0 / n, "cell_id": 1000 + np.arange(n)})
-
-
-def _event_times(n_users: int, days: float, rng: np.random.Generator) -> CellEvents:
-    """Event times with activities spread over a factor ~30 (log-normal rate), day-time rhythm."""
-    user, t = [], []
-    rate = np.exp(rng.normal(np.log(8.0), 0.9, n_users))
-    for u in range(n_users):
-        n = max(3, rng.poisson(rate[u] * days))
-        day = rng.integers(0, int(days), n)
-        hour = np.clip(rng.normal(14, 4.5, n), 0, 23.99)
-        user.append(np.full(n, u))
-        t.append(np.sort(day * 86400.0 + hour * 3600.0))
-    t = np.concatenate(t)
-    zeros = np.zeros(len(t))
-    return CellEvents(np.concatenate(user), t, (t % 86400 // 3600).astype(int), zeros, zeros, zeros)
 
 
 def test_multiplier_on_hand_made_inputs():
@@ -66,7 +42,7 @@ def _digest(stays) -> str:
 
 
 def test_switch_off_is_byte_identical():
-    places = _places(8)
+    places = grid_places(8)
     rng = np.random.default_rng(0)
     home, work = rng.integers(0, 64, 30), np.where(rng.random(30) < 0.7, rng.integers(0, 64, 30), -1)
     activity = np.exp(rng.normal(1.0, 1.0, 30))
@@ -85,7 +61,7 @@ def test_switch_off_is_byte_identical():
 
 
 def test_heavy_users_move_more():
-    places = _places(10)
+    places = grid_places(10)
     n = 200
     rng = np.random.default_rng(1)
     home = rng.integers(0, 100, n)
@@ -99,8 +75,8 @@ def test_heavy_users_move_more():
 def test_calibration_recovers_known_k():
     """k = 0.5 in, fitted back within ±0.25 (stated tolerance), with a standard error."""
     rng = np.random.default_rng(2)
-    places, days = _places(24), 10.0  # enough places that heavy users do not run out of new ones
-    times = _event_times(120, days, rng)
+    places, days = grid_places(24), 10.0  # enough places that heavy users do not run out of new ones
+    times = daytime_events(120, days, rng, 8.0, rate_sd=0.9, min_events=3)
     reference = float(np.median(events_per_day(times, days)))
     truth = MobilityParams(rho=0.3, explore_activity=0.5, activity_reference=reference)
     observed = CellSimulator(times, places, START, days, seed=321).observe(truth)  # another seed than the fit

@@ -234,10 +234,8 @@ def _frame_digest(frame: pd.DataFrame) -> str:
     return hashlib.sha256(rows.tobytes()).hexdigest()[:16]
 
 
-@pytest.mark.parametrize("pairs,expected", [(False, "218934351dc8cd33"), (True, "7a04c3c5ba9b3562")])
-def test_without_the_hour_factor_the_records_are_the_previous_codes(pairs, expected):
-    """The day- and pair-level choices without ``hour_factor`` (η = 0) give the records the code
-    before the hour level gave (digests recorded with main at 618ec1a, this shard and seeds)."""
+def _shard_with_factors(pairs: bool):
+    """The 4-user starter shard over 10 days with day factors, and pair counts when ``pairs``."""
     days = 10
     tl, pop, stays = _starter_shard(days)
     rng = np.random.default_rng(5)
@@ -245,19 +243,21 @@ def test_without_the_hour_factor_the_records_are_the_previous_codes(pairs, expec
     if pairs:
         pop.pairs = PairDays.count(rng.integers(0, 4, 50), rng.integers(0, 4, 50), rng.integers(0, days, 50),
                                    4, days, 1.5)
+    return tl, pop, stays, rng
+
+
+@pytest.mark.parametrize("pairs,expected", [(False, "218934351dc8cd33"), (True, "7a04c3c5ba9b3562")])
+def test_without_the_hour_factor_the_records_are_the_previous_codes(pairs, expected):
+    """The day- and pair-level choices without ``hour_factor`` (η = 0) give the records the code
+    before the hour level gave (digests recorded with main at 618ec1a, this shard and seeds)."""
+    tl, pop, stays, rng = _shard_with_factors(pairs)
     own = assemble_shard(tl, 0, pop, START, stays, np.arange(4), np.random.default_rng(1), pairing="starter")
     assert _frame_digest(own) == expected
 
 
 @pytest.mark.parametrize("pairs,hours", [(False, False), (True, False), (False, True)])
 def test_partner_choice_keeps_the_counting_rule(pairs, hours):
-    days = 10
-    tl, pop, stays = _starter_shard(days)
-    rng = np.random.default_rng(5)
-    pop.day_factor = day_factor(rng.integers(0, 6, (4, days)).astype(np.uint16), 0.8)
-    if pairs:
-        pop.pairs = PairDays.count(rng.integers(0, 4, 50), rng.integers(0, 4, 50), rng.integers(0, days, 50),
-                                   4, days, 1.5)
+    tl, pop, stays, rng = _shard_with_factors(pairs)
     if hours:
         pop.hour_factor = hour_factor(rng.integers(0, 20, (4, len(HOUR_BINS) - 1)), 2.0)
     own = assemble_shard(tl, 0, pop, START, stays, np.arange(4), np.random.default_rng(1), pairing="starter")

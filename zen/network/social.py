@@ -224,21 +224,37 @@ def _night_assortativity(records: pd.DataFrame, edges: pd.DataFrame, user_ids: n
     than ``NIGHT_MIN_EVENTS`` events in it are left out.
     """
     from zen.measures.conversations import started_by_user
-    from zen.measures.individual import NIGHT_HOURS
 
     records = records.sort_values(["user_id", "timestamp"], kind="stable")
-    own = records[started_by_user(records)]
-    hour = own["timestamp"].dt.hour.to_numpy()
-    night = (hour >= NIGHT_HOURS[0]) & (hour < NIGHT_HOURS[1])
-    index = np.searchsorted(user_ids, own["user_id"].to_numpy(np.int64))
-    count = np.bincount(index, minlength=len(user_ids))
-    share = np.bincount(index, weights=night, minlength=len(user_ids)) / np.maximum(count, 1)
-    share[count < NIGHT_MIN_EVENTS] = np.nan
+    corr, n_ties = tie_night_corr(records[started_by_user(records)], edges, user_ids)
+    return (0.0 if not np.isfinite(corr) else corr), n_ties
+
+
+def tie_night_corr(records: pd.DataFrame, edges: pd.DataFrame, user_ids: np.ndarray) -> tuple[float, int]:
+    """:func:`partner_night_corr` of the users' night shares in ``records``
+    (:func:`user_night_shares`) over the ``edges`` between ``user_ids`` (sorted ids); NaN when
+    no tie has both shares."""
+    user_ids = np.asarray(user_ids, np.int64)
+    share = user_night_shares(records, user_ids)
     on = edges[edges["src"].isin(user_ids) & edges["dst"].isin(user_ids)]
     ties = np.stack([np.searchsorted(user_ids, on["src"].to_numpy(np.int64)),
                      np.searchsorted(user_ids, on["dst"].to_numpy(np.int64))], axis=1)
-    corr, n_ties = partner_night_corr(ties, share)
-    return (0.0 if not np.isfinite(corr) else corr), n_ties
+    return partner_night_corr(ties, share)
+
+
+def user_night_shares(records: pd.DataFrame, user_ids: np.ndarray) -> np.ndarray:
+    """``[users]`` share of each user's ``records`` at night (00-06 h), NaN for users with fewer
+    than ``NIGHT_MIN_EVENTS`` records; ``user_ids`` sorted, holding every record's user."""
+    from zen.measures.individual import NIGHT_HOURS
+
+    user_ids = np.asarray(user_ids, np.int64)
+    hour = records["timestamp"].dt.hour.to_numpy()
+    night = (hour >= NIGHT_HOURS[0]) & (hour < NIGHT_HOURS[1])
+    index = np.searchsorted(user_ids, records["user_id"].to_numpy(np.int64))
+    count = np.bincount(index, minlength=len(user_ids))
+    share = np.bincount(index, weights=night, minlength=len(user_ids)) / np.maximum(count, 1)
+    share[count < NIGHT_MIN_EVENTS] = np.nan
+    return share
 
 
 def partner_night_corr(ties: np.ndarray, night: np.ndarray) -> tuple[float, int]:

@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-from test_cdr_calibration import _places
+from conftest import grid_places
 
 from zen.mobility import MobilityParams
 from zen.mobility.cdr_calibration import (
@@ -98,7 +98,7 @@ def _bursty_times(n_users: int, days: int, rng: np.random.Generator) -> CellEven
 
 def test_fit_recovers_a_known_gap_to_change_table_from_emulated_cell_sequences():
     rng = np.random.default_rng(2)
-    places, start, days = _places(), pd.Timestamp("2012-08-16", tz="UTC"), 10
+    places, start, days = grid_places(), pd.Timestamp("2012-08-16", tz="UTC"), 10
     times = _bursty_times(50, days, rng)
     gap_curve = np.array([0.1, 0.2, 0.35, 0.5, 0.6, 0.6, 0.6])
     truth_keep = np.c_[0.5 * gap_curve, gap_curve, gap_curve]  # bursts change more

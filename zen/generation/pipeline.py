@@ -193,6 +193,7 @@ def tendency_reliability(traffic: TrafficModel, days: float, start: pd.Timestamp
     shares that correlate about ρ·R² (the rest of a night share is the user's own noise).
     ``zen-train`` stores it in ``social.json`` (``night_tendency_r2``); 0 for a model without
     per-user clocks."""
+    from zen.measures.individual import NIGHT_HOURS
     from zen.network.social import NIGHT_MIN_EVENTS
     from zen.traffic.tokenizer import week_offset_s
 
@@ -204,7 +205,8 @@ def tendency_reliability(traffic: TrafficModel, days: float, start: pd.Timestamp
     tl = traffic.sample(n, days, start, seed, device="cpu", activity=activity)
     hour = np.floor((tl.t_s + week_offset_s(start)) / 3600.0).astype(np.int64) % 24
     count = np.bincount(tl.user, minlength=n)
-    share = np.bincount(tl.user, weights=hour < 6, minlength=n) / np.maximum(count, 1)
+    night = (hour >= NIGHT_HOURS[0]) & (hour < NIGHT_HOURS[1])
+    share = np.bincount(tl.user, weights=night, minlength=n) / np.maximum(count, 1)
     ok = count >= NIGHT_MIN_EVENTS
     if ok.sum() < 3 or tendency[ok].std() == 0 or share[ok].std() == 0:
         return 0.0

@@ -17,6 +17,8 @@ PARTNERS = ("auto", "tie", "pair", "hour")
 MODES = ("full", "mobility")
 FORMATS = ("parquet", "csv", "bandicoot")
 COUPLINGS = ("auto", "none")
+
+
 def parse_start(start_date: object, days: float) -> pd.Timestamp:
     """``start_date`` (``YYYY-MM-DD`` or a timestamp) as UTC, checked to hold ``days`` more days."""
     try:

@@ -34,6 +34,7 @@ import torch
 from zen.data.base import CDRData
 from zen.io import write_json_atomic
 from zen.io.model_files import load_tensors, read_json, save_tensors
+from zen.measures.individual import NIGHT_HOURS
 from zen.measures.profiles import PROFILE_FEATURES, user_profiles
 from zen.privacy import PrivacyLedger, private_clock_rate, private_gaussian_profile
 from zen.schema import ZenInputError
@@ -442,7 +443,8 @@ class LSTMTrafficModel:
         chronotype's, tilted by their night propensity when the model has one). ``[n_users]``."""
         _, _, _, clock, clock_row = self._draw_users(n_users, np.random.default_rng(seed), activity)
         rate = clock.rate.cpu().numpy()  # [rows, 168], hour 0 = Monday 00:00
-        night = (np.arange(rate.shape[1]) % 24 < 6)
+        hour = np.arange(rate.shape[1]) % 24
+        night = (hour >= NIGHT_HOURS[0]) & (hour < NIGHT_HOURS[1])
         share = rate[:, night].sum(1) / rate.sum(1)
         return share[np.asarray(clock_row, np.int64)]
 

@@ -3,16 +3,13 @@
 For each training seed: train the default LSTM on the Copenhagen training users on whole
 timelines (``conversations=all``, the default) and, for the ``starter`` column, on each user's
 starter view (``conversations=starter``); generate ``--users`` users for each of ``--days`` with
-the assemblies of ``--setups`` in the same run (``SETUPS``: ``pairing=starter`` with the partner
-choice of ``zen.network.partners`` without night assortativity (``partners``, the previous
-default), the default (``assort``: the same on a social graph assortative by night activity,
-``night_assortativity=fit``) and ``assort-max`` (``=1``: the most the graph reaches), the same
-with the per-user night propensity of ``zen.traffic.night`` (its own model,
-``model.night_propensity=true``), the same with the pair-level partner choice
-(``partners=pair``), the same with the hour-level partner choice (``partners=hour``), the same
-with the traffic model's ties, ``conversation``, starter views, ``half``; these run with the
-default graph, which for model folders fitted before ``night_assortativity`` is the previous
-one), and score every dataset against
+the assemblies of ``--setups`` in the same run (``SETUPS``: the default, ``pairing=starter`` with
+the partner choice of ``zen.network.partners``, the night-assortative graph and the start-backs of
+``zen.network.startbacks``; the previous default (``assort``: ``startbacks=none``); earlier
+defaults and options, each with ``startbacks=none`` (``partners``: no night assortativity,
+``assort-max``, the per-user night propensity of ``zen.traffic.night`` (its own model,
+``model.night_propensity=true``), ``partners=pair``, ``partners=hour``, the traffic model's ties,
+``conversation``, starter views, ``half``; the generation seed's own noise), and score every dataset against
 the held-out real users. The floor is the same statistic between the real training and
 held-out users. Writes a markdown table (``--table``) and the raw numbers as JSON.
 
@@ -62,46 +59,37 @@ MODELS = {  # model folder name: zen-train overrides (the view the traffic model
     "all": ["conversations=all", "model.night_propensity=false"],
     "starter": ["conversations=starter", "model.night_propensity=false"],
     "all-night": ["conversations=all", "model.night_propensity=true"],
-    "all-pair": ["conversations=all", "model.night_propensity=false"],  # as "all", fitted with the
-    # pair-level partner powers in social.json (folders of "all" may predate them)
-    "all-hour": ["conversations=all", "model.night_propensity=false"],  # as "all", fitted with the
-    # hour-level partner powers in social.json (folders of "all" may predate them)
-    "all-assort": ["conversations=all", "model.night_propensity=false"],  # as "all", fitted with the
-    # night assortativity in social.json (folders of "all" may predate it)
 }
 SETUPS = {  # name: (model folder name, pairing, partners[, more zen-generate overrides])
-    "partners": ("all", "starter", "auto", ["night_assortativity=null"]),
-    "assort": ("all-assort", "starter", "auto", ["night_assortativity=fit"]),
-    "assort-max": ("all-assort", "starter", "auto", ["night_assortativity=1.0"]),
-    # the generation seed's own noise: the two setups above with another run seed
-    "partners-gen1": ("all", "starter", "auto", ["night_assortativity=null", "seed=1"]),
-    "assort-gen1": ("all-assort", "starter", "auto", ["night_assortativity=fit", "seed=1"]),
-    "partners-gen2": ("all", "starter", "auto", ["night_assortativity=null", "seed=2"]),
-    "assort-gen2": ("all-assort", "starter", "auto", ["night_assortativity=fit", "seed=2"]),
-    "partners-gen3": ("all", "starter", "auto", ["night_assortativity=null", "seed=3"]),
-    "assort-gen3": ("all-assort", "starter", "auto", ["night_assortativity=fit", "seed=3"]),
-    "night": ("all-night", "starter", "auto"),
-    "pair": ("all-pair", "starter", "pair"),
-    "hour": ("all-hour", "starter", "hour"),
-    "all-starter": ("all", "starter", "tie"),
+    "startbacks": ("all", "starter", "auto", ["startbacks=auto"]),
+    "assort": ("all", "starter", "auto", ["night_assortativity=fit", "startbacks=none"]),
+    "partners": ("all", "starter", "auto", ["night_assortativity=null", "startbacks=none"]),
+    "assort-max": ("all", "starter", "auto", ["night_assortativity=1.0", "startbacks=none"]),
+    # the generation seed's own noise: the default and the previous one with another run seed
+    "startbacks-gen1": ("all", "starter", "auto", ["startbacks=auto", "seed=1"]),
+    "assort-gen1": ("all", "starter", "auto", ["night_assortativity=fit", "startbacks=none", "seed=1"]),
+    "startbacks-gen2": ("all", "starter", "auto", ["startbacks=auto", "seed=2"]),
+    "assort-gen2": ("all", "starter", "auto", ["night_assortativity=fit", "startbacks=none", "seed=2"]),
+    "night": ("all-night", "starter", "auto", ["startbacks=none"]),
+    "pair": ("all", "starter", "pair", ["startbacks=none"]),
+    "hour": ("all", "starter", "hour", ["startbacks=none"]),
+    "all-starter": ("all", "starter", "tie", ["startbacks=none"]),
     "conversation": ("all", "conversation", "tie"),
-    "starter": ("starter", "starter", "tie"),
+    "starter": ("starter", "starter", "tie", ["startbacks=none"]),
     "half": ("all", "half", "tie"),
 }
-DEFAULT = "assort"
-COLUMNS = {"night": "the default + per-user night propensity (model.night_propensity=true)",
-           "partners": "whole timelines + pairing=starter + partner choice (the previous default, "
-                       "night_assortativity=null)",
-           "pair": "the default with the pair-level partner choice (partners=pair)",
-           "hour": "the default with the hour-level partner choice (partners=hour)",
-           "assort": "the default: the same on a graph assortative by night (night_assortativity=fit)",
-           "assort-max": "the default on the most night-assortative graph (night_assortativity=1)",
-           "partners-gen1": "the previous default, run seed 1",
-           "assort-gen1": "the default, run seed 1",
-           "partners-gen2": "the previous default, run seed 2",
-           "assort-gen2": "the default, run seed 2",
-           "partners-gen3": "the previous default, run seed 3",
-           "assort-gen3": "the default, run seed 3",
+DEFAULT = "startbacks"
+COLUMNS = {"startbacks": "the default: start-backs (startbacks=auto)",
+           "assort": "the previous default (startbacks=none)",
+           "partners": "the default before night assortativity (night_assortativity=null, startbacks=none)",
+           "assort-max": "the most night-assortative graph (night_assortativity=1, startbacks=none)",
+           "startbacks-gen1": "the default, run seed 1",
+           "assort-gen1": "the previous default, run seed 1",
+           "startbacks-gen2": "the default, run seed 2",
+           "assort-gen2": "the previous default, run seed 2",
+           "night": "the previous default + per-user night propensity (model.night_propensity=true)",
+           "pair": "the previous default with the pair-level partner choice (partners=pair)",
+           "hour": "the previous default with the hour-level partner choice (partners=hour)",
            "all-starter": "whole timelines + pairing=starter, the model's ties",
            "conversation": "whole timelines + pairing=conversation",
            "starter": "starter views + pairing=starter",
@@ -164,7 +152,11 @@ def score(dataset: Path, real: CDRSample) -> dict:
         cut = ds.records[ds.records["timestamp"] < ds.start + pd.Timedelta(days=real.days)]
         first = fidelity_scores(CDRSample(cut, ds.start, real.days, None, "synthetic"), real)[0][NIGHT]
     weeks = weekly_rates(ds.records, ds.start, int(ds.manifest["n_users"]), ds.days)
+    from zen.network.startbacks import fit_records
+
+    startbacks = fit_records(ds.records, np.arange(int(ds.manifest["n_users"])))["share"]
     return {"scores": {key: scores.get(key, float("nan")) for _, key in ROWS}, "weekly": weeks,
+            "startback_share": startbacks,
             "night_first_days": first,
             "week1_over_week2": weeks[0] / weeks[1] if len(weeks) > 1 else float("nan"),
             "trend_per_week": trend_per_week(weeks)}
@@ -279,17 +271,13 @@ def main() -> None:
         power = json.loads((models["all"] / "social.json").read_text())["partner_day_power"]
         results[f"{seed}/partner_day_power"] = power
         print(f"seed {seed}: fitted partner_day_power {power:.3f}", flush=True)
-        if "all-assort" in models:
-            social = json.loads((models["all-assort"] / "social.json").read_text())
-            results[f"{seed}/night_assortativity"] = social["night_assortativity"]
-            print(f"seed {seed}: fitted night_assortativity {social['night_assortativity']:.3f} "
-                  f"on {social['night_assortativity_ties']} ties", flush=True)
-        if "all-hour" in models:
-            social = json.loads((models["all-hour"] / "social.json").read_text())
-            for key in ("partner_hour_day_power", "partner_hour_power"):
-                results[f"{seed}/{key}"] = social[key]
-            print(f"seed {seed}: fitted partner_hour_day_power {social['partner_hour_day_power']:.3f}, "
-                  f"partner_hour_power {social['partner_hour_power']:.3f}", flush=True)
+        social = json.loads((models["all"] / "social.json").read_text())
+        for key in ("night_assortativity", "partner_hour_day_power", "partner_hour_power"):
+            results[f"{seed}/{key}"] = social[key]
+        results[f"{seed}/startback_share"] = (social.get("startbacks") or {}).get("share", float("nan"))
+        print(f"seed {seed}: fitted night_assortativity {social['night_assortativity']:.3f} on "
+              f"{social['night_assortativity_ties']} ties, start-back share "
+              f"{results[f'{seed}/startback_share']:.3f}", flush=True)
         config = json.loads((models["all"] / "model.json").read_text())["config"]
         split = split_users(data.user_ids, **config["data"]["split"])  # the model folder keeps no ids
         real = CDRSample(data.subset(split.holdout).records, data.start, data.days, None, "holdout")

@@ -40,7 +40,7 @@ handed to that shard ("pending"), where the receiver's stays are known; see
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -52,6 +52,7 @@ from zen.measures.conversations import (
     in_started_conversation,
 )
 from zen.network.partners import DAY_S, PairDays, choose_partners, conversation_shape, day_activity, hour_bin
+from zen.network.startbacks import StartbackPlan, place
 from zen.schema import DIRECTIONS, EVENTS
 from zen.sessions import SessionModel, add_sessions
 from zen.traffic.timeline import CONTACT_NEW, Timelines
@@ -80,6 +81,9 @@ class Population:
         hour_factor: ``[n_users, bins]`` float32 weight of each user as the partner of a
             conversation started in each hour-of-day bin, for the hour-level partner choice
             (``zen.network.partners.hour_factor``); None: no hour factor.
+        startbacks: the start-back plan (``zen.network.startbacks``): the conversations users
+            start with higher-index ties move next to the ties' own with them, and the partner
+            choice draws only those again; None: no start-backs.
     """
 
     activity: np.ndarray
@@ -93,6 +97,7 @@ class Population:
     day_factor: np.ndarray | None = None
     pairs: PairDays | None = None
     hour_factor: np.ndarray | None = None
+    startbacks: StartbackPlan | None = None
 
     @property
     def n_users(self) -> int:
@@ -138,15 +143,16 @@ def started_per_day(tl: Timelines, first_user: int, n_shard_users: int, pop: Pop
 
     ``rng`` must be seeded as :func:`assemble_shard`'s, so the counterparts are the ones it draws.
     """
-    user, _, t_s = started_conversations(tl, first_user, pop, rng, conversation_gap_s)
+    user, _, t_s, _ = started_conversations(tl, first_user, pop, rng, conversation_gap_s)
     return day_activity(user, t_s, n_shard_users, n_days)
 
 
 def started_conversations(tl: Timelines, first_user: int, pop: Population, rng: np.random.Generator,
                           conversation_gap_s: float = CONVERSATION_GAP_S
-                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The conversations (calls and SMS with any counterpart) the shard's users start in their
-    sampled timelines: shard user index, counterpart id and first event's time (s), ``[m]`` each.
+    sampled timelines: shard user index, counterpart id, first and last event's times (s),
+    ``[m]`` each.
 
     ``rng`` must be seeded as :func:`assemble_shard`'s, so the counterparts are the ones it draws.
     """
@@ -154,8 +160,40 @@ def started_conversations(tl: Timelines, first_user: int, pop: Population, rng: 
     counterpart = resolve_counterparts(user, tl.contact_rank, pop, rng)
     talk = np.where((tl.event != EV_DATA) & (counterpart >= 0), counterpart, -1)
     conv, first = conversation_starts(user, talk, tl.t_s, conversation_gap_s)
-    first = first[tl.direction[first] != DIR_IN]
-    return tl.user[first], talk[first], tl.t_s[first]
+    end = _conversation_ends(conv, tl.t_s, len(first))
+    started = tl.direction[first] != DIR_IN
+    first = first[started]
+    return tl.user[first], talk[first], tl.t_s[first], end[started]
+
+
+def _conversation_ends(conv: np.ndarray, t_s: np.ndarray, n: int) -> np.ndarray:
+    """``[n]`` time (s) of each conversation's last event (``conv``: ids, -1 none)."""
+    end = np.full(n, -np.inf)
+    has = conv >= 0
+    np.maximum.at(end, conv[has], t_s[has])
+    return end
+
+
+def move_startbacks(tl: Timelines, first_user: int, counterpart: np.ndarray, keep: np.ndarray,
+                    pop: Population, rng: np.random.Generator, conversation_gap_s: float
+                    ) -> tuple[Timelines, np.ndarray, np.ndarray]:
+    """The timelines (re-sorted by user and time), counterparts and ``keep`` mask with the kept
+    on-network conversations to higher-index ties moved next to the ties' own conversations
+    with the user (``zen.network.startbacks.place``; all of a conversation's events by the same
+    offset)."""
+    user = tl.user + first_user
+    talk = keep & (tl.event != EV_DATA) & (counterpart >= 0) & (counterpart < pop.n_users)
+    conv, first = conversation_starts(user, np.where(talk, counterpart, -1), tl.t_s, conversation_gap_s)
+    if len(first) == 0:
+        return tl, counterpart, keep
+    plan = pop.startbacks
+    starter, partner = user[first], counterpart[first]
+    offset = place(starter, partner, tl.t_s[first], _conversation_ends(conv, tl.t_s, len(first)),
+                   partner > starter, plan.partner, pop.n_users, plan.law, plan.window_s, rng)
+    t_s = tl.t_s.copy()
+    t_s[conv >= 0] += offset[conv[conv >= 0]].astype(t_s.dtype)
+    order = np.lexsort((t_s, tl.user))
+    return replace(tl, t_s=t_s).take(order), counterpart[order], keep[order]
 
 
 def repoint_started(user: np.ndarray, counterpart: np.ndarray, t_s: np.ndarray, keep: np.ndarray,
@@ -183,7 +221,8 @@ def repoint_started(user: np.ndarray, counterpart: np.ndarray, t_s: np.ndarray, 
     conv_bin = hour_bin(t_s[first]) if hours is not None else None
     # pair level: only conversations to a tie with a higher index are drawn again, so the tie's
     # own conversations to the user, which the factor reads, are the ones it keeps
-    free = np.ones(len(first), bool) if pop.pairs is None else pop.contacts[user[first], column] > user[first]
+    free = np.ones(len(first), bool) if pop.pairs is None and pop.startbacks is None \
+        else pop.contacts[user[first], column] > user[first]
     picked = column.copy()
     picked[free] = choose_partners(user[first][free], day[free], column[free], pop.contacts, pop.day_factor,
                                    rng, shape[free], pop.pairs, hours,
@@ -222,7 +261,8 @@ def assemble_shard(tl: Timelines, first_user: int, pop: Population, start: pd.Ti
                    pairing: str = "conversation",
                    conversation_gap_s: float = CONVERSATION_GAP_S,
                    sessions: SessionModel | None = None,
-                   partner_rng: np.random.Generator | None = None) -> pd.DataFrame:
+                   partner_rng: np.random.Generator | None = None,
+                   startback_rng: np.random.Generator | None = None) -> pd.DataFrame:
     """Records of one shard's users (their outgoing, data and off-network incoming events).
 
     Args:
@@ -243,6 +283,8 @@ def assemble_shard(tl: Timelines, first_user: int, pop: Population, start: pd.Ti
             (:mod:`zen.sessions`); the records then carry a ``service`` column.
         partner_rng: random generator of the partner choice (``pairing="starter"`` with
             ``pop.day_factor``; ``rng`` when None).
+        startback_rng: random generator of the start-backs (``pairing="starter"`` with
+            ``pop.startbacks``; ``rng`` when None).
 
     Returns:
         records (schema ``records``) sorted by (user, time), with cells and counterparts.
@@ -267,6 +309,9 @@ def assemble_shard(tl: Timelines, first_user: int, pop: Population, start: pd.Ti
     if pairing == "starter" and pop.day_factor is not None:
         counterpart = repoint_started(user, counterpart, tl.t_s, keep, tl.contact_rank,
                                       tl.direction == DIR_IN, pop, partner_rng or rng, conversation_gap_s)
+    if pairing == "starter" and pop.startbacks is not None:
+        tl, counterpart, keep = move_startbacks(tl, first_user, counterpart, keep, pop,
+                                                startback_rng or rng, conversation_gap_s)
     tl = tl.take(np.flatnonzero(keep))
     records = tl.to_records(start)
     records["user_id"] = records["user_id"] + first_user

@@ -13,6 +13,7 @@
       .work/starts/shard-*.parquet                   (conversations each user starts per day)
       .work/pairs/shard-*.parquet                    (the same per counterpart, partners=pair)
       .work/hours/shard-*.parquet                    (the same per hour-of-day bin, partners=hour)
+      .work/spans/shard-*.parquet                    (conversations to lower-index ties, startbacks)
       .work/pending/to-<shard>/from-<shard>.parquet  (mirror records waiting for their user's cell)
 
 ``out_dir`` is a :class:`~zen.io.storage.Store`: a local folder or a prefix on any filesystem
@@ -59,6 +60,9 @@ class Layout:
 
     def work_hours(self, shard: int) -> str:
         return f"{self.work}/hours/shard-{shard:05d}.parquet"
+
+    def work_spans(self, shard: int) -> str:
+        return f"{self.work}/spans/shard-{shard:05d}.parquet"
 
     def records(self, day: str, shard: int, part: str) -> str:
         return f"records/day={day}/shard-{shard:05d}-{part}.{self.ext}"

@@ -54,6 +54,7 @@ from zen.network.partners import (
     hour_activity,
     hour_factor,
 )
+from zen.network.startbacks import Spans, StartbackPlan
 from zen.schema import ZenInputError, validate
 from zen.seeds import component_seed
 from zen.sessions import SessionModel
@@ -351,6 +352,28 @@ def partner_hour_power(spec: GenerationSpec, models: Models) -> float:
     return float(getattr(models.social, "partner_hour_power", 0.0))
 
 
+def startback_law(spec: GenerationSpec, models: Models) -> dict | None:
+    """The start-back law this run uses (``zen.network.startbacks``, ``social.json``
+    ``startbacks``): with ``pairing=starter`` and ``startbacks=auto`` when the model has one;
+    None: no start-backs."""
+    law = getattr(models.social, "startbacks", None)
+    if spec.pairing != "starter" or spec.startbacks != "auto" or not law or law.get("share", 0.0) <= 0:
+        return None
+    return law
+
+
+def _startback_plan(spec: GenerationSpec, models: Models, layout: Layout, law: dict) -> StartbackPlan:
+    """Every user's conversations with lower-index ties (``zen.network.startbacks.Spans``), from
+    every shard's first pass, with the law and the window."""
+    def build() -> StartbackPlan:
+        tables = [layout.store.read_parquet(layout.work_spans(other.index)) for other in shard_bounds(spec)]
+        rows = {c: np.concatenate([t.column(c).to_numpy() for t in tables])
+                for c in ("starter", "counterpart", "start", "end")}
+        spans = Spans.of(rows["starter"], rows["counterpart"], rows["start"], rows["end"], spec.n_users)
+        return StartbackPlan(spans, law, spec.days * DAY_S)
+    return _once_per_run("spans", spec, models, layout, 0.0, build)
+
+
 def partner_choice(spec: GenerationSpec, models: Models) -> bool:
     """Whether this run draws the tie of started conversations again (``zen.network.partners``)."""
     return bool(partner_day_power(spec, models) or partner_pair_power(spec, models)
@@ -401,9 +424,10 @@ def sample_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popula
                               np.random.default_rng(component_seed(spec.seed, "coupling", s)))
         timings["coupling"] = time.perf_counter() - t
     t = time.perf_counter()
-    if partner_choice(spec, models):  # the assembly's own stream, so the same counterparts
-        rng = np.random.default_rng(component_seed(spec.seed, "assembly", s))
-        user, counterpart, t_s = started_conversations(tl, a, pop, rng, spec.conversation_gap_s)
+    if partner_choice(spec, models) or startback_law(spec, models):
+        rng = np.random.default_rng(component_seed(spec.seed, "assembly", s))  # the assembly's own
+        user, counterpart, t_s, end_s = started_conversations(tl, a, pop, rng, spec.conversation_gap_s)
+    if partner_choice(spec, models):  # stream above, so the same counterparts
         starts = day_activity(user, t_s, b - a, int(np.ceil(spec.days)))
         layout.store.write_parquet(pa.table({"starts": starts.ravel()}), layout.work_starts(s))
         if partner_pair_power(spec, models):
@@ -413,6 +437,11 @@ def sample_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popula
         if partner_hour_power(spec, models):
             layout.store.write_parquet(pa.table({"hours": hour_activity(user, t_s, b - a).ravel()}),
                                        layout.work_hours(s))
+    if startback_law(spec, models):  # conversations to lower-index ties: never moved nor redrawn
+        final = (counterpart >= 0) & (counterpart < user + a)
+        layout.store.write_parquet(pa.table({"starter": user[final] + a, "counterpart": counterpart[final],
+                                             "start": t_s[final], "end": end_s[final]}),
+                                   layout.work_spans(s))
     timings["assembly"] = time.perf_counter() - t
     t = time.perf_counter()
     _save_timelines(layout.store, layout.work_timelines(s), tl)
@@ -450,8 +479,12 @@ def generate_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popu
                       pairs=_pair_days(spec, models, layout, pair_power) if pair_power else None,
                       hour_factor=_hour_factors(spec, models, layout, hour_power) if hour_power else None)
         partner_rng = np.random.default_rng(component_seed(spec.seed, "partners", s))
+    startback_rng, law = None, startback_law(spec, models)
+    if law:
+        pop = replace(pop, startbacks=_startback_plan(spec, models, layout, law))
+        startback_rng = np.random.default_rng(component_seed(spec.seed, "startbacks", s))
     own = assemble_shard(tl, a, pop, start, stays, place_cell, rng, spec.pairing, spec.conversation_gap_s,
-                         models.sessions, partner_rng)
+                         models.sessions, partner_rng, startback_rng)
     mirrors = mirror_on_network(own, pop.n_users)
     target = shard_of(spec, mirrors["user_id"].to_numpy())
     local = target == s

@@ -17,6 +17,7 @@ PARTNERS = ("auto", "tie", "pair", "hour")
 MODES = ("full", "mobility")
 FORMATS = ("parquet", "csv", "bandicoot")
 COUPLINGS = ("auto", "none")
+STARTBACKS = ("auto", "none")
 
 
 def parse_start(start_date: object, days: float) -> pd.Timestamp:
@@ -70,6 +71,11 @@ class GenerationSpec:
             conversations with the starter that day (the pair-level rule, fitted strengths);
             ``hour`` weighs each tie also by its own share of started conversations at the
             conversation's hour of day (the hour-level rule, fitted strengths).
+        startbacks: with ``pairing=starter``, ``auto`` moves the conversations users start with
+            higher-index ties next to the ties' own conversations with them, in the share fitted
+            on the training data (``social.json`` ``startbacks``, ``zen.network.startbacks``;
+            models fitted before it have none); ``none`` does not (the records of the code
+            before it, draw for draw).
         night_assortativity: tie users of like night activity in the social graph
             (``zen.network.social``): ``fit`` (the default) aims at the correlation of partners'
             own night shares fitted on the training data (``social.json`` ``night_assortativity``;
@@ -103,6 +109,7 @@ class GenerationSpec:
     pairing: str = "auto"
     conversation_gap_s: float | None = None
     partners: str = "auto"
+    startbacks: str = "auto"
     night_assortativity: str | float | None = "fit"
     ties_per_user: int = 32
     offnet_pool_per_user: float = 2.0
@@ -126,6 +133,8 @@ class GenerationSpec:
             raise ZenInputError(f"unknown pairing {self.pairing!r}; use one of {', '.join(PAIRINGS)}")
         if self.partners not in PARTNERS:
             raise ZenInputError(f"unknown partners {self.partners!r}; use auto, tie, pair or hour")
+        if self.startbacks not in STARTBACKS:
+            raise ZenInputError(f"unknown startbacks {self.startbacks!r}; use auto or none")
         fix["night_assortativity"] = _night_assortativity(self.night_assortativity)
         if self.conversation_gap_s is not None:
             fix["conversation_gap_s"] = config_number(fields, "conversation_gap_s", float, above=0)

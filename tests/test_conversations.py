@@ -110,10 +110,27 @@ def test_conversation_scores_are_zero_for_the_same_records_and_see_a_change():
                    for u in range(20) for c in range(5) for k in range(4)])
     same = CDRSample(rec, START, 7, None, "a")
     scores, skipped = conversation_scores(same, CDRSample(rec.copy(), START, 7, None, "b"))
-    assert not skipped and all(v == 0 for k, v in scores.items() if k.endswith("/ks"))
+    assert skipped == {"conversation/startback_share": "no pair of users talks both ways"}  # one-way ties
+    assert all(v == 0 for k, v in scores.items() if k.endswith("/ks"))
     slower = rec.assign(timestamp=START + (rec["timestamp"] - START) * 3)
     scores, _ = conversation_scores(CDRSample(slower, START, 21, None, "slow"), same)
     assert scores["conversation/reply_delay_s/ks"] == 1.0
+
+
+def test_the_startback_score_sees_a_pair_talking_back_the_same_day_or_not():
+    """Users 0 and 1 start a conversation with each other every fourth day, 1's three hours after
+    0's: every conversation is near the partner's; with 1's two days later, none is."""
+    def both_ends(shift_days: float):
+        rows = []
+        for d in range(0, 16, 4):
+            t0, t1 = d * 86400.0 + 36000, d * 86400.0 + 46800 + shift_days * 86400
+            rows += [(0, t0, "out", 1), (1, t0, "in", 0), (1, t1, "out", 0), (0, t1, "in", 1)]
+        return records(sorted(rows, key=lambda r: (r[0], r[1])))
+    same = CDRSample(both_ends(0), START, 18, None, "a")
+    scores, skipped = conversation_scores(same, CDRSample(both_ends(0), START, 18, None, "b"))
+    assert not skipped and scores["conversation/startback_share/abs_diff"] == 0
+    scores, _ = conversation_scores(CDRSample(both_ends(2), START, 18, None, "apart"), same)
+    assert scores["conversation/startback_share/abs_diff"] == 1.0
 
 
 def test_starter_view_keeps_the_conversations_a_user_started():

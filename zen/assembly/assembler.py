@@ -82,8 +82,7 @@ class Population:
             conversation started in each hour-of-day bin, for the hour-level partner choice
             (``zen.network.partners.hour_factor``); None: no hour factor.
         startbacks: the start-back plan (``zen.network.startbacks``): the conversations users
-            start with higher-index ties move next to the ties' own with them, and the partner
-            choice draws only those again; None: no start-backs.
+            start with higher-index ties move next to the ties' own with them; None: none.
     """
 
     activity: np.ndarray
@@ -143,16 +142,15 @@ def started_per_day(tl: Timelines, first_user: int, n_shard_users: int, pop: Pop
 
     ``rng`` must be seeded as :func:`assemble_shard`'s, so the counterparts are the ones it draws.
     """
-    user, _, t_s, _ = started_conversations(tl, first_user, pop, rng, conversation_gap_s)
+    user, _, t_s = started_conversations(tl, first_user, pop, rng, conversation_gap_s)
     return day_activity(user, t_s, n_shard_users, n_days)
 
 
 def started_conversations(tl: Timelines, first_user: int, pop: Population, rng: np.random.Generator,
                           conversation_gap_s: float = CONVERSATION_GAP_S
-                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The conversations (calls and SMS with any counterpart) the shard's users start in their
-    sampled timelines: shard user index, counterpart id, first and last event's times (s),
-    ``[m]`` each.
+    sampled timelines: shard user index, counterpart id and first event's time (s), ``[m]`` each.
 
     ``rng`` must be seeded as :func:`assemble_shard`'s, so the counterparts are the ones it draws.
     """
@@ -160,10 +158,8 @@ def started_conversations(tl: Timelines, first_user: int, pop: Population, rng: 
     counterpart = resolve_counterparts(user, tl.contact_rank, pop, rng)
     talk = np.where((tl.event != EV_DATA) & (counterpart >= 0), counterpart, -1)
     conv, first = conversation_starts(user, talk, tl.t_s, conversation_gap_s)
-    end = _conversation_ends(conv, tl.t_s, len(first))
-    started = tl.direction[first] != DIR_IN
-    first = first[started]
-    return tl.user[first], talk[first], tl.t_s[first], end[started]
+    first = first[tl.direction[first] != DIR_IN]
+    return tl.user[first], talk[first], tl.t_s[first]
 
 
 def _conversation_ends(conv: np.ndarray, t_s: np.ndarray, n: int) -> np.ndarray:
@@ -174,6 +170,17 @@ def _conversation_ends(conv: np.ndarray, t_s: np.ndarray, n: int) -> np.ndarray:
     return end
 
 
+def kept_conversations(tl: Timelines, first_user: int, counterpart: np.ndarray, keep: np.ndarray,
+                       n_users: int, conversation_gap_s: float
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The kept on-network conversations of a shard's timelines: each event's conversation id
+    (``[n]``, -1 none), each conversation's first event and last event time (s) (``[m]``)."""
+    talk = keep & (tl.event != EV_DATA) & (counterpart >= 0) & (counterpart < n_users)
+    conv, first = conversation_starts(tl.user + first_user, np.where(talk, counterpart, -1), tl.t_s,
+                                      conversation_gap_s)
+    return conv, first, _conversation_ends(conv, tl.t_s, len(first))
+
+
 def move_startbacks(tl: Timelines, first_user: int, counterpart: np.ndarray, keep: np.ndarray,
                     pop: Population, rng: np.random.Generator, conversation_gap_s: float
                     ) -> tuple[Timelines, np.ndarray, np.ndarray]:
@@ -181,15 +188,13 @@ def move_startbacks(tl: Timelines, first_user: int, counterpart: np.ndarray, kee
     on-network conversations to higher-index ties moved next to the ties' own conversations
     with the user (``zen.network.startbacks.place``; all of a conversation's events by the same
     offset)."""
-    user = tl.user + first_user
-    talk = keep & (tl.event != EV_DATA) & (counterpart >= 0) & (counterpart < pop.n_users)
-    conv, first = conversation_starts(user, np.where(talk, counterpart, -1), tl.t_s, conversation_gap_s)
+    conv, first, end = kept_conversations(tl, first_user, counterpart, keep, pop.n_users, conversation_gap_s)
     if len(first) == 0:
         return tl, counterpart, keep
     plan = pop.startbacks
-    starter, partner = user[first], counterpart[first]
-    offset = place(starter, partner, tl.t_s[first], _conversation_ends(conv, tl.t_s, len(first)),
-                   partner > starter, plan.partner, pop.n_users, plan.law, plan.window_s, rng)
+    starter, partner = tl.user[first] + first_user, counterpart[first]
+    offset = place(starter, partner, tl.t_s[first], end, partner > starter, plan.partner, pop.n_users,
+                   plan.law, plan.window_s, rng, conversation_gap_s)
     t_s = tl.t_s.copy()
     t_s[conv >= 0] += offset[conv[conv >= 0]].astype(t_s.dtype)
     order = np.lexsort((t_s, tl.user))
@@ -221,8 +226,7 @@ def repoint_started(user: np.ndarray, counterpart: np.ndarray, t_s: np.ndarray, 
     conv_bin = hour_bin(t_s[first]) if hours is not None else None
     # pair level: only conversations to a tie with a higher index are drawn again, so the tie's
     # own conversations to the user, which the factor reads, are the ones it keeps
-    free = np.ones(len(first), bool) if pop.pairs is None and pop.startbacks is None \
-        else pop.contacts[user[first], column] > user[first]
+    free = np.ones(len(first), bool) if pop.pairs is None else pop.contacts[user[first], column] > user[first]
     picked = column.copy()
     picked[free] = choose_partners(user[first][free], day[free], column[free], pop.contacts, pop.day_factor,
                                    rng, shape[free], pop.pairs, hours,
@@ -256,13 +260,46 @@ def mirror_on_network(records: pd.DataFrame, n_users: int) -> pd.DataFrame:
     })
 
 
+def shard_counterparts(tl: Timelines, first_user: int, pop: Population, rng: np.random.Generator,
+                       pairing: str = "conversation", conversation_gap_s: float = CONVERSATION_GAP_S,
+                       partner_rng: np.random.Generator | None = None,
+                       chosen: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each timeline event's counterpart id and whether the pairing rule keeps it (``[n]`` each):
+    :func:`assemble_shard`'s first step (its arguments). ``chosen``: the counterparts an earlier
+    call gave with the same streams (the partner choice is then not drawn again)."""
+    user = tl.user + first_user
+    counterpart = resolve_counterparts(user, tl.contact_rank, pop, rng)
+    on_network = (counterpart >= 0) & (counterpart < pop.n_users)
+    if pairing == "starter":
+        keep = in_started_conversation(user, np.where(on_network, counterpart, -1), tl.t_s,
+                                       tl.direction != DIR_IN, conversation_gap_s)
+    elif pairing == "conversation":
+        conv = conversation_ids(user, np.where(on_network, counterpart, -1), tl.t_s, conversation_gap_s)
+        kept = rng.random(int(conv.max(initial=-1)) + 1) < 0.5
+        keep = ~on_network
+        keep[on_network] = kept[conv[on_network]]
+    elif pairing == "half":
+        keep = ~on_network | (rng.random(len(on_network)) < 0.5)
+    elif pairing == "outgoing":
+        keep = ~((tl.direction == DIR_IN) & on_network)
+    else:
+        raise ValueError(f"unknown pairing {pairing!r}; use starter, conversation, half or outgoing")
+    if chosen is not None:
+        counterpart = chosen
+    elif pairing == "starter" and pop.day_factor is not None:
+        counterpart = repoint_started(user, counterpart, tl.t_s, keep, tl.contact_rank,
+                                      tl.direction == DIR_IN, pop, partner_rng or rng, conversation_gap_s)
+    return counterpart, keep
+
+
 def assemble_shard(tl: Timelines, first_user: int, pop: Population, start: pd.Timestamp,
                    stays, place_cell: np.ndarray, rng: np.random.Generator,
                    pairing: str = "conversation",
                    conversation_gap_s: float = CONVERSATION_GAP_S,
                    sessions: SessionModel | None = None,
                    partner_rng: np.random.Generator | None = None,
-                   startback_rng: np.random.Generator | None = None) -> pd.DataFrame:
+                   startback_rng: np.random.Generator | None = None,
+                   chosen: np.ndarray | None = None) -> pd.DataFrame:
     """Records of one shard's users (their outgoing, data and off-network incoming events).
 
     Args:
@@ -285,30 +322,14 @@ def assemble_shard(tl: Timelines, first_user: int, pop: Population, start: pd.Ti
             ``pop.day_factor``; ``rng`` when None).
         startback_rng: random generator of the start-backs (``pairing="starter"`` with
             ``pop.startbacks``; ``rng`` when None).
+        chosen: the counterparts :func:`shard_counterparts` gave for these timelines and streams
+            (None: drawn here).
 
     Returns:
         records (schema ``records``) sorted by (user, time), with cells and counterparts.
     """
-    user = tl.user + first_user
-    counterpart = resolve_counterparts(user, tl.contact_rank, pop, rng)
-    on_network = (counterpart >= 0) & (counterpart < pop.n_users)
-    if pairing == "starter":
-        keep = in_started_conversation(user, np.where(on_network, counterpart, -1), tl.t_s,
-                                       tl.direction != DIR_IN, conversation_gap_s)
-    elif pairing == "conversation":
-        conv = conversation_ids(user, np.where(on_network, counterpart, -1), tl.t_s, conversation_gap_s)
-        kept = rng.random(int(conv.max(initial=-1)) + 1) < 0.5
-        keep = ~on_network
-        keep[on_network] = kept[conv[on_network]]
-    elif pairing == "half":
-        keep = ~on_network | (rng.random(len(on_network)) < 0.5)
-    elif pairing == "outgoing":
-        keep = ~((tl.direction == DIR_IN) & on_network)
-    else:
-        raise ValueError(f"unknown pairing {pairing!r}; use starter, conversation, half or outgoing")
-    if pairing == "starter" and pop.day_factor is not None:
-        counterpart = repoint_started(user, counterpart, tl.t_s, keep, tl.contact_rank,
-                                      tl.direction == DIR_IN, pop, partner_rng or rng, conversation_gap_s)
+    counterpart, keep = shard_counterparts(tl, first_user, pop, rng, pairing, conversation_gap_s,
+                                           partner_rng, chosen)
     if pairing == "starter" and pop.startbacks is not None:
         tl, counterpart, keep = move_startbacks(tl, first_user, counterpart, keep, pop,
                                                 startback_rng or rng, conversation_gap_s)

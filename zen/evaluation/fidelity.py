@@ -27,6 +27,7 @@ from zen.evaluation.metrics import (
 )
 from zen.measures.conversations import conversations, reply_delays
 from zen.measures.individual import MOBILITY_FEATURES, TRAFFIC_FEATURES, cell_coordinates
+from zen.network.startbacks import startback_share
 
 CELLS_SKIPPED = "needs cell_id + antennas lat/lon on both sides; {missing} has none"
 
@@ -120,7 +121,9 @@ def global_scores(candidate: CDRData, real: CDRData) -> tuple[dict[str, float], 
 
 
 def conversation_scores(candidate: CDRData, real: CDRData) -> tuple[dict[str, float], dict[str, str]]:
-    """Reply delays, turns per conversation and who starts them (:mod:`zen.measures.conversations`)."""
+    """Reply delays, turns per conversation, who starts them (:mod:`zen.measures.conversations`)
+    and the share of a both-way pair's conversations near one by the partner
+    (:func:`zen.network.startbacks.startback_share`)."""
     scores, skipped = {}, {}
     ca, cb = conversations(candidate.records), conversations(real.records)
     if len(ca) == 0 or len(cb) == 0:
@@ -133,6 +136,11 @@ def conversation_scores(candidate: CDRData, real: CDRData) -> tuple[dict[str, fl
     scores["conversation/starter_share/ks"] = ks_statistic(
         ca.groupby("user_id")["started_out"].mean().to_numpy(float),
         cb.groupby("user_id")["started_out"].mean().to_numpy(float))
+    sa, sb = startback_share(candidate.records), startback_share(real.records)
+    if np.isfinite(sa) and np.isfinite(sb):
+        scores["conversation/startback_share/abs_diff"] = float(abs(sa - sb))
+    else:
+        skipped["conversation/startback_share"] = "no pair of users talks both ways"
     return scores, skipped
 
 

@@ -13,7 +13,8 @@
       .work/starts/shard-*.parquet                   (conversations each user starts per day)
       .work/pairs/shard-*.parquet                    (the same per counterpart, partners=pair)
       .work/hours/shard-*.parquet                    (the same per hour-of-day bin, partners=hour)
-      .work/spans/shard-*.parquet                    (conversations to lower-index ties, startbacks)
+      .work/spans/shard-*.parquet                    (kept conversations to lower-index ties, startbacks)
+      .work/counterparts/shard-*.parquet             (each timeline event's final counterpart, startbacks)
       .work/pending/to-<shard>/from-<shard>.parquet  (mirror records waiting for their user's cell)
 
 ``out_dir`` is a :class:`~zen.io.storage.Store`: a local folder or a prefix on any filesystem
@@ -63,6 +64,9 @@ class Layout:
 
     def work_spans(self, shard: int) -> str:
         return f"{self.work}/spans/shard-{shard:05d}.parquet"
+
+    def work_counterparts(self, shard: int) -> str:
+        return f"{self.work}/counterparts/shard-{shard:05d}.parquet"
 
     def records(self, day: str, shard: int, part: str) -> str:
         return f"records/day={day}/shard-{shard:05d}-{part}.{self.ext}"

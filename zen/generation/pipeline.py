@@ -7,6 +7,9 @@ social graph); then three passes over the shards (:func:`shard_bounds`):
    with the conversations each user starts per day (the partner choice of
    ``zen.network.partners`` weighs every tie by its own activity that day, so every shard is
    sampled before any is assembled);
+   with start-backs (``zen.network.startbacks``), :func:`choose_shard` then draws every shard's
+   final counterparts and keeps its users' conversations with lower-index ties, so that the next
+   pass can place others' conversations next to them;
 2. :func:`generate_shard` assembles its users' own records with cells and counterparts
    (``zen.assembly``), and hands the mirror records of on-network calls/SMS whose other user is
    in another shard to that shard (``.work/pending/``);
@@ -35,7 +38,7 @@ import pyarrow as pa
 
 from zen import SCHEMA_VERSION, __version__
 from zen.assembly import Population, assemble_shard, mirror_on_network
-from zen.assembly.assembler import started_conversations
+from zen.assembly.assembler import kept_conversations, shard_counterparts, started_conversations
 from zen.assembly.export import write_bandicoot
 from zen.checks import resolve_device
 from zen.data.local_time import utc_from_local_clock, utc_start
@@ -363,8 +366,8 @@ def startback_law(spec: GenerationSpec, models: Models) -> dict | None:
 
 
 def _startback_plan(spec: GenerationSpec, models: Models, layout: Layout, law: dict) -> StartbackPlan:
-    """Every user's conversations with lower-index ties (``zen.network.startbacks.Spans``), from
-    every shard's first pass, with the law and the window."""
+    """Every user's kept conversations with lower-index ties (``zen.network.startbacks.Spans``),
+    from every shard's :func:`choose_shard`, with the law and the window."""
     def build() -> StartbackPlan:
         tables = [layout.store.read_parquet(layout.work_spans(other.index)) for other in shard_bounds(spec)]
         rows = {c: np.concatenate([t.column(c).to_numpy() for t in tables])
@@ -424,10 +427,9 @@ def sample_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popula
                               np.random.default_rng(component_seed(spec.seed, "coupling", s)))
         timings["coupling"] = time.perf_counter() - t
     t = time.perf_counter()
-    if partner_choice(spec, models) or startback_law(spec, models):
-        rng = np.random.default_rng(component_seed(spec.seed, "assembly", s))  # the assembly's own
-        user, counterpart, t_s, end_s = started_conversations(tl, a, pop, rng, spec.conversation_gap_s)
-    if partner_choice(spec, models):  # stream above, so the same counterparts
+    if partner_choice(spec, models):  # the assembly's own stream, so the same counterparts
+        rng = np.random.default_rng(component_seed(spec.seed, "assembly", s))
+        user, counterpart, t_s = started_conversations(tl, a, pop, rng, spec.conversation_gap_s)
         starts = day_activity(user, t_s, b - a, int(np.ceil(spec.days)))
         layout.store.write_parquet(pa.table({"starts": starts.ravel()}), layout.work_starts(s))
         if partner_pair_power(spec, models):
@@ -437,11 +439,6 @@ def sample_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popula
         if partner_hour_power(spec, models):
             layout.store.write_parquet(pa.table({"hours": hour_activity(user, t_s, b - a).ravel()}),
                                        layout.work_hours(s))
-    if startback_law(spec, models):  # conversations to lower-index ties: never moved nor redrawn
-        final = (counterpart >= 0) & (counterpart < user + a)
-        layout.store.write_parquet(pa.table({"starter": user[final] + a, "counterpart": counterpart[final],
-                                             "start": t_s[final], "end": end_s[final]}),
-                                   layout.work_spans(s))
     timings["assembly"] = time.perf_counter() - t
     t = time.perf_counter()
     _save_timelines(layout.store, layout.work_timelines(s), tl)
@@ -449,6 +446,47 @@ def sample_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popula
     layout.mark("sampled", s)
     timings["write"] = time.perf_counter() - t
     return ShardResult(s, 0, timings)
+
+
+def _assembly_streams(spec: GenerationSpec, models: Models, layout: Layout, pop: Population, shard: int
+                      ) -> tuple[np.random.Generator, np.random.Generator | None, Population]:
+    """The assembly's random stream of a shard, the partner choice's (None without it) and the
+    population with the partner choice's factors from every shard's first pass."""
+    rng = np.random.default_rng(component_seed(spec.seed, "assembly", shard))
+    if not partner_choice(spec, models):
+        return rng, None, pop
+    power, pair_power = partner_day_power(spec, models), partner_pair_power(spec, models)
+    hour_power = partner_hour_power(spec, models)
+    pop = replace(pop, day_factor=_day_factors(spec, models, layout, power),
+                  pairs=_pair_days(spec, models, layout, pair_power) if pair_power else None,
+                  hour_factor=_hour_factors(spec, models, layout, hour_power) if hour_power else None)
+    return rng, np.random.default_rng(component_seed(spec.seed, "partners", shard)), pop
+
+
+def choose_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Population,
+                 places: pd.DataFrame, layout: Layout) -> ShardResult:
+    """Between the first two passes, with start-backs (``zen.network.startbacks``): the shard's final
+    counterparts (the partner choice, drawn as the second pass would) and its users' kept
+    conversations with lower-index ties, which the second pass moves others' conversations next
+    to; both under ``.work``.
+
+    ``spec`` must be resolved for the model (:meth:`GenerationSpec.for_model`); every shard's
+    :func:`sample_shard` must be done.
+    """
+    s, a, t = shard.index, shard.first, time.perf_counter()
+    tl = _load_timelines(layout.store, layout.work_timelines(s))
+    rng, partner_rng, pop = _assembly_streams(spec, models, layout, pop, s)
+    gap = spec.conversation_gap_s
+    counterpart, keep = shard_counterparts(tl, a, pop, rng, spec.pairing, gap, partner_rng)
+    _, first, end = kept_conversations(tl, a, counterpart, keep, pop.n_users, gap)
+    starter, partner = tl.user[first] + a, counterpart[first]
+    final = partner < starter  # never moved: the second pass moves those to higher-index ties
+    layout.store.write_parquet(pa.table({"starter": starter[final], "counterpart": partner[final],
+                                         "start": tl.t_s[first][final], "end": end[final]}),
+                               layout.work_spans(s))
+    layout.store.write_parquet(pa.table({"counterpart": counterpart}), layout.work_counterparts(s))
+    layout.mark("chosen", s)
+    return ShardResult(s, 0, {"assembly": time.perf_counter() - t})
 
 
 def generate_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Population,
@@ -471,20 +509,14 @@ def generate_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popu
 
     stays.serving = ServingProcess.for_params(places, _mobility(spec, models),  # as the emulator set it
                                               shard_seed(spec.seed, s))
-    rng = np.random.default_rng(component_seed(spec.seed, "assembly", s))
-    partner_rng, power, pair_power = None, partner_day_power(spec, models), partner_pair_power(spec, models)
-    hour_power = partner_hour_power(spec, models)
-    if partner_choice(spec, models):
-        pop = replace(pop, day_factor=_day_factors(spec, models, layout, power),
-                      pairs=_pair_days(spec, models, layout, pair_power) if pair_power else None,
-                      hour_factor=_hour_factors(spec, models, layout, hour_power) if hour_power else None)
-        partner_rng = np.random.default_rng(component_seed(spec.seed, "partners", s))
-    startback_rng, law = None, startback_law(spec, models)
+    rng, partner_rng, pop = _assembly_streams(spec, models, layout, pop, s)
+    startback_rng, chosen, law = None, None, startback_law(spec, models)
     if law:
         pop = replace(pop, startbacks=_startback_plan(spec, models, layout, law))
         startback_rng = np.random.default_rng(component_seed(spec.seed, "startbacks", s))
+        chosen = store.read_parquet(layout.work_counterparts(s)).column("counterpart").to_numpy()
     own = assemble_shard(tl, a, pop, start, stays, place_cell, rng, spec.pairing, spec.conversation_gap_s,
-                         models.sessions, partner_rng, startback_rng)
+                         models.sessions, partner_rng, startback_rng, chosen)
     mirrors = mirror_on_network(own, pop.n_users)
     target = shard_of(spec, mirrors["user_id"].to_numpy())
     local = target == s
@@ -499,7 +531,7 @@ def generate_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popu
         store.write_table(_stays_frame(stays, np.arange(a, shard.end), spec), layout.stays(s))
     _write_by_day(own, layout, s, "own", spec.timezone)
     layout.mark("own", s)  # last: the shard's files are complete
-    store.delete([layout.work_timelines(s)])
+    store.delete([layout.work_timelines(s), layout.work_counterparts(s)])
     timings["write"] = time.perf_counter() - t
     return ShardResult(s, len(own), timings)
 

@@ -169,16 +169,21 @@ def _records(spec: GenerationSpec, models: pipeline.Models, layout: Layout, ante
     sizes = {shard.index: shard.size for shard in shards}
     place_cell = places["cell_id"].to_numpy()
     steps = {"sample": (pipeline.sample_shard, (spec, models, pop, places, layout)),
+             "choose": (pipeline.choose_shard, (spec, models, pop, places, layout)),
              "own": (pipeline.generate_shard, (spec, models, pop, places, layout)),
              "mirror": (pipeline.resolve_mirrors, (spec, place_cell, layout))}
     own = [shard for shard in shards if not layout.is_done("own", shard.index)]
     fresh = [shard for shard in own if not layout.is_done("sampled", shard.index)]
+    choose = [shard for shard in shards if not layout.is_done("chosen", shard.index)] \
+        if own and pipeline.startback_law(spec, models) else []  # every shard's, before any "own"
     with launch(steps, len(own) or len(shards)) as pool:
         bar = tqdm(total=2 * spec.n_users, desc="generate", unit="user", disable=not progress)
         bar.update(2 * spec.n_users - sum(shard.size for shard in own + fresh))
         for result in pool.map("sample", fresh):
             _add(timings, result)
             bar.update(sizes[result.shard])
+        for result in pool.map("choose", choose):
+            _add(timings, result)
         for result in pool.map("own", own):
             n_events += result.rows
             _add(timings, result)

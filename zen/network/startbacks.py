@@ -50,8 +50,7 @@ class Spans:
     def of(cls, starter: np.ndarray, counterpart: np.ndarray, start: np.ndarray, end: np.ndarray,
            n_users: int) -> Spans:
         key = np.asarray(starter, np.int64) * n_users + np.asarray(counterpart, np.int64)
-        order = np.lexsort((start, key))
-        return cls(key[order], np.asarray(start, np.float64)[order], np.asarray(end, np.float64)[order])
+        return cls(*_sorted_spans(key, np.asarray(start, np.float64), np.asarray(end, np.float64)))
 
     def segments(self, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``[lo, hi)`` index range of each ``key``'s conversations (empty when it has none)."""
@@ -95,10 +94,10 @@ def fit(starter: np.ndarray, counterpart: np.ndarray, start: np.ndarray, end: np
     ends real users indexed ``0..n_users-1``).
 
     Returns ``{"share": …, "delay_quantiles_s": […], "horizon_s": …, "conversations": …}``:
-    the share of the conversations of pairs that talk both ways that are near their partner
-    (:func:`near_partner`), and ``N_QUANTILES`` quantiles of the delay (s) from the end of a
-    conversation to the partner's next start within ``horizon_s``. Share 0 and no quantiles
-    when no pair talks both ways.
+    the share of the ``conversations`` of pairs that talk both ways that are near their partner
+    (:func:`near_partner`; 0 when no pair does), and ``N_QUANTILES`` quantiles of the delay (s)
+    from the end of a conversation to the partner's next start within ``horizon_s`` (none when
+    fewer than two such delays: then generation moves nothing).
     """
     spans = Spans.of(starter, counterpart, start, end, n_users)
     has, near = near_partner(starter, counterpart, start, end, spans, n_users, horizon_s)
@@ -107,10 +106,9 @@ def fit(starter: np.ndarray, counterpart: np.ndarray, start: np.ndarray, end: np
     ok = after < hi
     delay = spans.start[after[ok]] - np.asarray(end, np.float64)[ok]
     delay = delay[delay <= horizon_s]
-    if not has.any() or len(delay) < 2:
-        return {"share": 0.0, "delay_quantiles_s": [], "horizon_s": float(horizon_s), "conversations": 0}
-    return {"share": float(near[has].mean()),
-            "delay_quantiles_s": np.quantile(delay, np.linspace(0, 1, N_QUANTILES)).tolist(),
+    return {"share": float(near[has].mean()) if has.any() else 0.0,
+            "delay_quantiles_s": np.quantile(delay, np.linspace(0, 1, N_QUANTILES)).tolist()
+            if len(delay) >= 2 else [],
             "horizon_s": float(horizon_s), "conversations": int(has.sum())}
 
 
@@ -122,7 +120,7 @@ def draw_delays(quantiles: np.ndarray, rng: np.random.Generator, n: int) -> np.n
 
 def place(starter: np.ndarray, counterpart: np.ndarray, start: np.ndarray, end: np.ndarray,
           movable: np.ndarray, partner: Spans, n_users: int, law: dict, window_s: float,
-          rng: np.random.Generator) -> np.ndarray:
+          rng: np.random.Generator, gap_s: float = 3600.0) -> np.ndarray:
     """``[m]`` time offsets (s, 0: stays) of the conversations, so that the movable ones are
     near their partner in the fitted share (module docstring).
 
@@ -133,6 +131,8 @@ def place(starter: np.ndarray, counterpart: np.ndarray, start: np.ndarray, end: 
         partner: the partners' conversations with the starters.
         law: :func:`fit`'s dictionary (``social.json`` ``startbacks``).
         window_s: length of the window (s); a conversation is only placed inside it.
+        gap_s: a conversation is never placed less than this (s) from another of the same
+            pair, either way, so that it stays one conversation of its own.
     """
     offset = np.zeros(len(start))
     quantiles = np.asarray(law.get("delay_quantiles_s") or [], np.float64)
@@ -147,19 +147,42 @@ def place(starter: np.ndarray, counterpart: np.ndarray, start: np.ndarray, end: 
     p = max(0.0, (law["share"] - already) / (1.0 - already)) if already < 1 else 0.0
     todo = np.flatnonzero(movable & ~near)
     todo = todo[rng.random(len(todo)) < p]
-    lo, hi = partner.segments(counterpart[todo].astype(np.int64) * n_users + starter[todo])
-    length = end[todo] - start[todo]
-    for _ in range(TRIES):
-        if len(todo) == 0:
-            break
+    key = np.asarray(starter, np.int64) * n_users + np.asarray(counterpart, np.int64)
+    mates = np.flatnonzero(np.isin(key, key[todo]))  # every conversation of the pairs that move
+    tries = np.zeros(len(todo), np.int64)
+    while len(todo):
+        own = Spans(*_sorted_spans(key[mates], start[mates] + offset[mates], end[mates] + offset[mates]))
+        lo, hi = partner.segments(counterpart[todo].astype(np.int64) * n_users + starter[todo])
+        length = end[todo] - start[todo]
         j = lo + np.minimum((rng.random(len(todo)) * (hi - lo)).astype(np.int64), hi - lo - 1)
         delay = draw_delays(quantiles, rng, len(todo))
         after = rng.random(len(todo)) < 0.5
         new = np.where(after, partner.end[j] + delay, partner.start[j] - delay - length)
         ok = (new >= 0) & (new + length < window_s) & (hour_bin(new) == hour_bin(start[todo]))
-        offset[todo[ok]] = new[ok] - start[todo[ok]]
-        todo, lo, hi, length = todo[~ok], lo[~ok], hi[~ok], length[~ok]
+        ok &= ~_meets(own, own.segments(key[todo]), new, new + length, gap_s)
+        ok &= ~_meets(partner, (lo, hi), new, new + length, gap_s)
+        placed = np.zeros(len(todo), bool)  # one per pair and round: two placed at once could meet
+        placed[np.flatnonzero(ok)[np.unique(key[todo[ok]], return_index=True)[1]]] = True
+        offset[todo[placed]] = new[placed] - start[todo[placed]]
+        tries += ~ok
+        stay = ~placed & (tries < TRIES)
+        todo, tries = todo[stay], tries[stay]
     return offset
+
+
+def _meets(spans: Spans, segments: tuple[np.ndarray, np.ndarray], start: np.ndarray, end: np.ndarray,
+           gap_s: float) -> np.ndarray:
+    """``[q]`` bool: a conversation of the segment comes less than ``gap_s`` before ``start`` or
+    after ``end`` (or overlaps them): a conversation placed there would merge with it."""
+    lo, hi = segments
+    first = _first_above(spans.end, lo, hi, start - gap_s, strict=True)
+    return (first < hi) & (spans.start[np.minimum(first, len(spans.start) - 1)] < end + gap_s)
+
+
+def _sorted_spans(key: np.ndarray, start: np.ndarray, end: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    order = np.lexsort((start, key))
+    return key[order], start[order], end[order]
 
 
 def fit_records(records, user_ids: np.ndarray, gap_s: float | None = None) -> dict:
@@ -191,3 +214,12 @@ class StartbackPlan:
     partner: Spans
     law: dict
     window_s: float
+
+
+def startback_share(records) -> float:
+    """The share of the conversations of pairs that talk both ways that are near one by the
+    partner (:func:`fit_records` over the users of ``records``; NaN when no pair of them talks
+    both ways): the evaluation's ``conversation/startback_share``."""
+    ids = np.unique(records["user_id"].to_numpy(np.int64)) if len(records) else np.zeros(0, np.int64)
+    law = fit_records(records, ids)
+    return law["share"] if law["conversations"] else float("nan")

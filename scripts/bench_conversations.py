@@ -4,9 +4,10 @@ For each training seed: train the default LSTM on the Copenhagen training users 
 timelines (``conversations=all``, the default) and, for the ``starter`` column, on each user's
 starter view (``conversations=starter``); generate ``--users`` users for each of ``--days`` with
 the assemblies of ``--setups`` in the same run (``SETUPS``: the default, ``pairing=starter`` with
-the partner choice of ``zen.network.partners``, the night-assortative graph and the start-backs of
-``zen.network.startbacks``; the previous default (``assort``: ``startbacks=none``); earlier
-defaults and options, each with ``startbacks=none`` (``partners``: no night assortativity,
+the partner choice of ``zen.network.partners``, the night-assortative graph, the start-backs of
+``zen.network.startbacks`` and the hand-over of ``zen.network.starters``; the start-backs alone;
+the previous default (``assort``: neither); earlier defaults and options, each with neither
+(``partners``: no night assortativity,
 ``assort-max``, the per-user night propensity of ``zen.traffic.night`` (its own model,
 ``model.night_propensity=true``), ``partners=pair``, ``partners=hour``, the traffic model's ties,
 ``conversation``, starter views, ``half``; the generation seed's own noise), and score every dataset against
@@ -60,32 +61,35 @@ MODELS = {  # model folder name: zen-train overrides (the view the traffic model
     "starter": ["conversations=starter", "model.night_propensity=false"],
     "all-night": ["conversations=all", "model.night_propensity=true"],
 }
+NEITHER = ["startbacks=none", "starters=none"]  # the assembly before start-backs and the hand-over
 SETUPS = {  # name: (model folder name, pairing, partners[, more zen-generate overrides])
-    "startbacks": ("all", "starter", "auto", ["startbacks=auto"]),
-    "assort": ("all", "starter", "auto", ["night_assortativity=fit", "startbacks=none"]),
-    "partners": ("all", "starter", "auto", ["night_assortativity=null", "startbacks=none"]),
-    "assort-max": ("all", "starter", "auto", ["night_assortativity=1.0", "startbacks=none"]),
+    "default": ("all", "starter", "auto", []),
+    "startbacks": ("all", "starter", "auto", ["startbacks=auto", "starters=none"]),
+    "assort": ("all", "starter", "auto", ["night_assortativity=fit", *NEITHER]),
+    "partners": ("all", "starter", "auto", ["night_assortativity=null", *NEITHER]),
+    "assort-max": ("all", "starter", "auto", ["night_assortativity=1.0", *NEITHER]),
     # the generation seed's own noise: the default and the previous one with another run seed
-    "startbacks-gen1": ("all", "starter", "auto", ["startbacks=auto", "seed=1"]),
-    "assort-gen1": ("all", "starter", "auto", ["night_assortativity=fit", "startbacks=none", "seed=1"]),
-    "startbacks-gen2": ("all", "starter", "auto", ["startbacks=auto", "seed=2"]),
-    "assort-gen2": ("all", "starter", "auto", ["night_assortativity=fit", "startbacks=none", "seed=2"]),
-    "night": ("all-night", "starter", "auto", ["startbacks=none"]),
-    "pair": ("all", "starter", "pair", ["startbacks=none"]),
-    "hour": ("all", "starter", "hour", ["startbacks=none"]),
-    "all-starter": ("all", "starter", "tie", ["startbacks=none"]),
+    "default-gen1": ("all", "starter", "auto", ["seed=1"]),
+    "assort-gen1": ("all", "starter", "auto", ["night_assortativity=fit", *NEITHER, "seed=1"]),
+    "default-gen2": ("all", "starter", "auto", ["seed=2"]),
+    "assort-gen2": ("all", "starter", "auto", ["night_assortativity=fit", *NEITHER, "seed=2"]),
+    "night": ("all-night", "starter", "auto", NEITHER),
+    "pair": ("all", "starter", "pair", NEITHER),
+    "hour": ("all", "starter", "hour", NEITHER),
+    "all-starter": ("all", "starter", "tie", NEITHER),
     "conversation": ("all", "conversation", "tie"),
-    "starter": ("starter", "starter", "tie", ["startbacks=none"]),
+    "starter": ("starter", "starter", "tie", NEITHER),
     "half": ("all", "half", "tie"),
 }
-DEFAULT = "startbacks"
-COLUMNS = {"startbacks": "the default: start-backs (startbacks=auto)",
-           "assort": "the previous default (startbacks=none)",
+DEFAULT = "default"
+COLUMNS = {"default": "the default: start-backs and hand-over (startbacks=auto, starters=auto)",
+           "startbacks": "start-backs only (starters=none)",
+           "assort": "the previous default (startbacks=none, starters=none)",
            "partners": "the default before night assortativity (night_assortativity=null, startbacks=none)",
            "assort-max": "the most night-assortative graph (night_assortativity=1, startbacks=none)",
-           "startbacks-gen1": "the default, run seed 1",
+           "default-gen1": "the default, run seed 1",
            "assort-gen1": "the previous default, run seed 1",
-           "startbacks-gen2": "the default, run seed 2",
+           "default-gen2": "the default, run seed 2",
            "assort-gen2": "the previous default, run seed 2",
            "night": "the previous default + per-user night propensity (model.night_propensity=true)",
            "pair": "the previous default with the pair-level partner choice (partners=pair)",

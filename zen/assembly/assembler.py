@@ -53,11 +53,13 @@ from zen.measures.conversations import (
 )
 from zen.network.partners import DAY_S, PairDays, choose_partners, conversation_shape, day_activity, hour_bin
 from zen.network.startbacks import StartbackPlan, place
+from zen.network.starters import StarterPlan, handed_over
 from zen.schema import DIRECTIONS, EVENTS
 from zen.sessions import SessionModel, add_sessions
 from zen.traffic.timeline import CONTACT_NEW, Timelines
 
 DIR_IN = DIRECTIONS.index("in")
+DIR_OUT = DIRECTIONS.index("out")
 EV_DATA = EVENTS.index("data")
 
 
@@ -83,6 +85,9 @@ class Population:
             (``zen.network.partners.hour_factor``); None: no hour factor.
         startbacks: the start-back plan (``zen.network.startbacks``): the conversations users
             start with higher-index ties move next to the ties' own with them; None: none.
+        starters: every user's conversations per counterpart and the split law
+            (``zen.network.starters``): the side of a pair that started more hands some of its
+            two-way conversations to the other; None: none.
     """
 
     activity: np.ndarray
@@ -97,6 +102,7 @@ class Population:
     pairs: PairDays | None = None
     hour_factor: np.ndarray | None = None
     startbacks: StartbackPlan | None = None
+    starters: StarterPlan | None = None
 
     @property
     def n_users(self) -> int:
@@ -201,6 +207,33 @@ def move_startbacks(tl: Timelines, first_user: int, counterpart: np.ndarray, kee
     return replace(tl, t_s=t_s).take(order), counterpart[order], keep[order]
 
 
+def hand_over(tl: Timelines, first_user: int, counterpart: np.ndarray, keep: np.ndarray, pop: Population,
+              rng: np.random.Generator, conversation_gap_s: float) -> Timelines:
+    """The timelines with the directions of the kept on-network conversations each pair's larger
+    side hands to the other swapped, every event of them (``zen.network.starters``): chosen at
+    random among its conversations with events in both directions."""
+    conv, first, _ = kept_conversations(tl, first_user, counterpart, keep, pop.n_users, conversation_gap_s)
+    if len(first) == 0:
+        return tl
+    n = pop.n_users
+    starter, partner = (tl.user[first] + first_user).astype(np.int64), counterpart[first].astype(np.int64)
+    pairs, pair = np.unique(starter * n + partner, return_inverse=True)
+    n_own = np.bincount(pair, minlength=len(pairs))
+    n_other = pop.starters.started((pairs % n) * n + pairs // n)
+    give = handed_over(n_own, n_other, pop.starters.law, rng)
+    has = conv >= 0
+    two_way = np.bincount(conv[has], weights=tl.direction[has] == DIR_IN, minlength=len(first)) > 0
+    order = np.lexsort((rng.random(len(first)), ~two_way, pair))  # each pair's two-way ones first
+    rank = np.empty(len(first), np.int64)
+    rank[order] = np.arange(len(first)) - np.searchsorted(pair[order], pair[order])
+    swap = two_way & (rank < give[pair])
+    flip = np.zeros(len(tl), bool)
+    flip[has] = swap[conv[has]]
+    direction = tl.direction.copy()
+    direction[flip] = np.where(direction[flip] == DIR_IN, DIR_OUT, DIR_IN).astype(direction.dtype)
+    return replace(tl, direction=direction)
+
+
 def repoint_started(user: np.ndarray, counterpart: np.ndarray, t_s: np.ndarray, keep: np.ndarray,
                     rank: np.ndarray, incoming: np.ndarray, pop: Population, rng: np.random.Generator,
                     conversation_gap_s: float) -> np.ndarray:
@@ -299,7 +332,8 @@ def assemble_shard(tl: Timelines, first_user: int, pop: Population, start: pd.Ti
                    sessions: SessionModel | None = None,
                    partner_rng: np.random.Generator | None = None,
                    startback_rng: np.random.Generator | None = None,
-                   chosen: np.ndarray | None = None) -> pd.DataFrame:
+                   chosen: np.ndarray | None = None,
+                   starter_rng: np.random.Generator | None = None) -> pd.DataFrame:
     """Records of one shard's users (their outgoing, data and off-network incoming events).
 
     Args:
@@ -324,6 +358,8 @@ def assemble_shard(tl: Timelines, first_user: int, pop: Population, start: pd.Ti
             ``pop.startbacks``; ``rng`` when None).
         chosen: the counterparts :func:`shard_counterparts` gave for these timelines and streams
             (None: drawn here).
+        starter_rng: random generator of the hand-over (``pairing="starter"`` with
+            ``pop.starters``; ``rng`` when None).
 
     Returns:
         records (schema ``records``) sorted by (user, time), with cells and counterparts.
@@ -333,6 +369,8 @@ def assemble_shard(tl: Timelines, first_user: int, pop: Population, start: pd.Ti
     if pairing == "starter" and pop.startbacks is not None:
         tl, counterpart, keep = move_startbacks(tl, first_user, counterpart, keep, pop,
                                                 startback_rng or rng, conversation_gap_s)
+    if pairing == "starter" and pop.starters is not None:
+        tl = hand_over(tl, first_user, counterpart, keep, pop, starter_rng or rng, conversation_gap_s)
     tl = tl.take(np.flatnonzero(keep))
     records = tl.to_records(start)
     records["user_id"] = records["user_id"] + first_user

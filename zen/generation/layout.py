@@ -14,7 +14,8 @@
       .work/pairs/shard-*.parquet                    (the same per counterpart, partners=pair)
       .work/hours/shard-*.parquet                    (the same per hour-of-day bin, partners=hour)
       .work/spans/shard-*.parquet                    (kept conversations to lower-index ties, startbacks)
-      .work/counterparts/shard-*.parquet             (each timeline event's final counterpart, startbacks)
+      .work/counterparts/shard-*.parquet             (each timeline event's final counterpart)
+      .work/started/shard-*.parquet                  (kept conversations per counterpart, starters)
       .work/pending/to-<shard>/from-<shard>.parquet  (mirror records waiting for their user's cell)
 
 ``out_dir`` is a :class:`~zen.io.storage.Store`: a local folder or a prefix on any filesystem
@@ -64,6 +65,9 @@ class Layout:
 
     def work_spans(self, shard: int) -> str:
         return f"{self.work}/spans/shard-{shard:05d}.parquet"
+
+    def work_started(self, shard: int) -> str:
+        return f"{self.work}/started/shard-{shard:05d}.parquet"
 
     def work_counterparts(self, shard: int) -> str:
         return f"{self.work}/counterparts/shard-{shard:05d}.parquet"

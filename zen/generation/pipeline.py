@@ -7,9 +7,9 @@ social graph); then three passes over the shards (:func:`shard_bounds`):
    with the conversations each user starts per day (the partner choice of
    ``zen.network.partners`` weighs every tie by its own activity that day, so every shard is
    sampled before any is assembled);
-   with start-backs (``zen.network.startbacks``), :func:`choose_shard` then draws every shard's
-   final counterparts and keeps its users' conversations with lower-index ties, so that the next
-   pass can place others' conversations next to them;
+   with start-backs (``zen.network.startbacks``) or the hand-over (``zen.network.starters``),
+   :func:`choose_shard` then draws every shard's final counterparts and keeps its users'
+   conversations with lower-index ties and per counterpart, which the next pass reads;
 2. :func:`generate_shard` assembles its users' own records with cells and counterparts
    (``zen.assembly``), and hands the mirror records of on-network calls/SMS whose other user is
    in another shard to that shard (``.work/pending/``);
@@ -58,6 +58,7 @@ from zen.network.partners import (
     hour_factor,
 )
 from zen.network.startbacks import Spans, StartbackPlan
+from zen.network.starters import StarterPlan
 from zen.schema import ZenInputError, validate
 from zen.seeds import component_seed
 from zen.sessions import SessionModel
@@ -365,6 +366,33 @@ def startback_law(spec: GenerationSpec, models: Models) -> dict | None:
     return law
 
 
+def starter_law(spec: GenerationSpec, models: Models) -> dict | None:
+    """The split law this run hands conversations over by (``zen.network.starters``,
+    ``social.json`` ``starter_split``): with ``pairing=starter`` and ``starters=auto`` when the
+    model has one; None: no hand-over."""
+    law = getattr(models.social, "starter_split", None)
+    if spec.pairing != "starter" or spec.starters != "auto" or not law:
+        return None
+    return law
+
+
+def needs_choice_pass(spec: GenerationSpec, models: Models) -> bool:
+    """Whether the run draws every shard's final counterparts between the passes
+    (:func:`choose_shard`): for the start-backs and the hand-over."""
+    return bool(startback_law(spec, models) or starter_law(spec, models))
+
+
+def _starter_plan(spec: GenerationSpec, models: Models, layout: Layout, law: dict) -> StarterPlan:
+    """Every user's kept conversations per counterpart (``zen.network.starters.StarterPlan``), from
+    every shard's :func:`choose_shard`, with the law."""
+    def build() -> StarterPlan:
+        tables = [layout.store.read_parquet(layout.work_started(other.index)) for other in shard_bounds(spec)]
+        rows = {c: np.concatenate([t.column(c).to_numpy() for t in tables])
+                for c in ("starter", "counterpart", "count")}
+        return StarterPlan.of(rows["starter"], rows["counterpart"], rows["count"], spec.n_users, law)
+    return _once_per_run("started", spec, models, layout, 0.0, build)
+
+
 def _startback_plan(spec: GenerationSpec, models: Models, layout: Layout, law: dict) -> StartbackPlan:
     """Every user's kept conversations with lower-index ties (``zen.network.startbacks.Spans``),
     from every shard's :func:`choose_shard`, with the law and the window."""
@@ -465,10 +493,11 @@ def _assembly_streams(spec: GenerationSpec, models: Models, layout: Layout, pop:
 
 def choose_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Population,
                  places: pd.DataFrame, layout: Layout) -> ShardResult:
-    """Between the first two passes, with start-backs (``zen.network.startbacks``): the shard's final
-    counterparts (the partner choice, drawn as the second pass would) and its users' kept
-    conversations with lower-index ties, which the second pass moves others' conversations next
-    to; both under ``.work``.
+    """Between the first two passes, with start-backs (``zen.network.startbacks``) or the hand-over
+    (``zen.network.starters``): the shard's final counterparts (the partner choice, drawn as the
+    second pass would), its users' kept conversations with lower-index ties, which the second
+    pass moves others' conversations next to, and their kept conversations per counterpart;
+    under ``.work``.
 
     ``spec`` must be resolved for the model (:meth:`GenerationSpec.for_model`); every shard's
     :func:`sample_shard` must be done.
@@ -480,10 +509,16 @@ def choose_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popula
     counterpart, keep = shard_counterparts(tl, a, pop, rng, spec.pairing, gap, partner_rng)
     _, first, end = kept_conversations(tl, a, counterpart, keep, pop.n_users, gap)
     starter, partner = tl.user[first] + a, counterpart[first]
-    final = partner < starter  # never moved: the second pass moves those to higher-index ties
-    layout.store.write_parquet(pa.table({"starter": starter[final], "counterpart": partner[final],
-                                         "start": tl.t_s[first][final], "end": end[final]}),
-                               layout.work_spans(s))
+    if startback_law(spec, models):
+        final = partner < starter  # never moved: the second pass moves those to higher-index ties
+        layout.store.write_parquet(pa.table({"starter": starter[final], "counterpart": partner[final],
+                                             "start": tl.t_s[first][final], "end": end[final]}),
+                                   layout.work_spans(s))
+    if starter_law(spec, models):
+        n = spec.n_users
+        pairs, count = np.unique(starter.astype(np.int64) * n + partner, return_counts=True)
+        table = pa.table({"starter": pairs // n, "counterpart": pairs % n, "count": count})
+        layout.store.write_parquet(table, layout.work_started(s))
     layout.store.write_parquet(pa.table({"counterpart": counterpart}), layout.work_counterparts(s))
     layout.mark("chosen", s)
     return ShardResult(s, 0, {"assembly": time.perf_counter() - t})
@@ -510,13 +545,17 @@ def generate_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popu
     stays.serving = ServingProcess.for_params(places, _mobility(spec, models),  # as the emulator set it
                                               shard_seed(spec.seed, s))
     rng, partner_rng, pop = _assembly_streams(spec, models, layout, pop, s)
-    startback_rng, chosen, law = None, None, startback_law(spec, models)
-    if law:
+    startback_rng, starter_rng, chosen = None, None, None
+    if needs_choice_pass(spec, models):
+        chosen = store.read_parquet(layout.work_counterparts(s)).column("counterpart").to_numpy()
+    if law := startback_law(spec, models):
         pop = replace(pop, startbacks=_startback_plan(spec, models, layout, law))
         startback_rng = np.random.default_rng(component_seed(spec.seed, "startbacks", s))
-        chosen = store.read_parquet(layout.work_counterparts(s)).column("counterpart").to_numpy()
+    if law := starter_law(spec, models):
+        pop = replace(pop, starters=_starter_plan(spec, models, layout, law))
+        starter_rng = np.random.default_rng(component_seed(spec.seed, "starters", s))
     own = assemble_shard(tl, a, pop, start, stays, place_cell, rng, spec.pairing, spec.conversation_gap_s,
-                         models.sessions, partner_rng, startback_rng, chosen)
+                         models.sessions, partner_rng, startback_rng, chosen, starter_rng)
     mirrors = mirror_on_network(own, pop.n_users)
     target = shard_of(spec, mirrors["user_id"].to_numpy())
     local = target == s

@@ -175,7 +175,7 @@ def _records(spec: GenerationSpec, models: pipeline.Models, layout: Layout, ante
     own = [shard for shard in shards if not layout.is_done("own", shard.index)]
     fresh = [shard for shard in own if not layout.is_done("sampled", shard.index)]
     choose = [shard for shard in shards if not layout.is_done("chosen", shard.index)] \
-        if own and pipeline.startback_law(spec, models) else []  # every shard's, before any "own"
+        if own and pipeline.needs_choice_pass(spec, models) else []  # every shard's, before any "own"
     with launch(steps, len(own) or len(shards)) as pool:
         bar = tqdm(total=2 * spec.n_users, desc="generate", unit="user", disable=not progress)
         bar.update(2 * spec.n_users - sum(shard.size for shard in own + fresh))

@@ -18,6 +18,7 @@ MODES = ("full", "mobility")
 FORMATS = ("parquet", "csv", "bandicoot")
 COUPLINGS = ("auto", "none")
 STARTBACKS = ("auto", "none")
+STARTERS = ("auto", "none")
 
 
 def parse_start(start_date: object, days: float) -> pd.Timestamp:
@@ -76,6 +77,10 @@ class GenerationSpec:
             on the training data (``social.json`` ``startbacks``, ``zen.network.startbacks``;
             models fitted before it have none); ``none`` does not (the records of the code
             before it, draw for draw).
+        starters: with ``pairing=starter``, ``auto`` lets the side of a pair that started more of
+            its conversations hand some of its two-way ones to the other, to the split fitted on
+            the training data (``social.json`` ``starter_split``, ``zen.network.starters``;
+            models fitted before it have none); ``none`` does not.
         night_assortativity: tie users of like night activity in the social graph
             (``zen.network.social``): ``fit`` (the default) aims at the correlation of partners'
             own night shares fitted on the training data (``social.json`` ``night_assortativity``;
@@ -110,6 +115,7 @@ class GenerationSpec:
     conversation_gap_s: float | None = None
     partners: str = "auto"
     startbacks: str = "auto"
+    starters: str = "auto"
     night_assortativity: str | float | None = "fit"
     ties_per_user: int = 32
     offnet_pool_per_user: float = 2.0
@@ -135,6 +141,8 @@ class GenerationSpec:
             raise ZenInputError(f"unknown partners {self.partners!r}; use auto, tie, pair or hour")
         if self.startbacks not in STARTBACKS:
             raise ZenInputError(f"unknown startbacks {self.startbacks!r}; use auto or none")
+        if self.starters not in STARTERS:
+            raise ZenInputError(f"unknown starters {self.starters!r}; use auto or none")
         fix["night_assortativity"] = _night_assortativity(self.night_assortativity)
         if self.conversation_gap_s is not None:
             fix["conversation_gap_s"] = config_number(fields, "conversation_gap_s", float, above=0)

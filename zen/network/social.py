@@ -52,6 +52,7 @@ from zen.network.partners import (
     partner_choices,
 )
 from zen.network.startbacks import fit_records as fit_startbacks
+from zen.network.starters import fit_records as fit_starter_split
 from zen.schema import ZenInputError
 
 QUANTILE_POINTS = 101  # probabilities 0, 0.01, ..., 1 of the stored quantile functions
@@ -102,6 +103,8 @@ class SocialParams:
         startbacks: the start-back law of ``zen.network.startbacks`` (share of a both-way pair's
             conversations near one by the partner, quantiles of the delay; older folders: None,
             no start-backs).
+        starter_split: who starts a pair's conversations (``zen.network.starters``: quantiles
+            of the larger side's share by pair size; older folders: None, no hand-over).
         night_tendency_r2: R² between a new user's night tendency and the night share of their
             sampled events (``zen.generation.pipeline.tendency_reliability``, measured by
             ``zen-train`` on the fitted traffic model; 0 when the model has no per-user clocks):
@@ -134,6 +137,7 @@ class SocialParams:
     night_assortativity_ties: int = 0
     night_tendency_r2: float = 0.0
     startbacks: dict | None = None
+    starter_split: dict | None = None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -214,6 +218,7 @@ def fit_social(records: pd.DataFrame, user_ids: np.ndarray, friendships: pd.Data
     params.partner_hour_day_power, params.partner_hour_power = fit_partner_hour_powers(choices)
     params.night_assortativity, params.night_assortativity_ties = _night_assortativity(rec, edges, user_ids)
     params.startbacks = fit_startbacks(rec, user_ids)
+    params.starter_split = fit_starter_split(rec, user_ids)
     params.triangle_share = calibrate_triangles(params, calibration_users, seed)
     return params
 

@@ -185,9 +185,12 @@ def _sorted_spans(key: np.ndarray, start: np.ndarray, end: np.ndarray
     return key[order], start[order], end[order]
 
 
-def fit_records(records, user_ids: np.ndarray, gap_s: float | None = None) -> dict:
-    """:func:`fit` on real two-sided records (schema ``records``): the conversations
-    (``zen.measures.conversations``) between two of ``user_ids``, each by its starter's copy."""
+def started_between(records, user_ids: np.ndarray, gap_s: float | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """The conversations (``zen.measures.conversations``) between two of ``user_ids`` in two-sided
+    records (schema ``records``), each by its starter's copy: starter and counterpart (indices
+    into the sorted unique ids), first and last event times (s, from the first record), ``[m]``
+    each, and the number of ids."""
     from zen.measures.conversations import CONVERSATION_GAP_S, conversation_starts
 
     ids = np.unique(np.asarray(user_ids, np.int64))
@@ -195,7 +198,7 @@ def fit_records(records, user_ids: np.ndarray, gap_s: float | None = None) -> di
                    & records["counterpart_id"].isin(ids)]
     talk = talk.sort_values(["user_id", "timestamp"], kind="stable")
     if len(talk) == 0:
-        return fit(*(np.zeros(0, np.int64),) * 4, len(ids))
+        return (*(np.zeros(0, np.int64),) * 4, len(ids))
     t = (talk["timestamp"] - talk["timestamp"].min()).dt.total_seconds().to_numpy()
     user = np.searchsorted(ids, talk["user_id"].to_numpy(np.int64))
     counterpart = np.searchsorted(ids, talk["counterpart_id"].to_numpy(np.int64))
@@ -203,7 +206,22 @@ def fit_records(records, user_ids: np.ndarray, gap_s: float | None = None) -> di
     end = np.full(len(first), -np.inf)
     np.maximum.at(end, conv, t)
     started = (talk["direction"].astype(str) == "out").to_numpy()[first]
-    return fit(user[first][started], counterpart[first][started], t[first][started], end[started], len(ids))
+    return user[first][started], counterpart[first][started], t[first][started], end[started], len(ids)
+
+
+def fit_records(records, user_ids: np.ndarray, gap_s: float | None = None) -> dict:
+    """:func:`fit` on real two-sided records (schema ``records``): the conversations between two
+    of ``user_ids`` (:func:`started_between`)."""
+    return fit(*started_between(records, user_ids, gap_s))
+
+
+def startback_share(records) -> float:
+    """The share of the conversations of pairs that talk both ways that are near one by the
+    partner (:func:`fit_records` over the users of ``records``; NaN when no pair of them talks
+    both ways): the evaluation's ``conversation/startback_share``."""
+    ids = np.unique(records["user_id"].to_numpy(np.int64)) if len(records) else np.zeros(0, np.int64)
+    law = fit_records(records, ids)
+    return law["share"] if law["conversations"] else float("nan")
 
 
 @dataclass
@@ -214,12 +232,3 @@ class StartbackPlan:
     partner: Spans
     law: dict
     window_s: float
-
-
-def startback_share(records) -> float:
-    """The share of the conversations of pairs that talk both ways that are near one by the
-    partner (:func:`fit_records` over the users of ``records``; NaN when no pair of them talks
-    both ways): the evaluation's ``conversation/startback_share``."""
-    ids = np.unique(records["user_id"].to_numpy(np.int64)) if len(records) else np.zeros(0, np.int64)
-    law = fit_records(records, ids)
-    return law["share"] if law["conversations"] else float("nan")

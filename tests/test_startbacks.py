@@ -163,30 +163,38 @@ def test_an_unknown_startbacks_setting_is_one_clear_line():
         GenerationSpec(n_users=10, days=1, startbacks="x")
 
 
-def test_start_backs_in_generation_are_the_same_for_any_workers_and_off_is_an_old_model(model_dir, tmp_path):
+def test_start_backs_and_hand_over_in_generation_are_the_same_for_any_workers_and_off_is_an_old_model(
+        model_dir, tmp_path):
     """End to end (300 users in 3 shards, 10 days: in 3 days almost every conversation is within a
-    day of the partner's already): the same records for 1 and 2 workers, not those of
-    ``startbacks=none``, which gives the records of a model folder fitted before start-backs (no
-    ``startbacks`` in social.json)."""
+    day of the partner's already): the same records for 1 and 2 workers; ``startbacks=none`` and
+    ``starters=none`` each change them, and give the records of a model folder fitted before the
+    option (its key gone from social.json)."""
     from conftest import small_generate_config
 
     from zen.io.dataset import read_dataset
     from zen.stages.generate import generate
 
-    assert json.loads((model_dir / "social.json").read_text())["startbacks"]["share"] > 0.5
+    social = json.loads((model_dir / "social.json").read_text())
+    assert social["startbacks"]["share"] > 0.5 and sum(social["starter_split"]["pairs"]) > 100
 
     def records(name: str, model=model_dir, **extra) -> dict:
         generate(small_generate_config(model, tmp_path / name, pairing="starter", days=10, **extra))
         sums = read_dataset(tmp_path / name).manifest["checksums"].items()
         return {k: v for k, v in sums if k.startswith("records")}
 
+    def old_model(name: str, *keys: str):
+        old = tmp_path / name
+        shutil.copytree(model_dir, old)
+        fitted = json.loads((old / "social.json").read_text())
+        for key in keys:
+            del fitted[key]
+        (old / "social.json").write_text(json.dumps(fitted))
+        return old
+
     one = records("one", workers=1)
     assert records("two", workers=2) == one and len(one) > 3
-    off = records("off", startbacks="none")
-    assert off != one
-    old = tmp_path / "old-model"
-    shutil.copytree(model_dir, old)
-    social = json.loads((old / "social.json").read_text())
-    del social["startbacks"]
-    (old / "social.json").write_text(json.dumps(social))
-    assert records("old", model=old) == off
+    no_startbacks = records("no-startbacks", startbacks="none")
+    neither = records("neither", startbacks="none", starters="none")
+    assert len({str(one), str(no_startbacks), str(neither)}) == 3
+    assert records("old", model=old_model("old-model", "startbacks")) == no_startbacks
+    assert records("older", model=old_model("older-model", "startbacks", "starter_split")) == neither

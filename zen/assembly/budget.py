@@ -25,6 +25,9 @@ BASE_BYTES = 0.75 * GIB  # interpreter, torch, places and cells, per process
 BUILD_BYTES_PER_USER = 420  # peak of building the population, above the base (measured 388)
 STATE_BYTES_PER_USER = 200  # population state each process keeps for the run (measured 187)
 BYTES_PER_RECORD = 1.0 * 1024  # one shard's timelines, stays and record frames per record
+CHOICE_BYTES_PER_RECORD = 8  # every user's kept conversations (start-backs, hand-over), per record of
+# the run: ~0.14 conversations per record (Copenhagen models), half of them to lower-index ties at
+# 24 bytes, the pair counts at 16 bytes, and the sort's copies while they are built
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from zen.assembly.budget import GIB, available_memory, check_memory, estimate_memory
+from zen.assembly.budget import CHOICE_BYTES_PER_RECORD, GIB, available_memory, check_memory, estimate_memory
 from zen.checks import resolve_device
 from zen.generation import pipeline
 from zen.generation.executors import Executor, check_executor, local_workers, make_executor, resolve_workers
@@ -50,6 +50,9 @@ def check_memory_fits(spec: GenerationSpec, models: pipeline.Models, limit_gb: f
     estimate = estimate_memory(spec.n_users, spec.days, spec.shard_users, rate, processes)
     if pipeline.partner_choice(spec, models):  # every user's starts per day and their factor
         estimate = replace(estimate, population=estimate.population + spec.n_users * np.ceil(spec.days) * 6)
+    if pipeline.needs_choice_pass(spec, models):  # every user's kept conversations, in every process
+        extra = spec.n_users * spec.days * rate * CHOICE_BYTES_PER_RECORD
+        estimate = replace(estimate, state=estimate.state + extra)
     check_memory(estimate, limit, spec.n_users, spec.days, rate)
 
 

@@ -9,15 +9,17 @@ each user's timeline shifted by whole days (users made independent, as sampled u
 48-53 %. That difference is most of the burstiness of real users that independent sampling
 loses (``experiments/conversations.md``).
 
-Zen samples each user's timeline on its own, so in generation (``pairing=starter`` with
-``partners=pair`` or ``tie``) the conversations a user starts with a *higher-index* tie may be
-moved in time, all their events together, next to one that the tie started with them (those,
-started with a lower-index tie, are final when the first pass writes them): just after it or
-just before it, by a delay drawn from the real delays, inside the window and in the same
-hour-of-day bin as where the traffic model put it (``zen.network.partners.hour_bin``: night
-stays night). Of the movable conversations not already near their partner, each is moved with
-the probability that brings the share near their partner to the fitted real one (:func:`fit`).
-Nothing is added or removed: each user keeps the number, kind and hours of their conversations.
+Zen samples each user's timeline on its own, so in generation (``pairing=starter``,
+``startbacks=auto``) the conversations a user starts with a *higher-index* tie may be moved in
+time, all their events together, next to one that the tie started with them (those, started
+with a lower-index tie, never move; a step between the passes keeps them once every partner
+is drawn): just after it or just before it, by a delay drawn from the real delays, inside the
+window, never within the conversation gap of another of the pair's conversations, with its
+first and last events in the same hour-of-day bins as where the traffic model put them
+(``zen.network.partners.hour_bin``: night stays night). Of the movable conversations not
+already near their partner, each is moved with the probability that brings the share near
+their partner to the fitted real one (:func:`fit`). Nothing is added or removed: each user
+keeps the number, kind and hours of their conversations.
 """
 
 from __future__ import annotations
@@ -158,7 +160,8 @@ def place(starter: np.ndarray, counterpart: np.ndarray, start: np.ndarray, end: 
         delay = draw_delays(quantiles, rng, len(todo))
         after = rng.random(len(todo)) < 0.5
         new = np.where(after, partner.end[j] + delay, partner.start[j] - delay - length)
-        ok = (new >= 0) & (new + length < window_s) & (hour_bin(new) == hour_bin(start[todo]))
+        ok = (new >= 0) & (new + length < window_s) & (hour_bin(new) == hour_bin(start[todo])) \
+            & (hour_bin(new + length) == hour_bin(end[todo]))
         ok &= ~_meets(own, own.segments(key[todo]), new, new + length, gap_s)
         ok &= ~_meets(partner, (lo, hi), new, new + length, gap_s)
         placed = np.zeros(len(todo), bool)  # one per pair and round: two placed at once could meet

@@ -156,9 +156,9 @@ def score(dataset: Path, real: CDRSample) -> dict:
         cut = ds.records[ds.records["timestamp"] < ds.start + pd.Timedelta(days=real.days)]
         first = fidelity_scores(CDRSample(cut, ds.start, real.days, None, "synthetic"), real)[0][NIGHT]
     weeks = weekly_rates(ds.records, ds.start, int(ds.manifest["n_users"]), ds.days)
-    from zen.network.startbacks import fit_records
+    from zen.network.startbacks import startback_share
 
-    startbacks = fit_records(ds.records, np.arange(int(ds.manifest["n_users"])))["share"]
+    startbacks = startback_share(ds.records)
     return {"scores": {key: scores.get(key, float("nan")) for _, key in ROWS}, "weekly": weeks,
             "startback_share": startbacks,
             "night_first_days": first,
@@ -179,6 +179,7 @@ def decorrelated_real(data, split: UserSplit, shift_days: int, seed: int = 0) ->
     """
     from zen.assembly import mirror_on_network
     from zen.measures.conversations import started_by_user
+    from zen.network.startbacks import startback_share
 
     ids = np.sort(data.user_ids)
     index = pd.Series(np.arange(len(ids)), index=ids)
@@ -193,11 +194,12 @@ def decorrelated_real(data, split: UserSplit, shift_days: int, seed: int = 0) ->
                            counterpart_id=np.where(on, index.reindex(views["counterpart_id"]).fillna(-1)
                                                    .to_numpy(np.int64), views["counterpart_id"]))
     both = pd.concat([shifted, mirror_on_network(shifted, len(ids))], ignore_index=True)
+    startbacks = startback_share(both)
     both = both[both["user_id"].isin(index[split.holdout].to_numpy())]
     both = both.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
     real = CDRSample(data.subset(split.holdout).records, data.start, data.days, None, "holdout")
     scores, _ = fidelity_scores(CDRSample(both, data.start, data.days, None, "decorrelated"), real)
-    return {key: scores.get(key, float("nan")) for _, key in ROWS}
+    return {**{key: scores.get(key, float("nan")) for _, key in ROWS}, "startback_share": startbacks}
 
 
 def fmt(values: list[float], digits: int = 3) -> str:
@@ -209,7 +211,11 @@ def fmt(values: list[float], digits: int = 3) -> str:
         else f"{mean:.{digits}f} ({lo:.{digits}f}–{hi:.{digits}f})"
 
 
-def table(results: dict, floor: dict, real_weekly: list[float], ceiling: dict, args) -> str:
+STARTBACK_LABEL = "share of a both-way pair's conversations within a day of one by the partner"
+
+
+def table(results: dict, floor: dict, real_weekly: list[float], ceiling: dict, args,
+          real_startbacks: float = float("nan")) -> str:
     lines = ["Ceiling of independent sampling (the real users' own starter views, each user shifted by "
              "whole weeks / whole days, then put together as Zen does; see `decorrelated_real`):", "",
              "| statistic | floor | real, shifted by weeks | × floor | real, shifted by days | × floor |",
@@ -218,7 +224,8 @@ def table(results: dict, floor: dict, real_weekly: list[float], ceiling: dict, a
         f = floor[key]
         lines.append(f"| {label} | {f:.3f} | {ceiling[7][key]:.3f} | {ceiling[7][key] / f:.1f} | "
                      f"{ceiling[1][key]:.3f} | {ceiling[1][key] / f:.1f} |")
-    lines.append("")
+    lines += [f"| {STARTBACK_LABEL} (zen.network.startbacks) | real {real_startbacks:.3f} | "
+              f"{ceiling[7]['startback_share']:.3f} | – | {ceiling[1]['startback_share']:.3f} | – |", ""]
     for days in args.days:
         runs = {p: [results[f"{s}/{days}/{p}"] for s in args.seeds] for p in args.setups}
         lines += [f"### {args.users:,} users × {days:g} days, {len(args.seeds)} training seeds "
@@ -246,6 +253,8 @@ def table(results: dict, floor: dict, real_weekly: list[float], ceiling: dict, a
                     "trend_per_week": trend_per_week(real_weekly)}[key]
             cells = [f"{fmt([r[key] for r in runs[p]])} | –" for p in args.setups]
             lines.append(f"| {name} | real {real:.3f} | – | " + " | ".join(cells) + " |")
+        cells = [f"{fmt([r.get('startback_share', float('nan')) for r in runs[p]])} | –" for p in args.setups]
+        lines.append(f"| {STARTBACK_LABEL} | real {real_startbacks:.3f} | – | " + " | ".join(cells) + " |")
         weekly = np.mean([r["weekly"] for r in runs[args.setups[0]]], axis=0)
         lines += ["", f"Weekly events/user/day, {COLUMNS[args.setups[0]]} (mean over seeds): "
                   + ", ".join(f"{w:.2f}" for w in weekly)
@@ -301,9 +310,13 @@ def main() -> None:
                              ["scores"].items()}, flush=True)
     real_weekly = weekly_rates(data.records, data.start, len(data.user_ids), data.days)
     ceiling = {shift: decorrelated_real(data, split, shift) for shift in (7, 1)}
-    text = table(results, floor, real_weekly, ceiling, args)
+    from zen.network.startbacks import startback_share
+
+    real_startbacks = startback_share(data.records)
+    text = table(results, floor, real_weekly, ceiling, args, real_startbacks)
     print(text)
     write_json_atomic({"results": results, "floor": floor, "ceiling": ceiling, "real_weekly": real_weekly,
+                       "real_startback_share": real_startbacks,
                        "timings_s": timings,
                        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
                        "date": time.strftime("%Y-%m-%d")}, args.out / "results.json")

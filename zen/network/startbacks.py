@@ -17,9 +17,10 @@ is drawn): just after it or just before it, by a delay drawn from the real delay
 window, never within the conversation gap of another of the pair's conversations, with its
 first and last events in the same hour-of-day bins as where the traffic model put them
 (``zen.network.partners.hour_bin``: night stays night). Of the movable conversations not
-already near their partner, each is moved with the probability that brings the share near
-their partner to the fitted real one (:func:`fit`). Nothing is added or removed: each user
-keeps the number, kind and hours of their conversations.
+already near their partner, as many are moved (tried in a random order; one that finds no place
+in ``TRIES`` tries gives way to the next) as bring the movable ones' share near their partner
+to the fitted real one (:func:`fit`). Nothing is added or removed: each user keeps the number,
+kind and hours of their conversations.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ def place(starter: np.ndarray, counterpart: np.ndarray, start: np.ndarray, end: 
           movable: np.ndarray, partner: Spans, n_users: int, law: dict, window_s: float,
           rng: np.random.Generator, gap_s: float = 3600.0) -> np.ndarray:
     """``[m]`` time offsets (s, 0: stays) of the conversations, so that the movable ones are
-    near their partner in the fitted share (module docstring).
+    near their partner in the fitted share, as far as places are found (module docstring).
 
     Args:
         starter, counterpart, start, end: the conversations, by their starters ``[m]`` (times
@@ -145,12 +146,13 @@ def place(starter: np.ndarray, counterpart: np.ndarray, start: np.ndarray, end: 
     movable = movable & has
     if not movable.any():
         return offset
-    already = near[movable].mean()
-    p = max(0.0, (law["share"] - already) / (1.0 - already)) if already < 1 else 0.0
-    todo = np.flatnonzero(movable & ~near)
-    todo = todo[rng.random(len(todo)) < p]
+    need = int(round(law["share"] * movable.sum())) - int(near[movable].sum())  # placements wanted
+    queue = rng.permutation(np.flatnonzero(movable & ~near))  # tried in this order until enough
+    if need <= 0 or len(queue) == 0:
+        return offset
     key = np.asarray(starter, np.int64) * n_users + np.asarray(counterpart, np.int64)
-    mates = np.flatnonzero(np.isin(key, key[todo]))  # every conversation of the pairs that move
+    mates = np.flatnonzero(np.isin(key, key[queue]))  # every conversation of the pairs that may move
+    todo, queue = queue[:need], queue[need:]
     tries = np.zeros(len(todo), np.int64)
     while len(todo):
         own = Spans(*_sorted_spans(key[mates], start[mates] + offset[mates], end[mates] + offset[mates]))
@@ -167,9 +169,14 @@ def place(starter: np.ndarray, counterpart: np.ndarray, start: np.ndarray, end: 
         placed = np.zeros(len(todo), bool)  # one per pair and round: two placed at once could meet
         placed[np.flatnonzero(ok)[np.unique(key[todo[ok]], return_index=True)[1]]] = True
         offset[todo[placed]] = new[placed] - start[todo[placed]]
+        need -= int(placed.sum())
         tries += ~ok
         stay = ~placed & (tries < TRIES)
         todo, tries = todo[stay], tries[stay]
+        more = min(need - len(todo), len(queue))  # those given up on: the next ones in the queue
+        if more > 0:
+            todo, tries = np.r_[todo, queue[:more]], np.r_[tries, np.zeros(more, np.int64)]
+            queue = queue[more:]
     return offset
 
 

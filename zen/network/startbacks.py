@@ -18,8 +18,9 @@ window, never within the conversation gap of another of the pair's conversations
 first and last events in the same hour-of-day bins as where the traffic model put them
 (``zen.network.partners.hour_bin``: night stays night). Of the movable conversations not
 already near their partner, as many are moved (tried in a random order; one that finds no place
-in ``TRIES`` tries gives way to the next) as bring the movable ones' share near their partner
-to the fitted real one (:func:`fit`). Nothing is added or removed: each user keeps the number,
+in ``TRIES`` tries gives way to the next) as bring the share near their partner of all the
+conversations of those pairs, the tie's included (a moved one makes the tie's it lands by near
+too), to the fitted real one (:func:`fit`). Nothing is added or removed: each user keeps the number,
 kind and hours of their conversations.
 """
 
@@ -124,8 +125,9 @@ def draw_delays(quantiles: np.ndarray, rng: np.random.Generator, n: int) -> np.n
 def place(starter: np.ndarray, counterpart: np.ndarray, start: np.ndarray, end: np.ndarray,
           movable: np.ndarray, partner: Spans, n_users: int, law: dict, window_s: float,
           rng: np.random.Generator, gap_s: float = 3600.0) -> np.ndarray:
-    """``[m]`` time offsets (s, 0: stays) of the conversations, so that the movable ones are
-    near their partner in the fitted share, as far as places are found (module docstring).
+    """``[m]`` time offsets (s, 0: stays) of the conversations, so that the conversations of the
+    pairs that may move, both ways, are near their partner in the fitted share, as far as places
+    are found (module docstring).
 
     Args:
         starter, counterpart, start, end: the conversations, by their starters ``[m]`` (times
@@ -146,17 +148,32 @@ def place(starter: np.ndarray, counterpart: np.ndarray, start: np.ndarray, end: 
     movable = movable & has
     if not movable.any():
         return offset
-    need = int(round(law["share"] * movable.sum())) - int(near[movable].sum())  # placements wanted
-    queue = rng.permutation(np.flatnonzero(movable & ~near))  # tried in this order until enough
-    if need <= 0 or len(queue) == 0:
-        return offset
-    key = np.asarray(starter, np.int64) * n_users + np.asarray(counterpart, np.int64)
-    mates = np.flatnonzero(np.isin(key, key[queue]))  # every conversation of the pairs that may move
-    todo, queue = queue[:need], queue[need:]
-    tries = np.zeros(len(todo), np.int64)
-    while len(todo):
+    starter, counterpart = np.asarray(starter, np.int64), np.asarray(counterpart, np.int64)
+    key = starter * n_users + counterpart
+    mates = np.flatnonzero(movable)  # the conversations of the pairs that may move
+    alo, ahi = partner.segments(np.unique(counterpart[mates] * n_users + starter[mates]))
+    anchors = _ranges(alo, ahi)  # the partners' conversations with them: the rest of those pairs
+    a_starter, a_partner = partner.key[anchors] // n_users, partner.key[anchors] % n_users
+    target = int(round(law["share"] * (len(mates) + len(anchors))))  # near ones wanted in those pairs
+    near_mates = int(near[mates].sum())
+
+    def still_needed() -> tuple[int, Spans]:
         own = Spans(*_sorted_spans(key[mates], start[mates] + offset[mates], end[mates] + offset[mates]))
-        lo, hi = partner.segments(counterpart[todo].astype(np.int64) * n_users + starter[todo])
+        _, anchor_near = near_partner(a_starter, a_partner, partner.start[anchors], partner.end[anchors], own,
+                                      n_users, horizon)
+        return target - near_mates - int(anchor_near.sum()), own
+
+    queue = rng.permutation(np.flatnonzero(movable & ~near))  # tried in this order until enough
+    need, own = still_needed()
+    tries = np.zeros(0, np.int64)
+    todo = np.zeros(0, np.int64)
+    while True:
+        more = min(max((need + 1) // 2 - len(todo), 0), len(queue))  # a placement makes one or two near
+        todo, tries = np.r_[todo, queue[:more]], np.r_[tries, np.zeros(more, np.int64)]
+        queue = queue[more:]
+        if need <= 0 or len(todo) == 0:
+            return offset
+        lo, hi = partner.segments(counterpart[todo] * n_users + starter[todo])
         length = end[todo] - start[todo]
         j = lo + np.minimum((rng.random(len(todo)) * (hi - lo)).astype(np.int64), hi - lo - 1)
         delay = draw_delays(quantiles, rng, len(todo))
@@ -169,15 +186,20 @@ def place(starter: np.ndarray, counterpart: np.ndarray, start: np.ndarray, end: 
         placed = np.zeros(len(todo), bool)  # one per pair and round: two placed at once could meet
         placed[np.flatnonzero(ok)[np.unique(key[todo[ok]], return_index=True)[1]]] = True
         offset[todo[placed]] = new[placed] - start[todo[placed]]
-        need -= int(placed.sum())
+        near_mates += int(placed.sum())
         tries += ~ok
         stay = ~placed & (tries < TRIES)
         todo, tries = todo[stay], tries[stay]
-        more = min(need - len(todo), len(queue))  # those given up on: the next ones in the queue
-        if more > 0:
-            todo, tries = np.r_[todo, queue[:more]], np.r_[tries, np.zeros(more, np.int64)]
-            queue = queue[more:]
-    return offset
+        need, own = still_needed()
+
+
+def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The indices ``lo[k] .. hi[k] - 1`` of every segment, concatenated."""
+    size = hi - lo
+    if size.sum() == 0:
+        return np.zeros(0, np.int64)
+    starts = np.repeat(lo - np.r_[0, np.cumsum(size)[:-1]], size)
+    return starts + np.arange(size.sum())
 
 
 def _meets(spans: Spans, segments: tuple[np.ndarray, np.ndarray], start: np.ndarray, end: np.ndarray,

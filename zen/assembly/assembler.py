@@ -47,6 +47,7 @@ import pandas as pd
 
 from zen.measures.conversations import (
     CONVERSATION_GAP_S,
+    conversation_ends,
     conversation_ids,
     conversation_starts,
     in_started_conversation,
@@ -168,14 +169,6 @@ def started_conversations(tl: Timelines, first_user: int, pop: Population, rng: 
     return tl.user[first], talk[first], tl.t_s[first]
 
 
-def _conversation_ends(conv: np.ndarray, t_s: np.ndarray, n: int) -> np.ndarray:
-    """``[n]`` time (s) of each conversation's last event (``conv``: ids, -1 none)."""
-    end = np.full(n, -np.inf)
-    has = conv >= 0
-    np.maximum.at(end, conv[has], t_s[has])
-    return end
-
-
 def kept_conversations(tl: Timelines, first_user: int, counterpart: np.ndarray, keep: np.ndarray,
                        n_users: int, conversation_gap_s: float
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -184,7 +177,7 @@ def kept_conversations(tl: Timelines, first_user: int, counterpart: np.ndarray, 
     talk = keep & (tl.event != EV_DATA) & (counterpart >= 0) & (counterpart < n_users)
     conv, first = conversation_starts(tl.user + first_user, np.where(talk, counterpart, -1), tl.t_s,
                                       conversation_gap_s)
-    return conv, first, _conversation_ends(conv, tl.t_s, len(first))
+    return conv, first, conversation_ends(conv, tl.t_s, len(first))
 
 
 def move_startbacks(tl: Timelines, first_user: int, counterpart: np.ndarray, keep: np.ndarray,

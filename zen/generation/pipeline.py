@@ -544,10 +544,12 @@ def generate_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popu
 
     stays.serving = ServingProcess.for_params(places, _mobility(spec, models),  # as the emulator set it
                                               shard_seed(spec.seed, s))
-    rng, partner_rng, pop = _assembly_streams(spec, models, layout, pop, s)
     startback_rng, starter_rng, chosen = None, None, None
-    if needs_choice_pass(spec, models):
+    if needs_choice_pass(spec, models):  # the partner choice is drawn: its factors are not needed
+        rng, partner_rng = np.random.default_rng(component_seed(spec.seed, "assembly", s)), None
         chosen = store.read_parquet(layout.work_counterparts(s)).column("counterpart").to_numpy()
+    else:
+        rng, partner_rng, pop = _assembly_streams(spec, models, layout, pop, s)
     if law := startback_law(spec, models):
         pop = replace(pop, startbacks=_startback_plan(spec, models, layout, law))
         startback_rng = np.random.default_rng(component_seed(spec.seed, "startbacks", s))

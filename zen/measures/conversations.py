@@ -52,6 +52,15 @@ def conversation_starts(user: np.ndarray, counterpart: np.ndarray, t_s: np.ndarr
     return ids, order[new]
 
 
+def conversation_ends(conv: np.ndarray, t_s: np.ndarray, n: int) -> np.ndarray:
+    """``[n]`` time of each conversation's last event (``conv``: :func:`conversation_ids` of the
+    events, -1 none; ``t_s``: their times)."""
+    end = np.full(n, -np.inf)
+    has = conv >= 0
+    np.maximum.at(end, conv[has], t_s[has])
+    return end
+
+
 def _pair_time_order(user: np.ndarray, counterpart: np.ndarray, t_s: np.ndarray) -> np.ndarray:
     """``np.lexsort((t_s, counterpart, user))``: the (user, counterpart, time) order, ties in input
     order. Events already in (user, time) order (a sampled timeline, a records file) need only one

@@ -6,8 +6,8 @@ A conversation is *near its partner* when the partner starts one with the user w
 ``horizon_s`` after it ends, or ended one within ``horizon_s`` before it starts. On Copenhagen
 66 % of the conversations of pairs that talk both ways are near their partner within 24 h; with
 each user's timeline shifted by whole days (users made independent, as sampled users are)
-48-53 %. That difference is most of the burstiness of real users that independent sampling
-loses (``experiments/conversations.md``).
+44 %, by whole weeks 49 % (``scripts/bench_conversations.py``). That difference is most of the
+burstiness of real users that independent sampling loses (``experiments/conversations.md``).
 
 Zen samples each user's timeline on its own, so in generation (``pairing=starter``,
 ``startbacks=auto``) the conversations a user starts with a *higher-index* tie may be moved in
@@ -223,7 +223,7 @@ def started_between(records, user_ids: np.ndarray, gap_s: float | None = None
     records (schema ``records``), each by its starter's copy: starter and counterpart (indices
     into the sorted unique ids), first and last event times (s, from the first record), ``[m]``
     each, and the number of ids."""
-    from zen.measures.conversations import CONVERSATION_GAP_S, conversation_starts
+    from zen.measures.conversations import CONVERSATION_GAP_S, conversation_ends, conversation_starts
 
     ids = np.unique(np.asarray(user_ids, np.int64))
     talk = records[(records["event"].astype(str) != "data") & records["user_id"].isin(ids)
@@ -235,8 +235,7 @@ def started_between(records, user_ids: np.ndarray, gap_s: float | None = None
     user = np.searchsorted(ids, talk["user_id"].to_numpy(np.int64))
     counterpart = np.searchsorted(ids, talk["counterpart_id"].to_numpy(np.int64))
     conv, first = conversation_starts(user, counterpart, t, gap_s or CONVERSATION_GAP_S)
-    end = np.full(len(first), -np.inf)
-    np.maximum.at(end, conv, t)
+    end = conversation_ends(conv, t, len(first))
     started = (talk["direction"].astype(str) == "out").to_numpy()[first]
     return user[first][started], counterpart[first][started], t[first][started], end[started], len(ids)
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from zen.measures.traffic import epoch_seconds
+
 CONVERSATION_GAP_S = 3600.0  # a pair's events closer than this (seconds) are one conversation
 
 
@@ -78,7 +80,7 @@ def _talk(records: pd.DataFrame, gap_s: float) -> tuple[pd.DataFrame, np.ndarray
     """The calls and SMS with a known counterpart, their times (s), conversation ids and
     ``out`` flags (``[talk]`` each)."""
     talk = records[(records["event"].astype(str) != "data") & (records["counterpart_id"] >= 0)]
-    t = talk["timestamp"].astype("int64").to_numpy() / 1e6 if len(talk) else np.zeros(0)
+    t = epoch_seconds(talk["timestamp"])
     conv = conversation_ids(talk["user_id"].to_numpy(), talk["counterpart_id"].to_numpy(), t, gap_s)
     return talk, t, conv, (talk["direction"].astype(str) == "out").to_numpy()
 
@@ -134,7 +136,7 @@ def started_by_user(records: pd.DataFrame, gap_s: float = CONVERSATION_GAP_S) ->
     turns of both sides included, plus their data sessions and events without a counterpart
     (:func:`in_started_conversation` on a records table)."""
     talk = ((records["event"].astype(str) != "data") & (records["counterpart_id"] >= 0)).to_numpy()
-    t = records["timestamp"].astype("int64").to_numpy() / 1e6
+    t = epoch_seconds(records["timestamp"])
     return in_started_conversation(records["user_id"].to_numpy(),
                                    np.where(talk, records["counterpart_id"].to_numpy(), -1), t,
                                    (records["direction"].astype(str) == "out").to_numpy(), gap_s)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from zen.measures.mobility import cell_coordinates, cell_entropy, has_cells, radius_of_gyration
+from zen.measures.traffic import epoch_seconds
 
 __all__ = ["MOBILITY_FEATURES", "TRAFFIC_FEATURES", "user_features"]
 
@@ -37,7 +38,7 @@ def _inter_event_stats(records: pd.DataFrame, users: pd.Index) -> tuple[np.ndarr
     Burstiness ``B = (sigma - mu) / (sigma + mu)`` of a user's inter-event times: -1 periodic,
     0 Poisson, towards 1 bursty. NaN for users with fewer than two gaps.
     """
-    t = records["timestamp"].astype("int64").to_numpy() / 1e6
+    t = epoch_seconds(records["timestamp"])
     u = records["user_id"].to_numpy()
     same = u[1:] == u[:-1]
     gaps = pd.DataFrame({"user_id": u[1:][same], "gap": np.diff(t)[same]})

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from zen.measures.traffic import epoch_seconds
+
 PROFILE_FEATURES = ("log_events_per_day", "logit_call_share", "logit_out_share", "log_contacts",
                     "logit_burst_share", "logit_data_share")
 BURST_S = 300.0  # gaps shorter than this (seconds) count as bursts (replies within a conversation)
@@ -46,7 +48,7 @@ def user_profiles(records: pd.DataFrame, days: float, user_ids: np.ndarray,
     contacts = has_cp.groupby("user_id")["counterpart_id"].nunique() \
         .reindex(uid, fill_value=0).to_numpy(np.int64)
     contacts = np.maximum(contacts, 1)
-    t = records["timestamp"].astype("int64").to_numpy() / 1e6
+    t = epoch_seconds(records["timestamp"])
     u = records["user_id"].to_numpy()
     order = np.lexsort((t, u))
     t, u = t[order], u[order]

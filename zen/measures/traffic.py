@@ -18,9 +18,15 @@ HOURS_PER_WEEK = 168
 SECONDS_PER_HOUR = 3600.0
 
 
+def epoch_seconds(timestamps: pd.Series) -> np.ndarray:
+    """``[n]`` seconds since 1970-01-01 UTC of a timestamp column, whatever its resolution
+    (``datetime64[us]`` as Zen writes, ``[ns]`` as pandas makes by default)."""
+    return pd.DatetimeIndex(timestamps).as_unit("us").asi8 / 1e6
+
+
 def inter_event_times(records: pd.DataFrame) -> np.ndarray:
     """Seconds between consecutive events of the same user, all users pooled. ``[n]``."""
-    t = records["timestamp"].astype("int64").to_numpy() / 1e6
+    t = epoch_seconds(records["timestamp"])
     u = records["user_id"].to_numpy()
     order = np.lexsort((t, u))
     t, u = t[order], u[order]

@@ -12,7 +12,7 @@ import numpy as np
 
 COMPONENT = {"activity": 1, "anchors": 2, "graph": 3, "traffic": 4, "mobility": 5, "assembly": 6,
              "cells": 7, "coupling": 8, "partners": 9,
-             "night": 10, "startbacks": 11, "starters": 12}
+             "night": 10, "startbacks": 11, "starters": 12, "turns": 13}
 
 
 def component_seed(seed: int, component: str, *keys: int) -> int:

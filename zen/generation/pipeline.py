@@ -64,6 +64,7 @@ from zen.seeds import component_seed
 from zen.sessions import SessionModel
 from zen.traffic.base import TrafficModel, load_traffic_model
 from zen.traffic.timeline import Timelines
+from zen.traffic.turns import with_turns
 
 log = logging.getLogger(__name__)
 
@@ -376,6 +377,14 @@ def starter_law(spec: GenerationSpec, models: Models) -> dict | None:
     return law
 
 
+def turn_law(spec: GenerationSpec, models: Models) -> dict | None:
+    """The chain of turns this run draws the inside of conversations from (``zen.traffic.turns``,
+    ``social.json`` ``turns``): with ``turns=pauses`` or ``chain`` when the model has one; None:
+    the traffic model's own turns."""
+    law = getattr(models.social, "turns", None)
+    return law if spec.turns != "none" and law else None
+
+
 def needs_choice_pass(spec: GenerationSpec, models: Models) -> bool:
     """Whether the run draws every shard's final counterparts between the passes
     (:func:`choose_shard`): for the start-backs and the hand-over."""
@@ -454,6 +463,11 @@ def sample_shard(spec: GenerationSpec, shard: Shard, models: Models, pop: Popula
                               models.coupling, start, spec.days,
                               np.random.default_rng(component_seed(spec.seed, "coupling", s)))
         timings["coupling"] = time.perf_counter() - t
+    if (law := turn_law(spec, models)) is not None:  # the conversations' turns (zen.traffic.turns)
+        t = time.perf_counter()
+        rng = np.random.default_rng(component_seed(spec.seed, "turns", s))
+        tl = with_turns(tl, law, spec.days * DAY_S, rng, spec.conversation_gap_s, spec.turns)
+        timings["turns"] = time.perf_counter() - t
     t = time.perf_counter()
     if partner_choice(spec, models):  # the assembly's own stream, so the same counterparts
         rng = np.random.default_rng(component_seed(spec.seed, "assembly", s))

@@ -18,6 +18,7 @@ MODES = ("full", "mobility")
 FORMATS = ("parquet", "csv", "bandicoot")
 COUPLINGS = ("auto", "none")
 STARTBACKS = ("auto", "none")
+TURNS = ("pauses", "chain", "none")
 STARTERS = ("auto", "none")
 
 
@@ -81,6 +82,13 @@ class GenerationSpec:
             its conversations hand some of its two-way ones to the other, to the split fitted on
             the training data (``social.json`` ``starter_split``, ``zen.network.starters``;
             models fitted before it have none); ``none`` does not.
+        turns: the inside of each sampled conversation with a tie, from the chain of turns fitted
+            on the training data (``social.json`` ``turns``, ``zen.traffic.turns``; models fitted
+            before it have none): ``pauses`` (the default) draws the pauses between its events
+            from the fitted law and keeps the traffic model's turns; ``chain`` keeps only its first
+            event and lets the chain decide who writes next, after how long, call or SMS, and
+            when it stops; ``none`` keeps the traffic model's own (the records of the code before
+            it). Measured in experiments/conversations.md.
         night_assortativity: tie users of like night activity in the social graph
             (``zen.network.social``): ``fit`` (the default) aims at the correlation of partners'
             own night shares fitted on the training data (``social.json`` ``night_assortativity``;
@@ -116,6 +124,7 @@ class GenerationSpec:
     partners: str = "auto"
     startbacks: str = "auto"
     starters: str = "auto"
+    turns: str = "pauses"
     night_assortativity: str | float | None = "fit"
     ties_per_user: int = 32
     offnet_pool_per_user: float = 2.0
@@ -143,6 +152,8 @@ class GenerationSpec:
             raise ZenInputError(f"unknown startbacks {self.startbacks!r}; use auto or none")
         if self.starters not in STARTERS:
             raise ZenInputError(f"unknown starters {self.starters!r}; use auto or none")
+        if self.turns not in TURNS:
+            raise ZenInputError(f"unknown turns {self.turns!r}; use pauses, chain or none")
         fix["night_assortativity"] = _night_assortativity(self.night_assortativity)
         if self.conversation_gap_s is not None:
             fix["conversation_gap_s"] = config_number(fields, "conversation_gap_s", float, above=0)

@@ -54,6 +54,7 @@ from zen.network.partners import (
 from zen.network.startbacks import fit_records as fit_startbacks
 from zen.network.starters import fit_records as fit_starter_split
 from zen.schema import ZenInputError
+from zen.traffic.turns import fit_records as fit_turns
 
 QUANTILE_POINTS = 101  # probabilities 0, 0.01, ..., 1 of the stored quantile functions
 HILBERT_ORDER = 16     # Hilbert curve over a 65,536 x 65,536 grid of the region
@@ -105,6 +106,9 @@ class SocialParams:
             no start-backs).
         starter_split: who starts a pair's conversations (``zen.network.starters``: quantiles
             of the larger side's share by pair size; older folders: None, no hand-over).
+        turns: the chain of a conversation's turns (``zen.traffic.turns``: next-event
+            probabilities, pause and call-duration quantiles; older folders: None, the traffic
+            model's own turns).
         night_tendency_r2: R² between a new user's night tendency and the night share of their
             sampled events (``zen.generation.pipeline.tendency_reliability``, measured by
             ``zen-train`` on the fitted traffic model; 0 when the model has no per-user clocks):
@@ -138,6 +142,7 @@ class SocialParams:
     night_tendency_r2: float = 0.0
     startbacks: dict | None = None
     starter_split: dict | None = None
+    turns: dict | None = None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -219,6 +224,7 @@ def fit_social(records: pd.DataFrame, user_ids: np.ndarray, friendships: pd.Data
     params.night_assortativity, params.night_assortativity_ties = _night_assortativity(rec, edges, user_ids)
     params.startbacks = fit_startbacks(rec, user_ids)
     params.starter_split = fit_starter_split(rec, user_ids)
+    params.turns = fit_turns(rec, user_ids) or None
     params.triangle_share = calibrate_triangles(params, calibration_users, seed)
     return params
 

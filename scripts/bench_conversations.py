@@ -61,10 +61,12 @@ MODELS = {  # model folder name: zen-train overrides (the view the traffic model
     "starter": ["conversations=starter", "model.night_propensity=false"],
     "all-night": ["conversations=all", "model.night_propensity=true"],
 }
-NEITHER = ["startbacks=none", "starters=none"]  # the assembly before start-backs and the hand-over
+NEITHER = ["startbacks=none", "starters=none", "turns=none"]  # before start-backs, hand-over, turns
 SETUPS = {  # name: (model folder name, pairing, partners[, more zen-generate overrides])
     "default": ("all", "starter", "auto", []),
-    "startbacks": ("all", "starter", "auto", ["startbacks=auto", "starters=none"]),
+    "noturns": ("all", "starter", "auto", ["turns=none"]),
+    "chain": ("all", "starter", "auto", ["turns=chain"]),
+    "startbacks": ("all", "starter", "auto", ["startbacks=auto", "starters=none", "turns=none"]),
     "assort": ("all", "starter", "auto", ["night_assortativity=fit", *NEITHER]),
     "partners": ("all", "starter", "auto", ["night_assortativity=null", *NEITHER]),
     "assort-max": ("all", "starter", "auto", ["night_assortativity=1.0", *NEITHER]),
@@ -77,14 +79,16 @@ SETUPS = {  # name: (model folder name, pairing, partners[, more zen-generate ov
     "pair": ("all", "starter", "pair", NEITHER),
     "hour": ("all", "starter", "hour", NEITHER),
     "all-starter": ("all", "starter", "tie", NEITHER),
-    "conversation": ("all", "conversation", "tie"),
+    "conversation": ("all", "conversation", "tie", ["turns=none"]),
     "starter": ("starter", "starter", "tie", NEITHER),
-    "half": ("all", "half", "tie"),
+    "half": ("all", "half", "tie", ["turns=none"]),
 }
 DEFAULT = "default"
-COLUMNS = {"default": "the default: start-backs and hand-over (startbacks=auto, starters=auto)",
-           "startbacks": "start-backs only (starters=none)",
-           "assort": "the previous default (startbacks=none, starters=none)",
+COLUMNS = {"default": "the default: fitted pauses, start-backs and hand-over (turns=pauses)",
+           "noturns": "the previous default: start-backs and hand-over, the LSTM's turns (turns=none)",
+           "chain": "the chain of turns after each first event (turns=chain)",
+           "startbacks": "start-backs only (starters=none, turns=none)",
+           "assort": "before start-backs (startbacks=none, starters=none, turns=none)",
            "partners": "the default before night assortativity (night_assortativity=null, startbacks=none)",
            "assort-max": "the most night-assortative graph (night_assortativity=1, startbacks=none)",
            "default-gen1": "the default, run seed 1",

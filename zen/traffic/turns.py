@@ -395,4 +395,5 @@ def with_turns(tl: Timelines, law: dict | None, window_s: float, rng: np.random.
     return (repace if mode == "pauses" else refill)(tl, TurnLaw.from_dict(law), window_s, rng, gap_s)
 
 
-__all__ = ["KINDS", "TurnLaw", "Turns", "chattiness", "fit", "fit_records", "refill", "with_turns"]
+__all__ = ["HOW", "KINDS", "TurnLaw", "Turns", "chattiness", "fit", "fit_records", "refill", "repace",
+           "with_turns"]
